@@ -1,0 +1,6 @@
+"""``python -m pybpf`` runs the CLI."""
+import sys
+
+from .cli.main import main
+
+sys.exit(main())
