@@ -1,4 +1,48 @@
 """pybpf.obj: ELF objects -> ObjectSpec (programs, maps, relocations) and the CO-RE engine.
 
 Parses deterministically from bytes; never touches the running kernel.
+
+Public API (what the kernel backend, the VM and the verifier code against)::
+
+    from pybpf.obj import load_object
+    spec = load_object("prog.bpf.o")            # or bytes
+    spec.programs["handler"]                    # ProgramSpec, keyed by C function name
+    spec.maps["events"]                         # MapSpec, keyed by map name (".rodata", ".bss"...)
+    spec.rodata["num_backends"] = 3             # typed globals via the DATASEC BTF
+    spec.kconfig["LINUX_KERNEL_VERSION"] = ...  # values for .kconfig externs
+
+ProgramSpec.instructions is FULLY LINKED: every used subprogram is appended, bpf-to-bpf calls and
+``LDDW src=FUNC`` callback loads carry final pc-relative immediates. Relocated instructions carry
+``ref``:
+
+* ``LDDW src=MAP_FD imm=0 ref="<map>"`` -- a map; backends put the fd in ``imm``.
+* ``LDDW src=MAP_VALUE imm=(offset << 32) ref="<map>"`` -- a pointer into a global-data map
+  (".rodata", ".data", ".bss", ".data.foo", ".kconfig"); backends put the fd in the low 32 bits.
+* ``CALL src=KFUNC imm=0 ref="<kfunc>"`` and ``LDDW src=BTF_ID ref="<ksym>"`` -- kernel symbols.
+
+``func_info``/``line_info``/``core_relos`` are re-indexed to the linked program; each record has
+``index`` (list position) and ``slot`` (8-byte slot, the kernel's insn_off). CO-RE is a separate
+explicit step: ``pybpf.obj.core.relocate(program, target_btf, local_btf)``.
+
+Unknown SEC() names raise ObjectError; pass ``allow_unknown_sections=True`` to keep such programs
+with ``type=ProgramType.UNSPEC`` (libbpf's behaviour: the caller must set the type before loading).
 """
+from __future__ import annotations
+
+from .sections import SectionInfo, find_section_def, parse_section_name
+from .spec import (
+    BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, CORERelo, CORERelocKind, ExternSpec, FuncInfo,
+    LineInfo, MapSpec, ObjectSpec, Pinning, ProgramSpec,
+)
+
+__all__ = [
+    "load_object", "ObjectSpec", "ProgramSpec", "MapSpec", "ExternSpec", "FuncInfo", "LineInfo",
+    "CORERelo", "CORERelocKind", "Pinning", "SectionInfo", "parse_section_name",
+    "find_section_def", "BPF_F_SLEEPABLE", "BPF_F_XDP_HAS_FRAGS",
+]
+
+
+def load_object(source, *, allow_unknown_sections: bool = False) -> ObjectSpec:  # noqa: ANN001
+    """Parse an ELF object (path or bytes) into an ObjectSpec. See the module docstring."""
+    from .loader import load_object as _load
+    return _load(source, allow_unknown_sections=allow_unknown_sections)
