@@ -2,6 +2,7 @@
 
 Pure functions over bytes and Instruction values; never touches the kernel or the filesystem.
 """
+from .asm import assemble
 from .codec import check, decode, encode, encode_one, slot_offsets
 from .instruction import Instruction
 from .opcodes import (
@@ -9,6 +10,6 @@ from .opcodes import (
 )
 
 __all__ = [
-    "Instruction", "decode", "encode", "encode_one", "check", "slot_offsets",
+    "Instruction", "decode", "encode", "encode_one", "check", "slot_offsets", "assemble",
     "ALUOp", "AtomicOp", "CallSrc", "Class", "JumpOp", "Mode", "PseudoSrc", "Size", "Source",
 ]
