@@ -1,0 +1,486 @@
+"""The BTF container: lazily decoded types by id, name lookup, sizes, editing, and writing back.
+
+Parsing indexes the blob in one pass and decodes a type only when asked for it (so vmlinux loads
+fast); never touches the kernel except load_vmlinux() reading a file, and never recurses unbounded.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+
+from ..errors import BTFError
+from . import wire
+from .elf import find_btf_section
+from .types import (VOID, Array, Composite, Datasec, DeclTag, Enum, Enum64, EnumBase, EnumValue,
+                    Float, Func, FuncProto, Fwd, Int, Kind, Member, Param, Ptr, Type, Typedef,
+                    Var, VarSecinfo, Void, MODIFIER_KINDS, QUALIFIER_KINDS, INT_SIGNED, INT_BOOL,
+                    INT_CHAR, Const, Volatile, Restrict, TypeTag)
+
+MAX_RESOLVE_DEPTH = 32      # like libbpf: typedef/qualifier chains longer than this are cycles
+POINTER_SIZE = 8            # BPF is a 64-bit target
+
+TypeRef = Type | int
+
+
+class BTF:
+    """A set of BTF types with ids ``first_id .. len(self) - 1`` (plus ``base``'s for split BTF).
+
+    ``len(btf)`` counts ids like libbpf's ``btf__type_cnt``: void (id 0) and base types included,
+    so valid ids are ``range(1, len(btf))``. Iterating yields this blob's own types in id order.
+    """
+
+    def __init__(self, *, base: BTF | None = None, endian: str = "<") -> None:
+        """An empty, editable BTF (use ``add``/``add_*``), optionally split over ``base``."""
+        self.base = base
+        self.endian = endian
+        self.flags = 0
+        self.first_id = len(base) if base is not None else 1
+        self._str_start = base._str_total() if base is not None else 0
+        self._types = b""                         # the parsed type section
+        self._index: wire.TypeIndex | None = None
+        self._strings = b"\0" if base is None else b""   # parsed string section
+        self._extra_strings = bytearray()          # strings added since parsing
+        self._string_offsets: dict[str, int] | None = None
+        self._cache: dict[int, Type] = {}
+        self._replaced: set[int] = set()
+        self._added: list[Type] = []
+        self._names: dict[int, list[int]] | None = None
+        self._original: bytes | None = None
+        self._source = "<BTF>"
+
+    # --- construction --------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, data: bytes | bytearray | memoryview, base: BTF | None = None, *,
+              source: str = "<BTF>") -> BTF:
+        """Parse raw BTF bytes (split BTF over ``base`` when given)."""
+        data = bytes(data)
+        header = wire.parse_header(data)
+        btf = cls(base=base, endian=header.endian)
+        btf._source = source
+        btf.flags = header.flags
+        body = header.hdr_len
+        btf._types = data[body + header.type_off: body + header.type_off + header.type_len]
+        strings = data[body + header.str_off: body + header.str_off + header.str_len]
+        if base is None and (not strings or strings[0] != 0):
+            raise BTFError(f"{source}: BTF string section must start with a NUL byte")
+        if strings and strings[-1] != 0:
+            raise BTFError(f"{source}: BTF string section is not NUL-terminated")
+        if base is not None and base.endian != header.endian:
+            raise BTFError(f"{source}: split BTF endianness differs from its base")
+        btf._strings = strings
+        try:
+            btf._index = wire.TypeIndex(btf._types, header.endian)
+        except BTFError as exc:
+            raise BTFError(f"{source}: {exc}") from None
+        btf._original = data
+        return btf
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], base: BTF | None = None) -> BTF:
+        """Load a raw BTF file, or the ``.BTF`` section of an ELF file (vmlinux, BTFHub, .o)."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise BTFError(f"{path}: cannot read BTF: {exc.strerror}") from None
+        if data[:4] == b"\x7fELF":
+            section = find_btf_section(data, str(path), ".BTF")
+            if section is None:
+                raise BTFError(f"{path}: ELF file has no .BTF section")
+            data = section
+        return cls.parse(data, base, source=str(path))
+
+    # --- strings -------------------------------------------------------------------------------
+    def _str_total(self) -> int:
+        return self._str_start + len(self._strings) + len(self._extra_strings)
+
+    def string_at(self, offset: int) -> str:
+        """The NUL-terminated string at ``offset`` of the (base + own) string table."""
+        if offset < self._str_start:
+            assert self.base is not None
+            return self.base.string_at(offset)
+        local = offset - self._str_start
+        table = self._strings
+        if local >= len(table):
+            local -= len(table)
+            table = self._extra_strings  # type: ignore[assignment]
+            if local >= len(table):
+                raise BTFError(f"{self._source}: string offset {offset} is past the end of the "
+                               f"BTF string table ({self._str_total()} bytes)")
+        end = table.index(0, local)
+        return bytes(table[local:end]).decode("utf-8", "surrogateescape")
+
+    def _offsets_of_strings(self) -> dict[str, int]:
+        if self._string_offsets is None:
+            offsets: dict[str, int] = {}
+            pos = self._str_start
+            for raw in self._strings.split(b"\0")[:-1] if self._strings else []:
+                offsets.setdefault(raw.decode("utf-8", "surrogateescape"), pos)
+                pos += len(raw) + 1
+            self._string_offsets = offsets
+        return self._string_offsets
+
+    def add_string(self, s: str) -> int:
+        """Offset of ``s`` in the string table, appending it when missing."""
+        if s == "" and self.base is None:
+            return 0
+        if self.base is not None:
+            found = self.base._find_string(s)
+            if found is not None:
+                return found
+        offsets = self._offsets_of_strings()
+        if s in offsets:
+            return offsets[s]
+        if s == "" and not self._strings and not self._extra_strings and self.base is not None:
+            return 0
+        off = self._str_start + len(self._strings) + len(self._extra_strings)
+        self._extra_strings += s.encode("utf-8", "surrogateescape") + b"\0"
+        offsets[s] = off
+        return off
+
+    def _find_string(self, s: str) -> int | None:
+        if self.base is not None:
+            found = self.base._find_string(s)
+            if found is not None:
+                return found
+        return self._offsets_of_strings().get(s)
+
+    # --- type access ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        parsed = len(self._index) if self._index is not None else 0
+        return self.first_id + parsed + len(self._added)
+
+    def __getitem__(self, type_id: int) -> Type:
+        if not isinstance(type_id, int):
+            raise TypeError(f"BTF ids are ints, not {type(type_id).__name__}")
+        cached = self._cache.get(type_id)
+        if cached is not None:
+            return cached
+        if type_id == 0:
+            return VOID
+        if type_id < self.first_id:
+            if self.base is None or type_id < 0:
+                raise BTFError(f"{self._source}: no BTF type with id {type_id}")
+            return self.base[type_id]
+        local = type_id - self.first_id
+        index = self._index
+        parsed = len(index) if index is not None else 0
+        if local < parsed:
+            assert index is not None
+            t = wire.decode_type(self._types, index.offsets[local], self.endian, type_id,
+                                 self.string_at)
+            self._cache[type_id] = t
+            return t
+        local -= parsed
+        if local < len(self._added):
+            return self._added[local]
+        raise BTFError(f"{self._source}: no BTF type with id {type_id} "
+                       f"(ids go up to {len(self) - 1})")
+
+    def get(self, ref: TypeRef) -> Type:
+        """``ref`` itself when it is a Type, else ``self[ref]``."""
+        return ref if isinstance(ref, Type) else self[ref]
+
+    def __iter__(self) -> Iterator[Type]:
+        for type_id in range(self.first_id, len(self)):
+            yield self[type_id]
+
+    def types(self, kind: Kind | None = None) -> Iterator[Type]:
+        """This blob's own types (optionally only of one kind), in id order."""
+        for type_id in range(self.first_id, len(self)):
+            if kind is None or self.kind_of(type_id) == kind:
+                yield self[type_id]
+
+    def kind_of(self, type_id: int) -> Kind:
+        """The kind of a type without decoding it."""
+        if type_id == 0:
+            return Kind.UNKN
+        if type_id < self.first_id and self.base is not None:
+            return self.base.kind_of(type_id)
+        local = type_id - self.first_id
+        index = self._index
+        if index is not None and 0 <= local < len(index) and type_id not in self._replaced:
+            return Kind((index.infos[local] >> 24) & 0x1F)
+        return self[type_id].kind
+
+    def _name_index(self) -> dict[int, list[int]]:
+        if self._names is None:
+            names: dict[int, list[int]] = {}
+            if self._index is not None:
+                first = self.first_id
+                for i, off in enumerate(self._index.name_offs):
+                    if off:
+                        bucket = names.get(off)
+                        if bucket is None:
+                            names[off] = [first + i]
+                        else:
+                            bucket.append(first + i)
+            self._names = names
+        return self._names
+
+    def find(self, name: str, kind: Kind | None = None) -> list[Type]:
+        """All types called ``name`` (in base BTF too), optionally only of ``kind``."""
+        found = self.base.find(name, kind) if self.base is not None else []
+        if not name:
+            return found
+        names = self._name_index()
+        needle = name.encode("utf-8", "surrogateescape") + b"\0"
+        ids: list[int] = []
+        table = self._strings
+        pos = table.find(needle)
+        while pos != -1:
+            ids.extend(names.get(self._str_start + pos, ()))
+            pos = table.find(needle, pos + 1)
+        for type_id in sorted(ids):
+            if type_id in self._replaced:
+                continue
+            if kind is None or self.kind_of(type_id) == kind:
+                found.append(self[type_id])
+        for type_id in sorted(self._replaced):
+            t = self[type_id]
+            if t.name == name and (kind is None or t.kind == kind):
+                found.append(t)
+        found.extend(t for t in self._added if t.name == name and (kind is None or t.kind == kind))
+        return found
+
+    def find_one(self, name: str, kind: Kind | None = None) -> Type:
+        """The single type called ``name`` (of ``kind``); BTFError when none (first when several)."""
+        found = self.find(name, kind)
+        if not found:
+            what = f"{kind.name.lower()} " if kind is not None else ""
+            raise BTFError(f"{self._source}: no BTF type {what}named {name!r}")
+        return found[0]
+
+    # --- type algebra --------------------------------------------------------------------------
+    def skip_qualifiers(self, ref: TypeRef) -> Type:
+        """Follow const/volatile/restrict/type_tag to the qualified type."""
+        return self._skip(ref, QUALIFIER_KINDS)
+
+    def resolve(self, ref: TypeRef) -> Type:
+        """Follow typedefs and qualifiers to the underlying type (libbpf skip_mods_and_typedefs)."""
+        return self._skip(ref, MODIFIER_KINDS)
+
+    def _skip(self, ref: TypeRef, kinds: frozenset[Kind]) -> Type:
+        t = self.get(ref)
+        for _ in range(MAX_RESOLVE_DEPTH):
+            if t.kind not in kinds:
+                return t
+            t = self[t.type_id]  # type: ignore[attr-defined]
+        raise BTFError(f"{self._source}: type chain from id {self.get(ref).id} is longer than "
+                       f"{MAX_RESOLVE_DEPTH} (a cycle?)")
+
+    def size_of(self, ref: TypeRef) -> int:
+        """Size in bytes of a type (pointers are 8 bytes); BTFError for void/func/fwd."""
+        t = self.get(ref)
+        multiplier = 1
+        for _ in range(MAX_RESOLVE_DEPTH):
+            if isinstance(t, (Int, Composite, EnumBase, Float, Datasec)):
+                return multiplier * t.size
+            if isinstance(t, Ptr):
+                return multiplier * POINTER_SIZE
+            if isinstance(t, Array):
+                multiplier *= t.nelems
+                t = self[t.type_id]
+            elif t.kind in MODIFIER_KINDS or isinstance(t, Var):
+                t = self[t.type_id]  # type: ignore[attr-defined]
+            else:
+                raise BTFError(f"{self._source}: type {describe(t)} has no size")
+        raise BTFError(f"{self._source}: type chain from id {self.get(ref).id} is too deep "
+                       "(a cycle?)")
+
+    def align_of(self, ref: TypeRef) -> int:
+        """Natural alignment in bytes (libbpf btf__align_of semantics, packed structs give 1)."""
+        return self._align_of(self.get(ref), 0)
+
+    def _align_of(self, t: Type, depth: int) -> int:
+        if depth > MAX_RESOLVE_DEPTH:
+            raise BTFError(f"{self._source}: type nesting under {describe(t)} is too deep")
+        if isinstance(t, (Int, EnumBase, Float)):
+            return max(1, min(t.size, POINTER_SIZE))
+        if isinstance(t, Ptr):
+            return POINTER_SIZE
+        if isinstance(t, Array) or t.kind in MODIFIER_KINDS or isinstance(t, Var):
+            return self._align_of(self[t.type_id], depth + 1)  # type: ignore[attr-defined]
+        if isinstance(t, Composite):
+            align = 1
+            for m in t.members:
+                a = self._align_of(self[m.type_id], depth + 1)
+                if m.bitfield_size == 0 and m.bit_offset % (8 * a):
+                    return 1            # a misaligned member: the struct is packed
+                align = max(align, a)
+            if t.size % align:
+                return 1
+            return align
+        raise BTFError(f"{self._source}: type {describe(t)} has no alignment")
+
+    # --- editing -------------------------------------------------------------------------------
+    def add(self, t: Type) -> int:
+        """Append ``t`` (its ``id`` is ignored) and return its new id."""
+        from dataclasses import replace
+        if isinstance(t, Void):
+            raise BTFError("void (id 0) cannot be added to BTF")
+        type_id = len(self)
+        self._added.append(replace(t, id=type_id))
+        return type_id
+
+    def __setitem__(self, type_id: int, t: Type) -> None:
+        """Replace the type with id ``type_id`` (of this blob, not its base)."""
+        from dataclasses import replace
+        if not self.first_id <= type_id < len(self):
+            raise BTFError(f"cannot replace type id {type_id}: not one of this BTF's own types")
+        new = replace(t, id=type_id)
+        local = type_id - self.first_id - (len(self._index) if self._index else 0)
+        if local >= 0:
+            self._added[local] = new
+        else:
+            self._cache[type_id] = new
+            self._replaced.add(type_id)
+
+    def add_int(self, name: str, size: int, *, signed: bool = False, char: bool = False,
+                bool_: bool = False, bits: int | None = None) -> int:
+        encoding = (INT_SIGNED if signed else 0) | (INT_CHAR if char else 0) | \
+            (INT_BOOL if bool_ else 0)
+        return self.add(Int(name, size, encoding, 0, size * 8 if bits is None else bits))
+
+    def add_ptr(self, type_id: int) -> int:
+        return self.add(Ptr("", type_id))
+
+    def add_const(self, type_id: int) -> int:
+        return self.add(Const("", type_id))
+
+    def add_volatile(self, type_id: int) -> int:
+        return self.add(Volatile("", type_id))
+
+    def add_restrict(self, type_id: int) -> int:
+        return self.add(Restrict("", type_id))
+
+    def add_type_tag(self, value: str, type_id: int) -> int:
+        return self.add(TypeTag(value, type_id))
+
+    def add_typedef(self, name: str, type_id: int) -> int:
+        return self.add(Typedef(name, type_id))
+
+    def add_array(self, elem_type_id: int, nelems: int, index_type_id: int | None = None) -> int:
+        if index_type_id is None:
+            index_type_id = self._any_int()
+        return self.add(Array("", elem_type_id, index_type_id, nelems))
+
+    def _any_int(self) -> int:
+        for t in self.find("int", Kind.INT):
+            return t.id
+        return self.add_int("int", 4, signed=True)
+
+    def add_struct(self, name: str, size: int,
+                   members: list[Member | tuple[str, int, int] | tuple[str, int, int, int]],
+                   *, union: bool = False) -> int:
+        """Members are Member objects or (name, type_id, bit_offset[, bitfield_size]) tuples."""
+        ms = tuple(m if isinstance(m, Member) else Member(*m) for m in members)
+        kflag = any(m.bitfield_size for m in ms)
+        from .types import Struct, Union
+        return self.add((Union if union else Struct)(name, size, ms, kflag))
+
+    def add_union(self, name: str, size: int,
+                  members: list[Member | tuple[str, int, int] | tuple[str, int, int, int]]) -> int:
+        return self.add_struct(name, size, members, union=True)
+
+    def add_enum(self, name: str, values: dict[str, int] | list[tuple[str, int]], *,
+                 size: int = 4, signed: bool | None = None) -> int:
+        items = list(values.items()) if isinstance(values, dict) else list(values)
+        if signed is None:
+            signed = any(v < 0 for _, v in items)
+        vals = tuple(EnumValue(n, v) for n, v in items)
+        return self.add((Enum64 if size == 8 else Enum)(name, size, vals, signed))
+
+    def add_fwd(self, name: str, *, union: bool = False) -> int:
+        return self.add(Fwd(name, union))
+
+    def add_func_proto(self, return_type_id: int, params: list[tuple[str, int]]) -> int:
+        return self.add(FuncProto("", return_type_id, tuple(Param(n, t) for n, t in params)))
+
+    def add_func(self, name: str, proto_id: int, linkage: int = 1) -> int:
+        return self.add(Func(name, proto_id, linkage))
+
+    def add_var(self, name: str, type_id: int, linkage: int = 1) -> int:
+        return self.add(Var(name, type_id, linkage))
+
+    def add_datasec(self, name: str, size: int, vars_: list[tuple[int, int, int]]) -> int:
+        return self.add(Datasec(name, size, tuple(VarSecinfo(*v) for v in vars_)))
+
+    def add_float(self, name: str, size: int) -> int:
+        return self.add(Float(name, size))
+
+    def add_decl_tag(self, value: str, type_id: int, component_idx: int = -1) -> int:
+        return self.add(DeclTag(value, type_id, component_idx))
+
+    # --- writing -------------------------------------------------------------------------------
+    @property
+    def modified(self) -> bool:
+        return bool(self._added or self._replaced or self._extra_strings)
+
+    def to_bytes(self, *, reencode: bool = False) -> bytes:
+        """Serialize: the original bytes when unmodified (unless ``reencode``), else re-encoded
+        types over the original string table with new strings appended."""
+        if self._original is not None and not self.modified and not reencode:
+            return self._original
+        records = []
+        index = self._index
+        for type_id in range(self.first_id, len(self)):
+            local = type_id - self.first_id
+            if (not reencode and index is not None and local < len(index)
+                    and type_id not in self._replaced):
+                start = index.offsets[local]
+                end = index.offsets[local + 1] if local + 1 < len(index) else len(self._types)
+                records.append(self._types[start:end])
+            else:
+                records.append(wire.encode_type(self[type_id], self.endian, self.add_string))
+        types = b"".join(records)
+        strings = self._strings + bytes(self._extra_strings)
+        return wire.encode_header(self.endian, self.flags, len(types), len(strings)) + types + \
+            strings
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BTF):
+            return NotImplemented
+        return (self.first_id == other.first_id and len(self) == len(other)
+                and all(self[i] == other[i] for i in range(self.first_id, len(self))))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        split = f" split over {len(self.base)} base ids" if self.base is not None else ""
+        return f"<BTF {self._source} types={len(self) - self.first_id}{split}>"
+
+
+def describe(t: Type) -> str:
+    """A short human name for error messages: ``struct foo (id 12)``."""
+    kind = t.kind.name.lower()
+    return f"{kind} {t.name or '(anon)'} (id {t.id})"
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str, mtime_ns: int, size: int) -> BTF:
+    return BTF.from_file(path)
+
+
+def load_vmlinux(path: str | os.PathLike[str] = "/sys/kernel/btf/vmlinux") -> BTF:
+    """The kernel's BTF (raw or ELF), parsed lazily and cached per path and modification time."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise BTFError(f"{path}: cannot read kernel BTF: {exc.strerror}") from None
+    return _load_cached(os.fspath(path), st.st_mtime_ns, st.st_size)
+
+
+def load_kernel() -> BTF:
+    """The running kernel's vmlinux BTF (/sys/kernel/btf/vmlinux), cached."""
+    return load_vmlinux()
+
+
+def load_module(name: str, base: BTF | None = None) -> BTF:
+    """A kernel module's split BTF from /sys/kernel/btf/<name>, over vmlinux."""
+    return BTF.from_file(f"/sys/kernel/btf/{name}", base if base is not None else load_kernel())
+
+
+BTF.load_kernel = staticmethod(load_kernel)          # type: ignore[attr-defined]
+BTF.load_vmlinux = staticmethod(load_vmlinux)        # type: ignore[attr-defined]
