@@ -1,0 +1,57 @@
+"""Owned file descriptors: an ``FD`` closes its number exactly once (close(), ``with``, or GC).
+
+Holds an int and nothing else; it must never close a number it does not own or close twice.
+"""
+from __future__ import annotations
+
+import os
+
+from ..errors import KernelError
+
+
+class FD:
+    """One kernel file descriptor this process owns (map, program, link, BTF, perf event...)."""
+
+    __slots__ = ("_fd", "kind", "__weakref__")
+
+    def __init__(self, fd: int, kind: str = "fd") -> None:
+        if fd < 0:
+            raise KernelError(f"invalid {kind} file descriptor {fd}")
+        self._fd = fd
+        self.kind = kind
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def __int__(self) -> int:
+        return self.number
+
+    @property
+    def number(self) -> int:
+        if self._fd < 0:
+            raise KernelError(f"{self.kind} file descriptor is closed")
+        return self._fd
+
+    def dup(self) -> "FD":
+        return FD(os.dup(self.number), self.kind)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "FD":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<FD {self.kind} {self._fd if self._fd >= 0 else 'closed'}>"
