@@ -1,0 +1,392 @@
+"""Attaching programs: one Link object per attachment that detaches on close() (like cilium/ebpf's link).
+
+Covers tracepoint, raw_tp, tp_btf/fentry/fexit/fmod_ret/lsm, kprobe/uprobe (PMU), perf_event, XDP,
+tcx (classic tc fallback), socket filters and cgroups. Never leaves an fd open when attaching fails.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+import os
+import socket
+import struct
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BPFError, KernelError, NotSupportedError
+from ..isa.uapi import AttachType, LinkType, ProgramType
+from . import perf
+from . import syscall as sc
+from .fd import FD
+
+XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
+XDP_FLAGS_SKB_MODE = 1 << 1
+XDP_FLAGS_DRV_MODE = 1 << 2
+XDP_FLAGS_HW_MODE = 1 << 3
+XDP_MODES = {"skb": XDP_FLAGS_SKB_MODE, "generic": XDP_FLAGS_SKB_MODE, "drv": XDP_FLAGS_DRV_MODE,
+             "native": XDP_FLAGS_DRV_MODE, "hw": XDP_FLAGS_HW_MODE, None: 0}
+
+SO_ATTACH_BPF = 50
+SO_DETACH_BPF = 27
+
+_LINK_INFO_SIZE = 64
+
+
+@dataclass(frozen=True)
+class LinkInfo:
+    type: int
+    id: int
+    prog_id: int
+
+
+def link_info_from_fd(fd: int) -> LinkInfo:
+    buf = ctypes.create_string_buffer(_LINK_INFO_SIZE)
+    attr = sc.Attr(sc.Cmd.OBJ_GET_INFO_BY_FD, bpf_fd=fd, info_len=_LINK_INFO_SIZE)
+    attr["info"] = ctypes.addressof(buf)
+    sc.bpf(attr, what=f"cannot read info of link fd {fd}")
+    return LinkInfo(*struct.unpack_from("<III", buf.raw, 0))
+
+
+class Link:
+    """An attachment; close() detaches it. Subclasses own whatever keeps the attachment alive."""
+
+    description: str = "link"
+
+    def close(self) -> None:
+        """Detach. Idempotent."""
+
+    def __enter__(self) -> "Link":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from GC
+            pass
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        raise NotSupportedError(f"{self.description} cannot be pinned (not a BPF link)")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.description}>"
+
+
+class FDLink(Link):
+    """A BPF link fd (BPF_LINK_CREATE, BPF_RAW_TRACEPOINT_OPEN, or one opened from a pin)."""
+
+    def __init__(self, fd: FD, description: str, extra: list[FD] | None = None) -> None:
+        self._fd = fd
+        self._extra = extra or []
+        self.description = description
+        self.pinned_path: str | None = None
+
+    @property
+    def fd(self) -> int:
+        return self._fd.number
+
+    def info(self) -> LinkInfo:
+        return link_info_from_fd(self.fd)
+
+    @property
+    def id(self) -> int:
+        return self.info().id
+
+    def close(self) -> None:
+        self._fd.close()
+        for fd in self._extra:
+            fd.close()
+        self._extra = []
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        from .pin import obj_pin
+        obj_pin(self.fd, path)
+        self.pinned_path = os.fspath(path)
+
+    def unpin(self) -> None:
+        if self.pinned_path:
+            from .pin import unpin
+            unpin(self.pinned_path)
+            self.pinned_path = None
+
+    def detach(self) -> None:
+        """BPF_LINK_DETACH: detach now even if pinned/shared (the fd stays valid but defunct)."""
+        sc.bpf(sc.Attr(sc.Cmd.LINK_DETACH, link_fd=self.fd), what=f"cannot detach {self}")
+
+    def update(self, program: Any) -> None:
+        """BPF_LINK_UPDATE: swap in another program atomically."""
+        sc.bpf(sc.Attr(sc.Cmd.LINK_UPDATE, link_fd=self.fd, new_prog_fd=program.fd),
+               what=f"cannot update {self.description}")
+
+    @classmethod
+    def from_pin(cls, path: str | os.PathLike[str]) -> "FDLink":
+        from .pin import obj_get
+        link = cls(obj_get(path, kind="link"), f"pinned link {os.fspath(path)}")
+        link.pinned_path = os.fspath(path)
+        return link
+
+    @classmethod
+    def from_id(cls, link_id: int) -> "FDLink":
+        attr = sc.Attr(sc.Cmd.LINK_GET_FD_BY_ID, link_id=link_id)
+        return cls(FD(sc.bpf(attr, what=f"no link with id {link_id}"), "link"), f"link {link_id}")
+
+
+class PerfEventLink(Link):
+    """A program attached to a perf event through PERF_EVENT_IOC_SET_BPF (no BPF link fd)."""
+
+    def __init__(self, perf_fd: FD, description: str) -> None:
+        self._perf = perf_fd
+        self.description = description
+
+    def close(self) -> None:
+        if not self._perf.closed:
+            try:
+                sc.ioctl(self._perf.number, perf.PERF_EVENT_IOC_DISABLE)
+            except KernelError:
+                pass
+        self._perf.close()
+
+
+class SocketFilterLink(Link):
+    """SO_ATTACH_BPF on a socket; close() runs SO_DETACH_BPF (if the socket is still open)."""
+
+    def __init__(self, sock: socket.socket, description: str) -> None:
+        self._sock: socket.socket | None = sock
+        self.description = description
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None and sock.fileno() >= 0:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
+            except OSError:
+                pass
+
+
+class TCFilterLink(Link):
+    """Classic tc (clsact + bpf filter through iproute2) for kernels without tcx."""
+
+    def __init__(self, interface: str, direction: str, pin_path: str, description: str) -> None:
+        self.interface, self.direction, self._pin = interface, direction, pin_path
+        self.description = description
+        self._open = True
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        subprocess.run(["tc", "filter", "del", "dev", self.interface, self.direction],
+                       capture_output=True)
+        try:
+            os.unlink(self._pin)
+        except OSError:
+            pass
+
+
+# --- helpers -------------------------------------------------------------------------------
+def link_create(program: Any, target_fd: int, attach_type: int, *, flags: int = 0,
+                description: str, **extra: int) -> FD:
+    attr = sc.Attr(sc.Cmd.LINK_CREATE, prog_fd=program.fd, target_fd=target_fd,
+                   attach_type=int(attach_type), flags=flags)
+    for name, value in extra.items():
+        attr[name] = value
+    return FD(sc.bpf(attr, what=f"cannot attach program {program.name!r} to {description}"),
+              "link")
+
+
+def _perf_attach(program: Any, perf_fd: FD, description: str, cookie: int = 0) -> Link:
+    """Attach to an open perf event: BPF_LINK_CREATE(PERF_EVENT), else ioctl SET_BPF."""
+    try:
+        try:
+            link = link_create(program, perf_fd.number, AttachType.PERF_EVENT,
+                               description=description, perf_event_bpf_cookie=cookie)
+        except KernelError as exc:
+            if exc.errno not in (_errno.EINVAL, _errno.EOPNOTSUPP, sc.ENOTSUPP):
+                raise
+            sc.ioctl(perf_fd.number, perf.PERF_EVENT_IOC_SET_BPF, program.fd)
+            sc.ioctl(perf_fd.number, perf.PERF_EVENT_IOC_ENABLE)
+            return PerfEventLink(perf_fd, description)
+        try:
+            sc.ioctl(perf_fd.number, perf.PERF_EVENT_IOC_ENABLE)
+        except BaseException:
+            link.close()
+            raise
+        return FDLink(link, description, extra=[perf_fd])
+    except BaseException:
+        perf_fd.close()
+        raise
+
+
+def interface_index(interface: str | int) -> int:
+    if isinstance(interface, int):
+        return interface
+    try:
+        return socket.if_nametoindex(interface)
+    except OSError:
+        raise KernelError(f"no network interface named {interface!r} in this namespace") from None
+
+
+# --- attach functions ----------------------------------------------------------------------
+def attach_tracepoint(program: Any, group: str, name: str | None = None, *,
+                      cookie: int = 0) -> Link:
+    """tracepoint/<group>/<name> via perf_event_open(PERF_TYPE_TRACEPOINT) + link."""
+    if name is None:
+        group, _, name = group.partition("/")
+    tp_id = perf.tracepoint_id(group, name)
+    attr = perf.perf_attr(type=perf.PERF_TYPE_TRACEPOINT, config=tp_id, sample_period=1,
+                          wakeup_events=1)
+    pfd = perf.open_event(attr, pid=-1, cpu=0, what=f"tracepoint {group}/{name}")
+    return _perf_attach(program, pfd, f"tracepoint {group}/{name}", cookie)
+
+
+def attach_raw_tracepoint(program: Any, name: str, *, cookie: int = 0) -> Link:
+    """raw_tp/<name> via BPF_RAW_TRACEPOINT_OPEN."""
+    attr = sc.Attr(sc.Cmd.RAW_TRACEPOINT_OPEN, prog_fd=program.fd, cookie=cookie)
+    attr["name"] = name
+    fd = sc.bpf(attr, what=f"cannot attach program {program.name!r} to raw tracepoint {name!r}")
+    return FDLink(FD(fd, "link"), f"raw_tp {name}")
+
+
+def attach_tracing(program: Any, *, cookie: int = 0) -> Link:
+    """tp_btf/fentry/fexit/fmod_ret/lsm: the target was fixed at load (attach_btf_id)."""
+    attach_type = program.expected_attach_type
+    try:
+        if attach_type in (AttachType.TRACE_RAW_TP,) or attach_type is None:
+            attr = sc.Attr(sc.Cmd.RAW_TRACEPOINT_OPEN, prog_fd=program.fd)
+            fd = sc.bpf(attr, what=f"cannot attach tracing program {program.name!r}")
+            return FDLink(FD(fd, "link"), f"tracing {program.name}")
+        fd_obj = link_create(program, 0, attach_type, description=f"{program.section or 'tracing'}",
+                             tracing_cookie=cookie)
+        return FDLink(fd_obj, f"{AttachType(attach_type).name.lower()} {program.attach_to}")
+    except KernelError as exc:
+        if exc.errno in (_errno.EPERM, sc.ENOTSUPP, _errno.EOPNOTSUPP):
+            raise NotSupportedError(f"cannot attach {program.name!r}: BPF trampolines are refused "
+                                    f"by this kernel", errno=exc.errno,
+                                    command=exc.command) from None
+        raise
+
+
+def attach_kprobe(program: Any, symbol: str, *, offset: int = 0, retprobe: bool = False,
+                  cookie: int = 0) -> Link:
+    """kprobe/kretprobe through the kprobe PMU (NotSupportedError when the kernel has none)."""
+    ptype = perf.pmu_type("kprobe")
+    config = perf.retprobe_bit("kprobe") if retprobe else 0
+    name = ctypes.create_string_buffer(symbol.encode())
+    attr = perf.perf_attr(type=ptype, config=config, sample_period=1, wakeup_events=1,
+                          config1=ctypes.addressof(name), config2=offset)
+    pfd = perf.open_event(attr, pid=-1, cpu=0, what=f"kprobe {symbol}")
+    return _perf_attach(program, pfd, f"{'kretprobe' if retprobe else 'kprobe'} {symbol}", cookie)
+
+
+def attach_uprobe(program: Any, path: str, symbol: str | None = None, *, offset: int = 0,
+                  retprobe: bool = False, pid: int = -1, cookie: int = 0) -> Link:
+    """uprobe/uretprobe on ``path`` at ``symbol`` (+``offset``), via the uprobe PMU."""
+    from .uprobe import resolve_binary, symbol_file_offset
+    binary = resolve_binary(path)
+    file_offset = offset
+    if symbol:
+        file_offset = symbol_file_offset(binary, symbol) + offset
+    ptype = perf.pmu_type("uprobe")
+    config = perf.retprobe_bit("uprobe") if retprobe else 0
+    cpath = ctypes.create_string_buffer(os.fsencode(binary))
+    attr = perf.perf_attr(type=ptype, config=config, sample_period=1, wakeup_events=1,
+                          config1=ctypes.addressof(cpath), config2=file_offset)
+    what = f"{'uretprobe' if retprobe else 'uprobe'} {binary}:{symbol or hex(file_offset)}"
+    pfd = perf.open_event(attr, pid=pid, cpu=0 if pid == -1 else -1, what=what)
+    return _perf_attach(program, pfd, what, cookie)
+
+
+def attach_perf_event(program: Any, perf_fd: int | FD, *, cookie: int = 0) -> Link:
+    """Attach to a perf event the caller opened (the link owns a dup of the fd)."""
+    fd = perf_fd.dup() if isinstance(perf_fd, FD) else FD(os.dup(perf_fd), "perf_event")
+    return _perf_attach(program, fd, f"perf event fd {int(perf_fd)}", cookie)
+
+
+def attach_xdp(program: Any, interface: str | int, *, mode: str | None = None,
+               flags: int = 0) -> Link:
+    """XDP via BPF_LINK_CREATE; ``mode`` "skb"/"generic", "drv"/"native", "hw" or None (kernel picks)."""
+    if mode not in XDP_MODES:
+        raise BPFError(f"unknown XDP mode {mode!r}: use skb, drv or hw")
+    ifindex = interface_index(interface)
+    fd = link_create(program, ifindex, AttachType.XDP, flags=flags | XDP_MODES[mode],
+                     description=f"XDP on {interface}")
+    return FDLink(fd, f"xdp {interface}")
+
+
+def attach_tcx(program: Any, interface: str | int, direction: str = "ingress") -> Link:
+    """tcx ingress/egress via BPF_LINK_CREATE; falls back to classic tc (clsact) without tcx."""
+    if direction not in ("ingress", "egress"):
+        raise BPFError(f"tc direction must be 'ingress' or 'egress', not {direction!r}")
+    attach_type = AttachType.TCX_INGRESS if direction == "ingress" else AttachType.TCX_EGRESS
+    ifindex = interface_index(interface)
+    try:
+        fd = link_create(program, ifindex, attach_type, description=f"tcx {direction} on {interface}")
+        return FDLink(fd, f"tcx {direction} {interface}")
+    except KernelError as exc:
+        if exc.errno not in (_errno.EINVAL, sc.ENOTSUPP, _errno.EOPNOTSUPP):
+            raise
+    return attach_tc_classic(program, socket.if_indextoname(ifindex), direction)
+
+
+def attach_tc_classic(program: Any, interface: str, direction: str = "ingress") -> Link:
+    """Classic tc: clsact qdisc + direct-action bpf filter (through iproute2's tc)."""
+    from .pin import ensure_bpffs, obj_pin
+    ensure_bpffs()
+    pin_path = f"/sys/fs/bpf/pybpf_tc_{os.getpid()}_{interface}_{direction}"
+    obj_pin(program.fd, pin_path)
+    subprocess.run(["tc", "qdisc", "add", "dev", interface, "clsact"], capture_output=True)
+    proc = subprocess.run(["tc", "filter", "add", "dev", interface, direction, "bpf", "da",
+                           "pinned", pin_path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        os.unlink(pin_path)
+        raise KernelError(f"tc could not attach {program.name!r} to {interface} {direction}: "
+                          f"{proc.stderr.strip()}")
+    return TCFilterLink(interface, direction, pin_path, f"tc {direction} {interface}")
+
+
+CGROUP_ATTACH_DEFAULTS = {
+    ProgramType.CGROUP_SKB: AttachType.CGROUP_INET_INGRESS,
+    ProgramType.CGROUP_SOCK: AttachType.CGROUP_INET_SOCK_CREATE,
+    ProgramType.CGROUP_DEVICE: AttachType.CGROUP_DEVICE,
+    ProgramType.CGROUP_SYSCTL: AttachType.CGROUP_SYSCTL,
+    ProgramType.SOCK_OPS: AttachType.CGROUP_SOCK_OPS,
+}
+
+
+def attach_cgroup(program: Any, cgroup: str, attach_type: AttachType | int | None = None) -> Link:
+    """Attach a cgroup program (cgroup_skb, cgroup/sock, sock_addr, ...) via BPF_LINK_CREATE."""
+    if attach_type is None:
+        attach_type = program.expected_attach_type
+    if attach_type is None:
+        attach_type = CGROUP_ATTACH_DEFAULTS.get(program.type)
+    if attach_type is None:
+        raise BPFError(f"program {program.name!r}: give attach_type for a {program.type.name} "
+                       f"cgroup attachment")
+    try:
+        cg = FD(os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), "cgroup")
+    except OSError as exc:
+        raise KernelError(f"cannot open cgroup {cgroup}", errno=exc.errno or 0,
+                          command="open") from None
+    with cg:
+        fd = link_create(program, cg.number, attach_type,
+                         description=f"cgroup {cgroup} ({AttachType(attach_type).name})")
+    return FDLink(fd, f"cgroup {AttachType(attach_type).name.lower()} {cgroup}")
+
+
+def attach_socket(program: Any, sock: socket.socket) -> Link:
+    """SO_ATTACH_BPF a socket filter program to ``sock``."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, program.fd)
+    except OSError as exc:
+        raise KernelError(f"cannot attach {program.name!r} to socket {sock.fileno()}",
+                          errno=exc.errno or 0, command="setsockopt(SO_ATTACH_BPF)") from None
+    return SocketFilterLink(sock, f"socket filter fd {sock.fileno()}")
+
+
+__all__ = ["Link", "FDLink", "PerfEventLink", "SocketFilterLink", "TCFilterLink", "LinkInfo",
+           "attach_tracepoint", "attach_raw_tracepoint", "attach_tracing", "attach_kprobe",
+           "attach_uprobe", "attach_perf_event", "attach_xdp", "attach_tcx", "attach_tc_classic",
+           "attach_cgroup", "attach_socket", "LinkType"]
