@@ -1,0 +1,37 @@
+"""``format raw`` listings: identical text to ``bpftool btf dump file X format raw``."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from pybpf.btf import BTF
+from pybpf.btf.raw_dump import dump_raw
+
+
+def test_raw_dump_of_corpus_objects_is_identical_to_bpftool(corpus_objects, bpftool_raw):
+    for path in corpus_objects.values():
+        assert dump_raw(BTF.from_file(path)) == bpftool_raw(path), path.name
+
+
+def test_raw_dump_of_vmlinux_is_identical_to_bpftool(vmlinux_btf, vmlinux_path, bpftool_raw):
+    ours = dump_raw(vmlinux_btf).splitlines()
+    theirs = bpftool_raw(vmlinux_path).splitlines()
+    assert len(ours) == len(theirs)
+    mismatches = [(a, b) for a, b in zip(ours, theirs) if a != b]
+    assert mismatches == []
+
+
+def test_cli_btf_dump_raw_matches_bpftool(zoo_object, bpftool_raw):
+    proc = subprocess.run([sys.executable, "-m", "pybpf", "btf", "dump", str(zoo_object),
+                           "--format", "raw"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == bpftool_raw(zoo_object)
+
+
+def test_cli_btf_dump_of_garbage_is_one_error_line(tmp_path):
+    bad = tmp_path / "bad.btf"
+    bad.write_bytes(b"\x9f\xeb\x01\x00" + b"\xff" * 40)
+    proc = subprocess.run([sys.executable, "-m", "pybpf", "btf", "dump", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("pybpf: error:") and "Traceback" not in proc.stderr
