@@ -96,6 +96,10 @@ def check(insn: Instruction) -> str | None:
             if src not in (CallSrc.HELPER, CallSrc.PSEUDO_CALL, CallSrc.KFUNC):
                 return f"call has unknown src {src}"
             return None
+        if code == JumpOp.JCOND:
+            if cls == Class.JMP32 or x or dst or src or imm:
+                return "may_goto must be a JMP-class instruction with dst, src and immediate zero"
+            return None
         if x and imm:
             return "register-source jump must have immediate zero"
         if not x and src:

@@ -59,6 +59,7 @@ class JumpOp(IntEnum):
     JLE = 0xB0
     JSLT = 0xC0
     JSLE = 0xD0
+    JCOND = 0xE0    # may_goto (src 0): JMP class only
 
 
 class Size(IntEnum):

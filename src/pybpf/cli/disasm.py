@@ -1,0 +1,141 @@
+"""``pybpf disasm``: print the instructions of a BPF ELF object (or a raw .bin) in llvm-objdump's syntax.
+
+Reads section bytes and symbols with pyelftools only; it never applies relocations or loads anything.
+
+Output format (like ``llvm-objdump-19 -d --no-show-raw-insn``)::
+
+    Disassembly of section xdp:
+
+    0000000000000000 <xdp_prog>:
+           0:\tr0 = 0x2
+           1:\texit
+
+Each instruction line is the slot index right-aligned in 8 columns, ``:``, a tab, then the text of
+:func:`pybpf.isa.disasm.format_instruction` (jump targets annotated ``<symbol+0xoff>``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BPFError, InstructionError, ObjectError
+from ..isa.codec import decode, slot_offsets
+from ..isa.disasm import disassemble, nearest_symbol
+from ..isa.instruction import Instruction
+
+EM_BPF = 247
+SHF_EXECINSTR = 0x4
+
+
+@dataclass
+class CodeSection:
+    """The bytes of one executable section and the symbols defined in it (byte offset -> name)."""
+    name: str
+    data: bytes
+    symbols: dict[int, str] = field(default_factory=dict)
+    functions: dict[int, str] = field(default_factory=dict)
+
+
+def read_code_sections(path: str | Path) -> list[CodeSection]:
+    """Every non-empty executable section of a BPF ELF object, in file order."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as stream:
+            elf = ELFFile(stream)
+            if elf["e_machine"] not in ("EM_BPF", EM_BPF):
+                raise ObjectError(f"{path}: not a BPF object (machine {elf['e_machine']})")
+            sections: dict[int, CodeSection] = {}
+            for index, section in enumerate(elf.iter_sections()):
+                if section["sh_flags"] & SHF_EXECINSTR and section["sh_type"] == "SHT_PROGBITS" \
+                        and section["sh_size"]:
+                    sections[index] = CodeSection(section.name, section.data())
+            symtab = elf.get_section_by_name(".symtab")
+            if symtab is not None:
+                for symbol in symtab.iter_symbols():
+                    shndx = symbol["st_shndx"]
+                    kind = symbol["st_info"]["type"]
+                    if isinstance(shndx, int) and shndx in sections and symbol.name \
+                            and kind in ("STT_FUNC", "STT_NOTYPE"):
+                        sections[shndx].symbols.setdefault(symbol["st_value"], symbol.name)
+                        if kind == "STT_FUNC":
+                            sections[shndx].functions.setdefault(symbol["st_value"], symbol.name)
+            return list(sections.values())
+    except OSError as exc:
+        raise ObjectError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
+        raise ObjectError(f"{path}: not a valid ELF object: {exc or type(exc).__name__}") from None
+    except Exception as exc:   # pyelftools raises assorted errors on truncated files
+        if isinstance(exc, BPFError):
+            raise
+        raise ObjectError(f"{path}: not a valid ELF object: {type(exc).__name__}: {exc}") from None
+
+
+def decode_section(section: CodeSection, path: str | Path = "") -> list[Instruction]:
+    try:
+        return decode(section.data)
+    except InstructionError as exc:
+        raise InstructionError(f"{path}: section {section.name}: {exc}") from None
+
+
+def section_listing(section: CodeSection, insns: list[Instruction], *, alu32: bool = False,
+                    llvm_exact: bool = False) -> list[str]:
+    """The lines ``pybpf disasm`` prints for one section (function headers included)."""
+    texts = disassemble(insns, alu32=alu32, llvm_exact=llvm_exact,
+                        symbolize=nearest_symbol(section.symbols))
+    out = []
+    for insn_text, slot in zip(texts, slot_offsets(insns)):
+        name = section.functions.get(slot * 8)
+        if name is not None:
+            out += ["", f"{slot * 8:016x} <{name}>:"]
+        out.append(f"{slot:8d}:\t{insn_text}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if args.raw:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ObjectError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        section = CodeSection("raw", data)
+        for line in section_listing(section, decode_section(section, path), alu32=args.alu32,
+                                    llvm_exact=args.llvm_exact):
+            print(line)
+        return 0
+    sections = read_code_sections(path)
+    if args.section:
+        sections = [s for s in sections if s.name == args.section]
+        if not sections:
+            raise ObjectError(f"{path}: no executable section named {args.section!r}")
+    print(f"\n{path.name}:\tfile format elf64-bpf")
+    for section in sections:
+        insns = decode_section(section, path)
+        print(f"\nDisassembly of section {section.name}:")
+        for line in section_listing(section, insns, alu32=args.alu32, llvm_exact=args.llvm_exact):
+            print(line)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "disasm", help="disassemble a BPF object or raw instruction file",
+        description="Print instructions in llvm-objdump's BPF syntax, prefixed by the slot index.")
+    parser.add_argument("file", help="BPF ELF object (.o), or raw instructions with --raw")
+    parser.add_argument("--section", "-j", help="only this section")
+    parser.add_argument("--raw", action="store_true", help="FILE is raw little-endian instructions")
+    parser.add_argument("--alu32", action="store_true",
+                        help="print sub-register loads/stores as w registers (llvm --mcpu=v3)")
+    parser.add_argument("--llvm-exact", action="store_true",
+                        help="spell calls and ld_pseudo exactly as llvm-objdump (lossy)")
+    parser.set_defaults(handler=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .main import main as cli_main
+    return cli_main(["disasm", *(argv if argv is not None else sys.argv[1:])])
