@@ -1,0 +1,76 @@
+"""Fixtures of the load-balancer tests: a configured balancer in the kernel or in the VM.
+
+Every instance is closed (and its scratch pins removed) by the fixture, even when a test fails.
+"""
+from __future__ import annotations
+
+import pytest
+
+NEXTHOP_MAC = "02:00:00:00:00:aa"
+LB_MAC = "02:00:00:00:00:02"
+CLIENT_MAC = "02:00:00:00:00:01"
+SRC_V4 = "10.200.2.1"
+SRC_V6 = "fd00:200::2:1"
+
+
+def vm_available() -> str | None:
+    try:
+        import pybpf.vm as vm
+    except ImportError as exc:
+        return f"pybpf.vm cannot be imported: {exc}"
+    if not hasattr(vm, "Collection"):
+        return "pybpf.vm.Collection does not exist yet"
+    return None
+
+
+def open_balancer(backend: str):
+    """A fresh balancer with the next hop and outer source addresses configured."""
+    from pybpf.apps.lb import deploy
+    from pybpf.apps.lb.layout import parse_mac
+
+    if backend != "kernel":        # kernel availability is gated by @pytest.mark.kernel
+        reason = vm_available()
+        if reason:
+            pytest.skip(reason)
+    inst = deploy.load(backend)
+    try:
+        inst.lb.set_config(nexthop_mac=parse_mac(NEXTHOP_MAC), src_v4=SRC_V4, src_v6=SRC_V6)
+    except BaseException:
+        inst.close()
+        raise
+    return inst
+
+
+@pytest.fixture(params=[pytest.param("kernel", marks=pytest.mark.kernel), "vm"])
+def balancer(request):
+    """A fresh, empty (no VIPs) balancer, once in the kernel and once in the VM."""
+    inst = open_balancer(request.param)
+    try:
+        yield inst
+    finally:
+        inst.close()
+
+
+# The services every packet-fixture test sees (one backend each, so the expected output does not
+# depend on the flow hash).
+V4_TCP = ("10.200.9.1:80/tcp", "10.200.3.11")
+V4_UDP = ("10.200.9.1:53/udp", "10.200.3.12")
+V6_TCP = ("[fd00:200::9:1]:80/tcp", "fd00:200::3:11")
+V6_UDP = ("[fd00:200::9:1]:53/udp", "fd00:200::3:12")
+V4_ANY_PORT = ("10.200.9.2:0/tcp", "10.200.3.13")
+V4_OVER_V6 = ("10.200.9.3:80/tcp", "fd00:200::3:13")
+NO_BACKEND_VIP = "10.200.9.4:80/tcp"
+
+
+@pytest.fixture(scope="module", params=[pytest.param("kernel", marks=pytest.mark.kernel), "vm"])
+def services(request):
+    """A balancer (kernel, then VM) with the six single-backend VIPs above and one without backends."""
+    inst = open_balancer(request.param)
+    try:
+        for vip, backend in (V4_TCP, V4_UDP, V6_TCP, V6_UDP, V4_ANY_PORT, V4_OVER_V6):
+            inst.lb.add_vip(vip)
+            inst.lb.add_backend(vip, backend)
+        inst.lb.add_vip(NO_BACKEND_VIP)
+        yield inst
+    finally:
+        inst.close()
