@@ -50,7 +50,7 @@ def build_table(backends: Mapping[str, int] | Sequence[str], table_size: int = D
     every backend earns its weight in credit and claims one slot per ``max_weight`` of credit, each
     claim being its next preferred slot still empty (the paper's round-robin fill, weighted the way
     Katran does it). Backends of weight 0 are kept out of the table. An empty set gives a table of
-    EMPTY.
+    EMPTY. The result depends only on the set of (name, weight) pairs, not on their order.
     """
     if not is_prime(table_size):
         raise MaglevError(f"Maglev table size {table_size} is not prime")
@@ -61,7 +61,8 @@ def build_table(backends: Mapping[str, int] | Sequence[str], table_size: int = D
         if not isinstance(weight, int) or weight < 0:
             raise MaglevError(f"backend {name!r}: weight must be a non-negative integer, got {weight!r}")
     names = list(weights)
-    active = [i for i, n in enumerate(names) if weights[n] > 0]
+    # Fill in name order, so the table depends only on the set of (name, weight), not input order.
+    active = sorted((i for i, n in enumerate(names) if weights[n] > 0), key=lambda i: names[i])
     table = [EMPTY] * table_size
     if not active:
         return table
