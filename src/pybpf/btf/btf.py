@@ -413,6 +413,24 @@ class BTF:
     def add_decl_tag(self, value: str, type_id: int, component_idx: int = -1) -> int:
         return self.add(DeclTag(value, type_id, component_idx))
 
+    def fixup_datasec(self, name: str, size: int, var_offsets: dict[str, int]) -> Datasec:
+        """Fill in a DATASEC's size and its variables' offsets (clang leaves them 0 in objects;
+        libbpf takes them from the ELF section size and symbol values). Returns the new type."""
+        from dataclasses import replace
+        sec = self.find_one(name, Kind.DATASEC)
+        assert isinstance(sec, Datasec)
+        entries = []
+        for v in sec.vars:
+            var = self[v.type_id]
+            offset = var_offsets.get(var.name, v.offset)
+            if offset + v.size > size:
+                raise BTFError(f"{self._source}: variable {var.name!r} [{offset}, "
+                               f"{offset + v.size}) lies outside section {name} ({size} bytes)")
+            entries.append(VarSecinfo(v.type_id, offset, v.size))
+        new = replace(sec, size=size, vars=tuple(sorted(entries, key=lambda e: e.offset)))
+        self[sec.id] = new
+        return self[sec.id]  # type: ignore[return-value]
+
     # --- writing -------------------------------------------------------------------------------
     @property
     def modified(self) -> bool:
