@@ -79,3 +79,12 @@ def test_default_disassembly_differs_from_llvm_only_in_call_spelling(compiled, s
             else:
                 assert ours == theirs
 
+
+
+@pytest.mark.parametrize("src,mcpu", CASES, ids=IDS)
+def test_disassembly_assembles_back_to_the_section_bytes(compiled, src, mcpu):
+    for section in read_code_sections(compiled[(src, mcpu)]):
+        insns = decode(section.data)
+        for alu32 in (False, True):
+            text = "\n".join(disassemble(insns, alu32=alu32, symbolize=nearest_symbol(section.symbols)))
+            assert encode(assemble(text)) == section.data, f"{section.name} alu32={alu32}"

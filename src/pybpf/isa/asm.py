@@ -57,10 +57,11 @@ def parse_int(token: Token, line: SourceLine, what: str = "number") -> tuple[int
     return (-value if text.startswith("-") else value), body[:2].lower() == "0x"
 
 
-def parse_imm32(token: Token, line: SourceLine) -> int:
-    """A 32-bit immediate: hex may be written unsigned (0xffffffff), decimal must fit int32."""
+def parse_imm32(token: Token, line: SourceLine, *, unsigned_decimal: bool = False) -> int:
+    """A 32-bit immediate: hex may be written unsigned (0xffffffff); decimal must fit int32
+    unless ``unsigned_decimal`` (llvm-mc also takes 4294967295)."""
     value, was_hex = parse_int(token, line, "immediate")
-    if was_hex and 0 <= value <= 0xFFFFFFFF:
+    if (was_hex or unsigned_decimal) and 0 <= value <= 0xFFFFFFFF:
         return value - (1 << 32) if value & 0x80000000 else value
     if -0x80000000 <= value <= 0x7FFFFFFF:
         return value

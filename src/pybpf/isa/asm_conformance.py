@@ -55,8 +55,8 @@ def looks_like(body: str) -> bool:
         return "*(" not in body
     if word == "call":
         rest = body.split()[1:]
-        return len(rest) != 1 or rest[0] in ("local", "helper", "runtime") or not rest[0].startswith("r")
-    return word in MNEMONICS or word == "exit"
+        return bool(rest) and rest[0] in ("local", "helper", "runtime")
+    return word in MNEMONICS
 
 
 def _tokens(body: str, column: int) -> list[Token]:
