@@ -148,13 +148,14 @@ def relocate_ext_info(btf: Any, btf_ext: Any, placements: list[tuple[Function, i
             if placed:
                 lines.append(LineInfo(placed[0], placed[1], rec.file_name_off, rec.line_off,
                                       _line_number(rec), _line_column(rec),
-                                      _string(btf, rec.file_name_off),
-                                      _string(btf, rec.line_off)))
+                                      getattr(rec, "file_name", None)
+                                      or _string(btf, rec.file_name_off),
+                                      getattr(rec, "text", None) or _string(btf, rec.line_off)))
         for rec in _records(btf_ext, "core_relos", fn.section.name):
             placed = place(rec)
             if placed:
                 access_off = getattr(rec, "access_str_off", 0)
-                access = getattr(rec, "access", None)
+                access = getattr(rec, "access_str", None)
                 if access is None:
                     access = _string(btf, access_off)
                 try:

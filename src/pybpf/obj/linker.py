@@ -155,6 +155,7 @@ class Linker:
                 raise ObjectError(f"{where}: misaligned function address {sym.value}+{imm}")
             fixups[idx] = Fixup("func_addr", sym.name,
                                 target_slot=(sym.value + imm) // SLOT, target_section=sym.shndx)
+            slots[idx][1] = (_regs & 0x0F) | (PseudoSrc.FUNC << 4)   # as libbpf marks it
             return
         if sym.shndx in self.data_maps:
             addend = imm + sym.value

@@ -158,13 +158,13 @@ def _program(elf: ElfView, linker: Linker, fn: Function, btf: Any, btf_ext: Any,
                            expected_attach_type=None, attach_to="", instructions=insns,
                            license=license_, kern_version=kern_version, func_info=func_info,
                            line_info=line_info, core_relos=core_relos, autoattach=False,
-                           subprograms=subprogs, section_known=False)
+                           subprograms=subprogs, section_known=False, btf=btf)
     return ProgramSpec(name=fn.name, section=fn.section.name, type=info.prog_type,
                        expected_attach_type=info.expected_attach_type, attach_to=info.attach_to,
                        instructions=insns, license=license_, kern_version=kern_version,
                        flags=info.prog_flags, func_info=func_info, line_info=line_info,
                        core_relos=core_relos, autoattach=info.autoattach,
-                       attach_btf=info.attach_btf, subprograms=subprogs)
+                       attach_btf=info.attach_btf, subprograms=subprogs, btf=btf)
 
 
 def _fill_map_values(elf: ElfView, maps_sec: Section, entries: list[tuple[MapSpec, int, int]],

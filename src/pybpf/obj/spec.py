@@ -132,6 +132,7 @@ class ProgramSpec:
     attach_btf: bool = False           # section names a BTF attach target (fentry, lsm, tp_btf..)
     subprograms: list[str] = field(default_factory=list)   # names of the appended subprograms
     section_known: bool = True         # False when loaded with allow_unknown_sections=True
+    btf: Any = field(default=None, repr=False, compare=False)   # the object's BTF (local BTF)
 
     @property
     def sleepable(self) -> bool:
