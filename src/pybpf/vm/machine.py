@@ -70,6 +70,13 @@ class Machine:
         self.state: RunState | None = None
         self.ns = base_namespace(self.mem)
         self.last_executed = 0
+        from .helpers import SimEnv
+        self.env = SimEnv()
+        self.cpu = 0
+        self.held_locks: set[int] = set()
+        self.context: Any = None          # the running program's context object (packet helpers)
+        self.redirect: Any = None         # set by bpf_redirect / bpf_redirect_map
+        self._task_region: Region | None = None
 
     # --- loading ------------------------------------------------------------------------------
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
@@ -376,8 +383,27 @@ class Machine:
         return op_ld_packet
 
     def legacy_packet(self) -> bytes | None:
-        """Packet bytes for LD_ABS/LD_IND (set by the context builder of skb programs)."""
-        return getattr(self, "current_packet", None)
+        """Packet bytes for LD_ABS/LD_IND: the socket buffer's data from skb->data on."""
+        packet = getattr(self.context, "packet_bytes", None)
+        return packet() if packet is not None else None
+
+    # --- services for helpers ---------------------------------------------------------------------
+    def tail_call(self, target: Any, ctx: int) -> int:
+        """Continue in ``target`` (a VM program) with r1 = ctx; returns an error if over the limit."""
+        st = self.state
+        compiled = getattr(target, "compiled", target)
+        if st is None or st.tail_calls >= MAX_TAIL_CALLS or compiled.ops is None:
+            return (-2) & M64                      # -ENOENT: the kernel just falls through
+        st.tail_calls += 1
+        st.regs[1] = ctx & M64
+        raise _Switch(compiled, 0)
+
+    def current_task_address(self) -> int:
+        """Address of the simulated current task_struct (laid out by the context module)."""
+        if self._task_region is None:
+            from .context import build_task_region
+            self._task_region = build_task_region(self)
+        return self._task_region.base
 
 
 def _s32(v: int) -> int:

@@ -1,0 +1,284 @@
+"""``pybpf.vm.Collection``: an ObjectSpec loaded into the userspace VM (maps, programs, test_run).
+
+Mirrors pybpf.kernel.Collection's shape (``.programs``, ``.maps``, ``test_run``) so a test switches
+backends by one word; it never calls bpf(2) and never needs root.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import BPFError, MapError, ObjectError
+from ..isa.uapi import MapType, ProgramType
+from ..obj import runtime
+from .context import (Context, PtRegsContext, RawContext, RawTracepointContext, SkbContext,
+                      TracepointContext, XdpContext)
+from .helpers import HELPERS, SimEnv
+from .machine import DEFAULT_BUDGET, Machine
+from .maps import VMMap, create_map, possible_cpus
+
+_NO_BTF_KV = frozenset({MapType.PERF_EVENT_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS,
+                        MapType.QUEUE, MapType.STACK, MapType.RINGBUF, MapType.PROG_ARRAY})
+_L2_SKB = frozenset({ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.LWT_XMIT})
+_L3_SKB = frozenset({ProgramType.SOCKET_FILTER, ProgramType.CGROUP_SKB, ProgramType.LWT_IN,
+                     ProgramType.LWT_OUT, ProgramType.SK_SKB})
+_fds = itertools.count(1000)
+
+
+def _codec(btf: Any, type_id: int | None, size: int) -> Any:
+    if btf is None or not type_id or not size:
+        return None
+    try:
+        from ..btf.codec import codec_for
+        codec = codec_for(btf, type_id)
+    except Exception:  # noqa: BLE001 - an undecodable type falls back to raw bytes
+        return None
+    return codec if getattr(codec, "size", None) == size else None
+
+
+class VMProgram(runtime.LoadedProgram):
+    """One program loaded into a VM collection."""
+
+    def __init__(self, collection: "Collection", spec: Any, compiled: Any) -> None:
+        self.collection = collection
+        self.spec = spec
+        self.name = spec.name
+        self.type = ProgramType(spec.type)
+        self.compiled = compiled
+        self.fd = next(_fds)
+        self.handle = 0
+
+    @property
+    def machine(self) -> Machine:
+        return self.collection.machine
+
+    # --- BPF_PROG_TEST_RUN semantics ---------------------------------------------------------
+    def test_run(self, data_in: bytes = b"", *, ctx_in: bytes | None = None, repeat: int = 1,
+                 data_size_out: int | None = None, flags: int = 0, cpu: int = 0) -> runtime.TestRunResult:
+        """Run like BPF_PROG_TEST_RUN: XDP gets xdp_md over data_in, tc/socket filters __sk_buff,
+        raw tracepoints ``ctx_in`` as their u64 args, other types ``ctx_in`` (or data_in) as raw ctx."""
+        result = None
+        for _ in range(max(repeat, 1)):
+            result = self.run(self._test_context(bytes(data_in), ctx_in), cpu=cpu)
+        assert result is not None
+        result.repeat = max(repeat, 1)
+        if data_size_out is not None and len(result.data_out) > data_size_out:
+            result.data_out = result.data_out[:data_size_out]
+        return result
+
+    def _test_context(self, data_in: bytes, ctx_in: bytes | None) -> Context:
+        if self.type == ProgramType.XDP:
+            ifindex, queue = 1, 0
+            if ctx_in:
+                raw = bytes(ctx_in).ljust(24, b"\0")
+                ifindex = int.from_bytes(raw[12:16], "little") or 1
+                queue = int.from_bytes(raw[16:20], "little")
+            return XdpContext(data_in, ingress_ifindex=ifindex, rx_queue_index=queue)
+        if self.type in _L2_SKB or self.type in _L3_SKB:
+            return SkbContext(data_in, l2=self.type in _L2_SKB, ctx_in=ctx_in)
+        if self.type == ProgramType.RAW_TRACEPOINT:
+            return RawContext(bytes(ctx_in or b""), writable=False)
+        return RawContext(bytes(ctx_in if ctx_in is not None else data_in))
+
+    # --- the VM's own entry point: any context ---------------------------------------------------
+    def run(self, context: Context | bytes | None = None, *, cpu: int = 0,
+            budget: int | None = None) -> runtime.TestRunResult:
+        """Run once with a context object (XdpContext, TracepointContext, PtRegsContext...)."""
+        machine = self.machine
+        if context is None or isinstance(context, (bytes, bytearray)):
+            context = RawContext(bytes(context or b""))
+        if not 0 <= cpu < machine_cpus(self.collection):
+            raise BPFError(f"cpu {cpu} is not a possible CPU of this VM "
+                           f"(0..{machine_cpus(self.collection) - 1})")
+        trace_start = len(machine.env.trace)
+        machine.cpu = cpu
+        machine.redirect = None
+        machine.held_locks.clear()
+        machine.context = context
+        try:
+            r1 = context.setup(machine)
+            start = time.perf_counter_ns()
+            retval = machine.run(self.compiled, r1, budget=budget)
+            duration = time.perf_counter_ns() - start
+            return runtime.TestRunResult(
+                retval=retval & 0xFFFFFFFF if self.type != ProgramType.SYSCALL else retval,
+                data_out=context.data_out(), ctx_out=context.ctx_out(), duration_ns=duration,
+                extra={"instructions": machine.last_executed,
+                       "trace": machine.env.trace[trace_start:], "redirect": machine.redirect,
+                       "retval64": retval})
+        finally:
+            machine.context = None
+            context.release(machine)
+
+    def run_tracepoint(self, **values: Any) -> runtime.TestRunResult:
+        """Run a ``tracepoint/<category>/<name>`` program on a record with these field values."""
+        category, _, name = self.spec.attach_to.partition("/")
+        return self.run(TracepointContext(category, name, values))
+
+    def run_raw_tracepoint(self, *args: Any) -> runtime.TestRunResult:
+        return self.run(RawTracepointContext(args))
+
+    def run_probe(self, **regs: Any) -> runtime.TestRunResult:
+        """Run a kprobe/uprobe program on pt_regs (``parm1=...``, ``di=...``, strings to user memory)."""
+        return self.run(PtRegsContext(regs))
+
+    def __repr__(self) -> str:
+        return f"<VMProgram {self.name!r} {self.type.name}>"
+
+
+def machine_cpus(collection: "Collection") -> int:
+    return collection.cpus
+
+
+class Collection(runtime.Collection):
+    """Maps and programs of one ObjectSpec in the VM.
+
+    btf: target BTF for CO-RE ("local" or None: the object's own BTF, i.e. no relocation, unless
+    pybpf.obj.core is available and a target is given); kconfig: .kconfig extern values;
+    env: a SimEnv (simulated process, clock, fib_lookup); cpus: possible CPUs for per-CPU maps;
+    budget: instruction budget per run; programs: names to load (default all).
+    """
+
+    def __init__(self, spec: Any, *, btf: Any = None, engine: str = "interp",
+                 kconfig: Mapping[str, Any] | None = None, env: SimEnv | None = None,
+                 cpus: int | None = None, budget: int = DEFAULT_BUDGET,
+                 programs: list[str] | None = None) -> None:
+        if engine != "interp":
+            from .conformance import make_machine
+            make_machine(engine)                  # raises NotSupportedError until a JIT exists
+        if not hasattr(spec, "programs"):
+            from ..obj import load_object
+            spec = load_object(spec)
+        self.spec = spec
+        self.cpus = cpus or possible_cpus()
+        self.machine = Machine(helpers=HELPERS, budget=budget)
+        if env is not None:
+            self.machine.env = env
+        self.maps: dict[str, VMMap] = {}
+        self.programs: dict[str, VMProgram] = {}
+        self._kconfig = dict(getattr(spec, "kconfig", {}) or {})
+        self._kconfig.update(kconfig or {})
+        self._target_btf = btf
+        for name, mspec in spec.maps.items():
+            self.maps[name] = self._create_map(name, mspec)
+        wanted = programs if programs is not None else list(spec.programs)
+        for name in wanted:
+            if name not in spec.programs:
+                raise ObjectError(f"no program {name!r} in {getattr(spec, 'path', 'object')}")
+            self.programs[name] = self._load_program(spec.programs[name])
+        self._fill_references()
+
+    @property
+    def env(self) -> SimEnv:
+        return self.machine.env
+
+    @property
+    def trace(self) -> list[str]:
+        """Lines printed by bpf_trace_printk so far."""
+        return self.machine.env.trace
+
+    # --- maps ----------------------------------------------------------------------------------
+    def _create_map(self, name: str, mspec: Any, *, register: bool = True) -> VMMap:
+        mtype = MapType(mspec.type)
+        max_entries = mspec.max_entries or (self.cpus if mtype == MapType.PERF_EVENT_ARRAY else 0)
+        btf = getattr(self.spec, "btf", None)
+        kc = _codec(btf, getattr(mspec, "key_type", None), mspec.key_size)
+        vc = None if mtype in _NO_BTF_KV else _codec(btf, getattr(mspec, "value_type", None),
+                                                     mspec.value_size)
+        vm_map = create_map(memory=self.machine.mem, name=name, type=mtype,
+                            key_size=mspec.key_size, value_size=mspec.value_size,
+                            max_entries=max_entries, flags=mspec.flags, cpus=self.cpus,
+                            key_codec=kc, value_codec=vc, resolver=self._resolve)
+        vm_map.fd = next(_fds)                                         # type: ignore[attr-defined]
+        if register:
+            self.machine.register_map(vm_map, name=name, fd=vm_map.fd)  # type: ignore[attr-defined]
+        else:
+            self.machine.register_map(vm_map, name=f"{name} (inner)", fd=vm_map.fd)  # type: ignore[attr-defined]
+        if getattr(mspec, "section", "").startswith(".kconfig"):
+            self._fill_kconfig(vm_map, mspec)
+            return vm_map
+        for key, value in getattr(mspec, "contents", []) or []:
+            if isinstance(value, str):
+                continue                       # program / map names: after loading
+            kbytes = key if isinstance(key, bytes) else int(key).to_bytes(vm_map.key_size, "little")
+            vbytes = value if isinstance(value, bytes) else vm_map.encode_value(value)
+            vm_map._update(kbytes, bytes(vbytes))
+        return vm_map
+
+    def _fill_kconfig(self, vm_map: VMMap, mspec: Any) -> None:
+        data = bytearray(mspec.contents[0][1]) if mspec.contents else bytearray(vm_map.value_size)
+        for name, ext in getattr(self.spec, "kconfig_externs", {}).items():
+            value = self._kconfig.get(name)
+            if value is None:
+                if getattr(ext, "weak", False):
+                    continue
+                raise ObjectError(f"extern {name!r} (.kconfig) has no value in the VM: pass "
+                                  f"kconfig={{{name!r}: ...}}")
+            if isinstance(value, str) and value in ("y", "m", "n"):
+                value = {"y": 1, "m": 2, "n": 0}[value]
+            if isinstance(value, str):
+                raw = value.encode()[:ext.size - 1]
+                data[ext.offset:ext.offset + ext.size] = raw + bytes(ext.size - len(raw))
+                continue
+            data[ext.offset:ext.offset + ext.size] = int(value).to_bytes(
+                ext.size, "little", signed=int(value) < 0)
+        vm_map._update(bytes(4), bytes(data))
+
+    def _resolve(self, ref: Any) -> Any:
+        """A program or map by fd (int) or name (str), for prog arrays and map-of-maps."""
+        for obj in itertools.chain(self.programs.values(), self.maps.values()):
+            if (isinstance(ref, int) and getattr(obj, "fd", None) == ref) or \
+                    (isinstance(ref, str) and obj.name == ref):
+                return obj
+        return None
+
+    def _fill_references(self) -> None:
+        for name, mspec in self.spec.maps.items():
+            vm_map = self.maps[name]
+            for key, value in getattr(mspec, "contents", []) or []:
+                if not isinstance(value, str):
+                    continue
+                target = self.programs.get(value) if vm_map.type == MapType.PROG_ARRAY \
+                    else self.maps.get(value)
+                if target is None:
+                    if vm_map.type == MapType.PROG_ARRAY and value in self.spec.programs:
+                        continue
+                    raise MapError(f"map {name!r}: initial entry {key} refers to {value!r}, "
+                                   f"which is not in this collection")
+                vm_map.set(int(key), target)                # type: ignore[attr-defined]
+
+    # --- programs ------------------------------------------------------------------------------
+    def _instructions(self, pspec: Any) -> list[Any]:
+        insns = list(pspec.instructions)
+        if not getattr(pspec, "core_relos", None) or self._target_btf in (None, "local"):
+            return insns             # CO-RE against the object's own BTF: offsets already local
+        try:
+            from ..obj import core
+        except ImportError:
+            raise ObjectError(f"program {pspec.name!r} needs CO-RE relocation but pybpf.obj.core "
+                              f"is not available") from None
+        relocated = core.relocate(pspec, self._target_btf, self.spec.btf)
+        return list(getattr(relocated, "instructions", relocated))
+
+    def _load_program(self, pspec: Any) -> VMProgram:
+        lines: dict[int, str] = {}
+        for rec in getattr(pspec, "line_info", []) or []:
+            where = f"{rec.file_name.rsplit('/', 1)[-1]}:{rec.line}" if rec.file_name else f"line {rec.line}"
+            lines[rec.index] = f"{where}: {rec.source.strip()}" if rec.source else where
+        compiled = self.machine.load(pspec.name, self._instructions(pspec), spec=pspec,
+                                     source_lines=lines)
+        prog = VMProgram(self, pspec, compiled)
+        prog.handle = compiled.code_base
+        return prog
+
+    def close(self) -> None:
+        for m in self.maps.values():
+            m.close()
+
+    def __repr__(self) -> str:
+        return f"<pybpf.vm.Collection programs={list(self.programs)} maps={list(self.maps)}>"
+
+
+__all__ = ["Collection", "VMProgram"]
