@@ -204,7 +204,7 @@ def _call(head: Token, ops: list[Token], line: SourceLine) -> Parsed:
             return Parsed(Instruction(CALL | Source.X, dst=_reg(target, line)))
         return Parsed(Instruction(CALL, imm=parse_imm32(target, line)))
     if mode == "local":
-        return _target(target, line, "imm", Instruction(CALL, src=CallSrc.PSEUDO_CALL))
+        return _target(target, line, "imm", Instruction(CALL, src=int(CallSrc.PSEUDO_CALL)))
     if mode == "runtime":
-        return Parsed(Instruction(CALL, src=CallSrc.KFUNC, imm=parse_imm32(target, line)))
+        return Parsed(Instruction(CALL, src=int(CallSrc.KFUNC), imm=parse_imm32(target, line)))
     raise line.error(f"unknown call kind '{mode}' (helper, local or runtime)", head.column + 5)

@@ -113,12 +113,12 @@ def _callx(m: _Match) -> Parsed:
 
 @_rule(rf"call\s+pc\s*(?P<target>[+-]\s*(?:0[xX][0-9a-fA-F]+|[0-9]+))")
 def _pseudo_call(m: _Match) -> Parsed:
-    return _target(m, Instruction(CALL, src=CallSrc.PSEUDO_CALL), "imm")
+    return _target(m, Instruction(CALL, src=int(CallSrc.PSEUDO_CALL)), "imm")
 
 
 @_rule(rf"call\s+kfunc\s+(?P<imm>{_NUM})")
 def _kfunc_call(m: _Match) -> Parsed:
-    return Parsed(Instruction(CALL, src=CallSrc.KFUNC, imm=parse_imm32(m.token("imm"), m.line, unsigned_decimal=True)))
+    return Parsed(Instruction(CALL, src=int(CallSrc.KFUNC), imm=parse_imm32(m.token("imm"), m.line, unsigned_decimal=True)))
 
 
 @_rule(rf"call\s+(?P<imm>{_NUM})")
@@ -128,7 +128,7 @@ def _helper_call(m: _Match) -> Parsed:
 
 @_rule(rf"call\s+(?P<target>{_IDENT})")
 def _label_call(m: _Match) -> Parsed:
-    return _target(m, Instruction(CALL, src=CallSrc.PSEUDO_CALL), "imm")
+    return _target(m, Instruction(CALL, src=int(CallSrc.PSEUDO_CALL)), "imm")
 
 
 @_rule(rf"(?P<op>goto|gotol|may_goto)\s+{_TARGET}")
