@@ -1,0 +1,162 @@
+"""Differential tests: pybpf's ObjectSpec and CO-RE results against libbpf (via bpftool) and the
+kernel's translated instructions, for every object of the CO-RE corpus."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pybpf.btf import load_vmlinux
+from pybpf.isa.opcodes import PseudoSrc
+from pybpf.obj import load_object
+from pybpf.obj.core import relocate
+from pybpf.obj.maps import kernel_map_name
+
+CORPUS_SOURCES = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "corpus" / "core").glob("*.bpf.c"))
+
+pytestmark = pytest.mark.kernel
+
+
+def _object_name(path: Path) -> str:
+    return path.name.split(".", 1)[0]       # libbpf: basename up to the first dot
+
+
+def _xlated_insn(entry: dict) -> tuple[int, int, int, int, int]:
+    op = entry["opcodes"]
+    imm_bytes = bytes(int(b, 16) for b in op["imm"])
+    off = int.from_bytes(bytes(int(b, 16) for b in op["off"]), "little", signed=True)
+    imm = int.from_bytes(imm_bytes[:4], "little", signed=True)
+    if len(imm_bytes) > 4:
+        imm = int.from_bytes(imm_bytes[:4], "little") | (
+            int.from_bytes(imm_bytes[-4:], "little") << 32)
+    return int(op["code"], 16), int(op["dst_reg"], 16), int(op["src_reg"], 16), off, imm
+
+
+def _function_at(program, index: int):
+    owner = None
+    for fi in program.func_info:
+        if fi.index <= index:
+            owner = fi
+    return owner
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES)
+def test_core_relocations_match_libbpf_patch_log(source, corpus_object, libbpf_loaded):
+    loaded = libbpf_loaded(source)
+    expected = loaded.patched()
+    spec = load_object(corpus_object(source))
+    ours: dict[tuple[str, int], tuple[str, int | None]] = {}
+    vmlinux = load_vmlinux()
+    for result in relocate(spec, vmlinux).values():
+        program = spec.programs[result.program]
+        for outcome in result.outcomes:
+            fn = _function_at(program, outcome.index)
+            key = (fn.name, outcome.slot - fn.slot)
+            if key in ours:              # a subprogram appended to several programs
+                continue
+            if outcome.poisoned:
+                ours[key] = ("poisoned", None)
+            else:
+                insn = result.instructions[outcome.index]
+                value = insn.off if insn.cls in (1, 2, 3) else (
+                    insn.imm64 if insn.is_wide else insn.imm)
+                ours[key] = ("patched", value)
+    assert ours == expected
+    assert expected, "libbpf reported no CO-RE relocations: the comparison would be empty"
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES)
+def test_relocated_instructions_equal_kernel_xlated_at_core_sites(source, corpus_object,
+                                                                  libbpf_loaded):
+    loaded = libbpf_loaded(source)
+    spec = load_object(corpus_object(source))
+    results = relocate(spec, load_vmlinux())
+    compared = 0
+    for name, result in results.items():
+        xlated = loaded.xlated[name]
+        program = spec.programs[name]
+        slots = sum(i.slots for i in result.instructions)
+        kernel_slots = sum(2 if e["opcodes"]["code"] == "0x18" else 1 for e in xlated)
+        if slots != kernel_slots:
+            continue             # the verifier inlined helpers or removed dead code
+        by_slot = {}
+        pos = 0
+        for entry in xlated:
+            by_slot[pos] = _xlated_insn(entry)
+            pos += 2 if entry["opcodes"]["code"] == "0x18" else 1
+        for outcome in result.outcomes:
+            insn = result.instructions[outcome.index]
+            got = by_slot[outcome.slot]
+            assert (insn.opcode, insn.dst, insn.src, insn.off, insn.imm) == got, (
+                f"{name} insn #{outcome.index} ({outcome})")
+            compared += 1
+        assert program.func_info
+    if source != "core_calls.bpf.c":   # its programs inline map lookups / bpf_loop
+        assert compared, f"{source}: no program kept its length in the kernel"
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES)
+def test_linked_program_functions_match_kernel_func_order(source, corpus_object, libbpf_loaded):
+    loaded = libbpf_loaded(source)
+    spec = load_object(corpus_object(source))
+    for name, program in spec.programs.items():
+        xlated = loaded.xlated[name]
+        kernel_funcs = [e["proto"].split("(", 1)[0].split()[-1].lstrip("*")
+                        for e in xlated if "proto" in e]
+        assert [fi.name for fi in program.func_info] == kernel_funcs
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES)
+def test_programs_and_maps_match_bpftool_view(source, corpus_object, libbpf_loaded):
+    loaded = libbpf_loaded(source)
+    path = corpus_object(source)
+    spec = load_object(path)
+    obj_name = _object_name(path)
+    assert sorted(spec.programs) == sorted(loaded.programs)
+    for name, program in spec.programs.items():
+        kernel = loaded.programs[name]
+        assert kernel["type"] == program.type.name.lower()
+        kernel_maps = {loaded.maps[i]["name"]: loaded.maps[i] for i in kernel.get("map_ids", [])}
+        refs = set(program.map_refs)
+        if ".rodata" in spec.maps:       # libbpf binds .rodata to every program it loads
+            refs.add(".rodata")
+        ours = {kernel_map_name(obj_name, ref, internal=spec.maps[ref].is_global_data): ref
+                for ref in refs}
+        assert sorted(ours) == sorted(kernel_maps)
+        for kname, ref in ours.items():
+            m, k = spec.maps[ref], kernel_maps[kname]
+            assert (m.type.name.lower(), m.key_size, m.value_size, m.max_entries, m.flags) == (
+                k["type"], k["bytes_key"], k["bytes_value"], k["max_entries"], k["flags"])
+
+
+def test_prog_array_and_map_in_map_slots_match_libbpf_initialisation(corpus_object,
+                                                                      libbpf_loaded):
+    loaded = libbpf_loaded("core_calls.bpf.c")
+    spec = load_object(corpus_object("core_calls.bpf.c"))
+    filled = {}
+    for map_id, info in loaded.maps.items():
+        if info["name"] in ("jumps", "outer"):
+            filled[info["name"]] = sorted(
+                int.from_bytes(bytes(int(b, 16) for b in e["key"]), "little")
+                for e in loaded.map_dumps[map_id])
+    assert filled["jumps"] == [i for i, _ in spec.maps["jumps"].contents]
+    assert filled["outer"] == [i for i, _ in spec.maps["outer"].contents]
+
+
+def test_global_data_initial_contents_match_kernel_map(corpus_object, libbpf_loaded):
+    loaded = libbpf_loaded("core_calls.bpf.c")
+    spec = load_object(corpus_object("core_calls.bpf.c"))
+    for map_id, info in loaded.maps.items():
+        if info["name"].endswith(".rodata"):
+            value = bytes(int(b, 16) for b in loaded.map_dumps[map_id][0]["value"])
+            assert spec.maps[".rodata"].contents == [(0, value)]
+            assert spec.rodata["loop_count"] == int.from_bytes(value[:4], "little")
+            return
+    pytest.fail("bpftool shows no .rodata map")
+
+
+def test_map_value_loads_reference_global_data_by_section(corpus_object):
+    spec = load_object(corpus_object("core_calls.bpf.c"))
+    loads = [i for p in spec.programs.values() for i in p.instructions
+             if i.is_wide and i.src == PseudoSrc.MAP_VALUE]
+    assert {i.ref for i in loads} >= {".rodata", ".data", ".bss", ".data.sums"}
