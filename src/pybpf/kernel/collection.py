@@ -45,11 +45,9 @@ def _codec(btf: Any, type_id: int | None, size: int) -> Any:
 
 
 def _object_name(spec: Any) -> str:
-    base = os.path.basename(getattr(spec, "path", "") or "obj")
-    for suffix in (".o", ".bpf"):
-        if base.endswith(suffix):
-            base = base[:-len(suffix)]
-    return base or "obj"
+    """libbpf's object name: the file's basename up to the first dot."""
+    base = os.path.basename(str(getattr(spec, "path", "") or "obj"))
+    return base.split(".", 1)[0] or "obj"
 
 
 def kernel_map_name(object_name: str, map_name: str, internal: bool) -> str:

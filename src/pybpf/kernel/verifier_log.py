@@ -52,11 +52,9 @@ def parse_log(log: str) -> VerifierFailure:
             file = m.group(2)
             line_no = int(m.group(3)) if m.group(3) else None
             break
-    reason = ""
-    for text in reversed(lines[insn_at + 1:] if insn_at >= 0 else lines):
-        if not _NOISE.match(text) and not text.startswith(";") and not _INSN_LINE.match(text):
-            reason = text.strip()
-            break
+    reason = "; ".join(text.strip() for text in (lines[insn_at + 1:] if insn_at >= 0 else [])
+                       if not _NOISE.match(text) and not text.startswith(";")
+                       and not _INSN_LINE.match(text))
     if not reason:
         for text in reversed(lines):
             if text.strip() and not _NOISE.match(text):

@@ -1,0 +1,18 @@
+// Uprobe program counting calls of a user function and recording its first argument.
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+__u64 calls = 0;
+__u64 last_arg = 0;
+
+SEC("uprobe")
+int BPF_KPROBE(on_call, long arg)
+{
+	__sync_fetch_and_add(&calls, 1);
+	last_arg = arg;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
