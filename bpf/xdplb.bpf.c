@@ -468,4 +468,78 @@ int xdp_lb(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
+/* Backend side (Katran's decap): strip an IPIP / IP6IP6 / IPv4-in-IPv6 outer header and pass the
+ * inner packet to the stack, for hosts whose kernel has no ipip/ip6tnl devices. Anything else passes
+ * untouched. */
+SEC("xdp")
+int xdp_decap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data, saved;
+	__u16 inner_proto;
+	int outer_len;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = (void *)(eth + 1);
+
+		if ((void *)(iph + 1) > data_end || iph->ihl != 5 || iph->protocol != IPPROTO_IPIP ||
+		    (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+			return XDP_PASS;
+		outer_len = sizeof(struct iphdr);
+		inner_proto = bpf_htons(ETH_P_IP);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return XDP_PASS;
+		if (ip6->nexthdr == IPPROTO_IPV6)
+			inner_proto = bpf_htons(ETH_P_IPV6);
+		else if (ip6->nexthdr == IPPROTO_IPIP)
+			inner_proto = bpf_htons(ETH_P_IP);
+		else
+			return XDP_PASS;
+		outer_len = sizeof(struct ipv6hdr);
+	} else {
+		return XDP_PASS;
+	}
+	__builtin_memcpy(&saved, eth, sizeof(saved));
+	saved.h_proto = inner_proto;
+	if (bpf_xdp_adjust_head(ctx, outer_len))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	__builtin_memcpy(eth, &saved, sizeof(saved));
+	return XDP_PASS;
+}
+
+/* Passes everything: attached to a veth peer so that native XDP_TX frames have a NAPI to land on. */
+SEC("xdp")
+int xdp_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
+/* The benchmark floor: swap MACs and bounce the packet (the cheapest useful XDP_TX). */
+SEC("xdp")
+int xdp_tx_floor(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u8 mac[ETH_ALEN];
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	return XDP_TX;
+}
+
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -4,6 +4,8 @@ Every instance is closed (and its scratch pins removed) by the fixture, even whe
 """
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 NEXTHOP_MAC = "02:00:00:00:00:aa"
@@ -20,6 +22,23 @@ def vm_available() -> str | None:
         return f"pybpf.vm cannot be imported: {exc}"
     if not hasattr(vm, "Collection"):
         return "pybpf.vm.Collection does not exist yet"
+    return _vm_runs_xdp()
+
+
+@functools.lru_cache(maxsize=None)
+def _vm_runs_xdp() -> str | None:
+    """Probe once: can the VM run the floor program (packet reads through ctx->data)?"""
+    from pybpf.apps.lb import deploy
+    from pybpf.errors import BPFError
+    frame = bytes.fromhex("0200000000020200000000010800") + bytes(46)
+    try:
+        with deploy.load("vm") as inst:
+            result = inst.programs["xdp_tx_floor"].test_run(frame)
+    except BPFError as exc:
+        return f"pybpf.vm cannot run a minimal XDP program yet: {exc}".splitlines()[0]
+    expected = frame[6:12] + frame[0:6] + frame[12:]
+    if result.retval != 3 or result.data_out != expected:
+        return f"pybpf.vm runs the minimal XDP program wrongly: {result}"
     return None
 
 

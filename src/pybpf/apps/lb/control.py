@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...obj.mapapi import Map
+from ...obj.mapapi import BytesCodec, Map
 from .layout import (Backend, Counter, FlowKey, LBConfig, LBConfigError, VipKey, family_of,
                      flow_hash, parse_address)
 from .maglev import EMPTY, build_table
@@ -46,6 +46,9 @@ class LoadBalancer:
         missing = [n for n in MAP_NAMES if n not in maps]
         if missing:
             raise LBConfigError(f"not an xdplb instance: missing maps {', '.join(missing)}")
+        for m in maps.values():         # this module packs bytes itself (layout.py): no BTF records
+            m.key_codec = BytesCodec(m.key_size)
+            m.value_codec = BytesCodec(m.value_size)
         self.maps = maps
         self.max_vips = maps["vip_stats"].max_entries
         self.max_backends = maps["backends"].max_entries
