@@ -68,11 +68,13 @@ def read_code_sections(path: str | Path) -> list[CodeSection]:
     except OSError as exc:
         raise ObjectError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (ELFError, ValueError, KeyError, IndexError, AssertionError) as exc:
-        raise ObjectError(f"{path}: not a valid ELF object: {exc or type(exc).__name__}") from None
+        raise ObjectError(f"{path}: not a valid ELF object (truncated or corrupt: "
+                          f"{exc or type(exc).__name__})") from None
     except Exception as exc:   # pyelftools raises assorted errors on truncated files
         if isinstance(exc, BPFError):
             raise
-        raise ObjectError(f"{path}: not a valid ELF object: {type(exc).__name__}: {exc}") from None
+        raise ObjectError(f"{path}: not a valid ELF object (truncated or corrupt: "
+                          f"{type(exc).__name__}: {exc})") from None
 
 
 def decode_section(section: CodeSection, path: str | Path = "") -> list[Instruction]:
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         sections = [s for s in sections if s.name == args.section]
         if not sections:
             raise ObjectError(f"{path}: no executable section named {args.section!r}")
-    print(f"\n{path.name}:\tfile format elf64-bpf")
+    print(f"\n{args.file}:\tfile format elf64-bpf")
     for section in sections:
         insns = decode_section(section, path)
         print(f"\nDisassembly of section {section.name}:")
