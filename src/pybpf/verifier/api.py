@@ -1,0 +1,182 @@
+"""verify() and verify_program(): run the static verifier and report a result or an explained rejection.
+
+Glue between callers (VM, CLI, tests) and the analyzer: normalises maps and line info, times the run,
+replays a rejected path to explain it. Never loads anything into the kernel.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..isa import Instruction
+from ..isa.uapi import MapType, ProgramType
+from .analyzer import Analyzer, Options
+from .cfg import analyse_shape
+from .disasm import format_insn
+from .regs import MapInfo, RegType
+from .rejections import ProgramRejected
+from .state import State
+
+BPF_F_RDONLY_PROG = 0x80
+PATH_TAIL = 40
+
+
+@dataclass
+class VerifierResult:
+    """Outcome of one verification (``accepted`` False only when raise_on_reject=False)."""
+    accepted: bool
+    insns_processed: int
+    states: int
+    peak_states: int
+    max_states_per_insn: int
+    time: float
+    log: str = ""
+    error: ProgramRejected | None = None
+    stack_depth: dict[int, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        verdict = "accepted" if self.accepted else "REJECTED"
+        return (f"{verdict}: processed {self.insns_processed} insns, {self.states} states "
+                f"(peak {self.peak_states}, max {self.max_states_per_insn} per insn), "
+                f"stack depth {'+'.join(str(d) for d in self.stack_depth.values()) or '0'}, "
+                f"{self.time * 1e3:.1f} ms")
+
+
+LineLookup = Callable[[int], "str | None"]
+
+
+def _map_info(name: str, desc: Any) -> MapInfo:
+    if isinstance(desc, MapInfo):
+        return desc
+    if isinstance(desc, (tuple, list)):
+        map_type, key_size, value_size, max_entries = desc[:4]
+        flags = desc[4] if len(desc) > 4 else 0
+    else:
+        map_type, key_size, value_size, max_entries = (desc.type, desc.key_size, desc.value_size,
+                                                       desc.max_entries)
+        flags = getattr(desc, "flags", 0)
+    readonly = bool(flags & BPF_F_RDONLY_PROG) or ".rodata" in name or name == ".kconfig"
+    return MapInfo(str(name), int(map_type), int(key_size), int(value_size), int(max_entries),
+                   readonly)
+
+
+def _line_lookup(line_info: Any) -> LineLookup | None:
+    if line_info is None:
+        return None
+    if callable(line_info):
+        return line_info
+    if isinstance(line_info, Mapping):
+        table = {int(k): str(v) for k, v in line_info.items()}
+    else:
+        table = {}
+        for rec in line_info:
+            text = (getattr(rec, "source", "") or "").strip()
+            fname = getattr(rec, "file_name", "") or ""
+            where = f"{fname.rsplit('/', 1)[-1]}:{getattr(rec, 'line', '?')}" if fname else ""
+            table[int(getattr(rec, "slot", getattr(rec, "index", 0)))] = \
+                f"{text}  ({where})" if where else text
+    slots = sorted(table)
+    if not slots:
+        return None
+
+    def lookup(pc: int) -> str | None:
+        import bisect
+        i = bisect.bisect_right(slots, pc) - 1
+        return table[slots[i]] if i >= 0 else None
+
+    return lookup
+
+
+def _regs_text(st: State) -> str:
+    parts = []
+    for r, reg in enumerate(st.regs):
+        if reg.type is not RegType.NOT_INIT:
+            parts.append(f"R{r}={reg.describe()}")
+    if len(st.frames) > 1:
+        parts.insert(0, f"[frame {len(st.frames) - 1}]")
+    return " ".join(parts)
+
+
+def explain_path(analyzer_args: tuple, pcs: list[int], lines: LineLookup | None) -> list[str]:
+    """Replay the rejected path and describe each instruction with the state before it."""
+    an = Analyzer(*analyzer_args)
+    st = an.initial_state()
+    out: list[str] = []
+    last_line = None
+    for i, pc in enumerate(pcs):
+        if st.pc != pc:
+            break
+        src = lines(pc) if lines else None
+        if src and src != last_line:
+            out.append(f"; {src}")
+            last_line = src
+        out.append(f"{pc}: {format_insn(an.shape.insns[pc], pc):<40} ; {_regs_text(st)}")
+        if i == len(pcs) - 1:
+            break
+        try:
+            succ = an.step(st)
+        except ProgramRejected:
+            break
+        nxt = [s for s in succ if s.pc == pcs[i + 1]]
+        if not nxt:
+            break
+        st = nxt[0]
+    if len(out) > PATH_TAIL:
+        out = [f"... ({len(out) - PATH_TAIL} earlier lines)"] + out[-PATH_TAIL:]
+    return out
+
+
+def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
+           maps: Mapping[Any, Any] | None = None, line_info: Any = None, log_level: int = 0,
+           privileged: bool = True, insn_limit: int = 1_000_000, state_limit: int = 64 * 1024,
+           expected_attach_type: int | None = None, program: str | None = None,
+           raise_on_reject: bool = True) -> VerifierResult:
+    """Statically verify ``instructions`` as a program of ``prog_type``. See the package docstring."""
+    start = time.perf_counter()
+    infos = {k: _map_info(str(k), v) for k, v in (maps or {}).items()}
+    opts = Options(privileged=privileged, insn_limit=insn_limit, state_limit=state_limit,
+                   expected_attach_type=expected_attach_type)
+    lines = _line_lookup(line_info)
+    an: Analyzer | None = None
+    try:
+        shape = analyse_shape(list(instructions))
+        an = Analyzer(shape, int(prog_type), infos, opts)
+        an.run()
+        an.check_stack_depths()
+    except ProgramRejected as exc:
+        pcs = getattr(exc, "path_pcs", None)
+        path = explain_path((an.shape, int(prog_type), infos, opts), pcs, lines) \
+            if (an is not None and pcs and log_level >= 0) else []
+        src = lines(exc.pc) if (lines and exc.pc is not None) else None
+        exc.attach(path=path, source_line=src, program=program)
+        elapsed = time.perf_counter() - start
+        result = VerifierResult(False, an.processed if an else 0, an.total_states if an else 0,
+                                an.peak_states if an else 0,
+                                an.max_states_per_insn if an else 0, elapsed, exc.explain(), exc,
+                                dict(an.stack_depth) if an else {})
+        if raise_on_reject:
+            raise
+        return result
+    elapsed = time.perf_counter() - start
+    result = VerifierResult(True, an.processed, an.total_states, an.peak_states,
+                            an.max_states_per_insn, elapsed, "", None, dict(an.stack_depth))
+    result.log = result.summary()
+    return result
+
+
+def verify_program(program: Any, obj: Any = None, **kwargs: Any) -> VerifierResult:
+    """Verify a pybpf.obj ProgramSpec, using its ObjectSpec's maps and the program's line_info."""
+    maps = kwargs.pop("maps", None)
+    if maps is None and obj is not None:
+        maps = obj.maps
+    kwargs.setdefault("line_info", getattr(program, "line_info", None) or None)
+    kwargs.setdefault("program", getattr(program, "name", None))
+    eat = getattr(program, "expected_attach_type", None)
+    if eat is not None:
+        kwargs.setdefault("expected_attach_type", int(eat))
+    return verify(program.instructions, prog_type=program.type, maps=maps, **kwargs)
+
+
+__all__ = ["verify", "verify_program", "VerifierResult", "MapType", "ProgramType"]

@@ -1,0 +1,333 @@
+"""Value ranges of a 64-bit register: a tnum plus signed and unsigned 64-bit min/max, kept in sync.
+
+Sound over-approximations of ALU results and of what a conditional branch proves; never mutates its inputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import tnum as T
+from .tnum import U32, U64, Tnum
+
+S64_MIN = -(1 << 63)
+S64_MAX = (1 << 63) - 1
+S32_MIN = -(1 << 31)
+S32_MAX = (1 << 31) - 1
+
+
+def to_signed(x: int) -> int:
+    x &= U64
+    return x - (1 << 64) if x >> 63 else x
+
+
+def to_unsigned(x: int) -> int:
+    return x & U64
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """All 64-bit values a scalar (or a pointer's variable offset) may hold."""
+    var: Tnum
+    smin: int
+    smax: int
+    umin: int
+    umax: int
+
+    @property
+    def is_const(self) -> bool:
+        return self.var.mask == 0
+
+    @property
+    def const(self) -> int:
+        """The unsigned value of a known constant."""
+        return self.var.value
+
+    @property
+    def sconst(self) -> int:
+        return to_signed(self.var.value)
+
+    def contains(self, other: "Bounds") -> bool:
+        return (self.smin <= other.smin and other.smax <= self.smax and self.umin <= other.umin
+                and other.umax <= self.umax and self.var.contains(other.var))
+
+    def fits_u32(self) -> bool:
+        return self.umax <= U32
+
+    def describe(self) -> str:
+        if self.is_const:
+            return str(self.sconst)
+        parts = []
+        if self.smin != S64_MIN:
+            parts.append(f"smin={self.smin}")
+        if self.smax != S64_MAX:
+            parts.append(f"smax={self.smax}")
+        if self.umin != 0:
+            parts.append(f"umin={self.umin}")
+        if self.umax != U64:
+            parts.append(f"umax={self.umax}")
+        if self.var.mask != U64:
+            parts.append(f"var_off={self.var}")
+        return "(" + ",".join(parts) + ")" if parts else ""
+
+
+UNKNOWN = Bounds(T.UNKNOWN, S64_MIN, S64_MAX, 0, U64)
+
+
+def const(value: int) -> Bounds:
+    u = value & U64
+    return Bounds(Tnum(u, 0), to_signed(u), to_signed(u), u, u)
+
+
+ZERO = const(0)
+
+
+def unsigned_range(lo: int, hi: int) -> Bounds:
+    return normalize(Bounds(T.from_range(lo, hi), S64_MIN, S64_MAX, lo, hi)) or UNKNOWN
+
+
+def signed_range(lo: int, hi: int) -> Bounds:
+    return normalize(Bounds(T.UNKNOWN, lo, hi, 0, U64)) or UNKNOWN
+
+
+def normalize(b: Bounds) -> Bounds | None:
+    """Tighten each view from the others; None when no value satisfies them all."""
+    var, smin, smax, umin, umax = b.var, b.smin, b.smax, b.umin, b.umax
+    for _ in range(2):
+        umin = max(umin, var.value)
+        umax = min(umax, var.value | var.mask)
+        sign_unknown = var.mask >> 63
+        if not sign_unknown:
+            smin = max(smin, to_signed(var.value | (var.mask & ~S64_MAX & U64)))
+            smax = min(smax, to_signed(var.value | (var.mask & S64_MAX)))
+        if umin > umax or smin > smax:
+            return None
+        if umax <= S64_MAX or umin > S64_MAX:       # unsigned range keeps one sign
+            smin = max(smin, to_signed(umin))
+            smax = min(smax, to_signed(umax))
+        if smin >= 0 or smax < 0:                   # signed range keeps one sign
+            umin = max(umin, to_unsigned(smin))
+            umax = min(umax, to_unsigned(smax))
+        if umin > umax or smin > smax:
+            return None
+        nv = T.intersect(var, T.from_range(umin, umax))
+        if nv is None:
+            return None
+        var = nv
+    return Bounds(var, smin, smax, umin, umax)
+
+
+def _sync(var: Tnum, smin: int, smax: int, umin: int, umax: int) -> Bounds:
+    return normalize(Bounds(var, smin, smax, umin, umax)) or Bounds(var, S64_MIN, S64_MAX, 0, U64)
+
+
+# --- 32-bit views ----------------------------------------------------------------------------
+def low32(b: Bounds) -> Bounds:
+    """The low 32 bits of ``b`` as a zero-extended value (what an ALU32 op reads)."""
+    var = T.subreg(b.var)
+    if b.umax <= U32:
+        return _sync(var, b.umin, b.umax, b.umin, b.umax)
+    if S32_MIN <= b.smin and b.smax < 0:             # negative, fits s32: low32 is 2^32 + x
+        lo, hi = b.smin + (1 << 32), b.smax + (1 << 32)
+        return _sync(var, lo, hi, lo, hi)
+    return _sync(var, var.value, var.value | var.mask, var.value, var.value | var.mask)
+
+
+def truncate32(b: Bounds) -> Bounds:
+    """Result of an ALU32 op computed in 64 bits: keep it if it did not leave [0, 2^32)."""
+    if 0 <= b.smin and b.umax <= U32 and b.umin >= 0:
+        return b
+    return low32(Bounds(b.var, S64_MIN, S64_MAX, 0, U64))
+
+
+def sign_extend(b: Bounds, bits: int) -> Bounds:
+    """Sign-extend the low ``bits`` bits (movsx / ldsx)."""
+    if b.is_const:
+        v = b.const & ((1 << bits) - 1)
+        return const(v - (1 << bits) if v >> (bits - 1) else v)
+    half = 1 << (bits - 1)
+    if b.umax < half:                                 # sign bit is clear: value unchanged
+        return b
+    return signed_range(-half, half - 1)
+
+
+# --- arithmetic ------------------------------------------------------------------------------
+def add(a: Bounds, b: Bounds) -> Bounds:
+    var = T.add(a.var, b.var)
+    smin, smax = a.smin + b.smin, a.smax + b.smax
+    if smin < S64_MIN or smax > S64_MAX:
+        smin, smax = S64_MIN, S64_MAX
+    umin, umax = a.umin + b.umin, a.umax + b.umax
+    if umax > U64:
+        umin, umax = 0, U64
+    return _sync(var, smin, smax, umin, umax)
+
+
+def sub(a: Bounds, b: Bounds) -> Bounds:
+    var = T.sub(a.var, b.var)
+    smin, smax = a.smin - b.smax, a.smax - b.smin
+    if smin < S64_MIN or smax > S64_MAX:
+        smin, smax = S64_MIN, S64_MAX
+    umin, umax = a.umin - b.umax, a.umax - b.umin
+    if umin < 0:
+        umin, umax = 0, U64
+    return _sync(var, smin, smax, umin, umax)
+
+
+def mul(a: Bounds, b: Bounds) -> Bounds:
+    var = T.mul(a.var, b.var)
+    umax = a.umax * b.umax
+    if umax > U64:
+        return _sync(var, S64_MIN, S64_MAX, 0, U64)
+    return _sync(var, S64_MIN, S64_MAX, a.umin * b.umin, umax)
+
+
+def and_(a: Bounds, b: Bounds) -> Bounds:
+    var = T.and_(a.var, b.var)
+    return _sync(var, S64_MIN, S64_MAX, var.value, min(a.umax, b.umax))
+
+
+def or_(a: Bounds, b: Bounds) -> Bounds:
+    var = T.or_(a.var, b.var)
+    return _sync(var, S64_MIN, S64_MAX, max(a.umin, b.umin), var.value | var.mask)
+
+
+def xor(a: Bounds, b: Bounds) -> Bounds:
+    var = T.xor(a.var, b.var)
+    return _sync(var, S64_MIN, S64_MAX, var.value, var.value | var.mask)
+
+
+def lshift(a: Bounds, b: Bounds, bits: int = 64) -> Bounds:
+    if not b.is_const:
+        return UNKNOWN if bits == 64 else low32(UNKNOWN)
+    k = b.const
+    var = T.lshift(a.var, k)
+    if (a.umax << k) <= U64:
+        return _sync(var, S64_MIN, S64_MAX, a.umin << k, a.umax << k)
+    return _sync(var, S64_MIN, S64_MAX, 0, U64)
+
+
+def rshift(a: Bounds, b: Bounds) -> Bounds:
+    if not b.is_const:
+        return _sync(T.from_range(0, a.umax), S64_MIN, S64_MAX, 0, a.umax)
+    k = b.const
+    return _sync(T.rshift(a.var, k), S64_MIN, S64_MAX, a.umin >> k, a.umax >> k)
+
+
+def arshift(a: Bounds, b: Bounds, bits: int = 64) -> Bounds:
+    if not b.is_const:
+        return UNKNOWN if bits == 64 else low32(UNKNOWN)
+    k = b.const
+    if bits == 32:
+        lo = low32(a)
+        s = lo.var
+        v = T.arshift(s, k, 32)
+        if lo.umax <= S32_MAX:
+            return _sync(v, lo.umin >> k, lo.umax >> k, lo.umin >> k, lo.umax >> k)
+        return low32(Bounds(v, S64_MIN, S64_MAX, 0, U64))
+    return _sync(T.arshift(a.var, k), a.smin >> k, a.smax >> k, 0, U64)
+
+
+def div(a: Bounds, b: Bounds, signed: bool) -> Bounds:
+    if a.is_const and b.is_const and b.const and not signed:
+        return const(a.const // b.const)
+    if signed:
+        return UNKNOWN
+    if b.is_const and b.const:
+        return unsigned_range(a.umin // b.const, a.umax // b.const)
+    return unsigned_range(0, a.umax)
+
+
+def mod(a: Bounds, b: Bounds, signed: bool) -> Bounds:
+    if a.is_const and b.is_const and b.const and not signed:
+        return const(a.const % b.const)
+    if signed:
+        return UNKNOWN
+    if b.is_const and b.const:
+        return unsigned_range(0, min(a.umax, b.const - 1))
+    return unsigned_range(0, a.umax)
+
+
+def neg(a: Bounds) -> Bounds:
+    return sub(ZERO, a)
+
+
+def bswap(a: Bounds, width: int, to_le: bool) -> Bounds:
+    """Byte swap/truncate of END: constants computed, else unknown within ``width`` bits."""
+    if a.is_const:
+        v = a.const & ((1 << width) - 1)
+        if not to_le:
+            v = int.from_bytes(v.to_bytes(width // 8, "little"), "big")
+        return const(v)
+    if to_le and a.umax < (1 << width):
+        return a
+    return unsigned_range(0, (1 << width) - 1)
+
+
+# --- conditional branches --------------------------------------------------------------------
+def refine(a: Bounds, b: Bounds, op: str) -> tuple[Bounds, Bounds] | None:
+    """What ``a <op> b`` being true tells about a and b (ops: == != > >= < <= s> s>= s< s<= &)."""
+    if op in ("<", "<=", "s<", "s<="):
+        flipped = {"<": ">", "<=": ">=", "s<": "s>", "s<=": "s>="}[op]
+        res = refine(b, a, flipped)
+        return None if res is None else (res[1], res[0])
+    if op == "==":
+        var = T.intersect(a.var, b.var)
+        if var is None:
+            return None
+        x = normalize(Bounds(var, max(a.smin, b.smin), min(a.smax, b.smax),
+                             max(a.umin, b.umin), min(a.umax, b.umax)))
+        return None if x is None else (x, x)
+    if op == "!=":
+        if a.is_const and b.is_const:
+            return None if a.const == b.const else (a, b)
+        return _ne_const(a, b), _ne_const(b, a)  # type: ignore[return-value]
+    if op == ">":
+        na = normalize(Bounds(a.var, a.smin, a.smax, max(a.umin, b.umin + 1), a.umax))
+        nb = normalize(Bounds(b.var, b.smin, b.smax, b.umin, min(b.umax, a.umax - 1)))
+    elif op == ">=":
+        na = normalize(Bounds(a.var, a.smin, a.smax, max(a.umin, b.umin), a.umax))
+        nb = normalize(Bounds(b.var, b.smin, b.smax, b.umin, min(b.umax, a.umax)))
+    elif op == "s>":
+        na = normalize(Bounds(a.var, max(a.smin, b.smin + 1), a.smax, a.umin, a.umax))
+        nb = normalize(Bounds(b.var, b.smin, min(b.smax, a.smax - 1), b.umin, b.umax))
+    elif op == "s>=":
+        na = normalize(Bounds(a.var, max(a.smin, b.smin), a.smax, a.umin, a.umax))
+        nb = normalize(Bounds(b.var, b.smin, min(b.smax, a.smax), b.umin, b.umax))
+    elif op == "&":
+        if not ((a.var.value | a.var.mask) & (b.var.value | b.var.mask)):
+            return None
+        return a, b
+    elif op == "!&":                                   # (a & b) == 0
+        if a.var.value & b.var.value:
+            return None
+        if b.is_const:
+            na = normalize(Bounds(Tnum(a.var.value & ~b.const & U64, a.var.mask & ~b.const & U64),
+                                  a.smin, a.smax, a.umin, a.umax))
+            return None if na is None else (na, b)
+        return a, b
+    else:
+        raise ValueError(op)
+    if na is None or nb is None:
+        return None
+    return na, nb
+
+
+def _ne_const(a: Bounds, b: Bounds) -> Bounds:
+    if not b.is_const or a.is_const:
+        return a
+    c = b.const
+    umin, umax, smin, smax = a.umin, a.umax, a.smin, a.smax
+    if umin == c:
+        umin += 1
+    if umax == c:
+        umax -= 1
+    sc = to_signed(c)
+    if smin == sc:
+        smin += 1
+    if smax == sc:
+        smax -= 1
+    return normalize(Bounds(a.var, smin, smax, umin, umax)) or a
+
+
+NEGATE = {"==": "!=", "!=": "==", ">": "<=", ">=": "<", "<": ">=", "<=": ">",
+          "s>": "s<=", "s>=": "s<", "s<": "s>=", "s<=": "s>", "&": "!&"}

@@ -1,0 +1,194 @@
+"""The verifier's state on one path: call frames (registers + byte-typed stack), references, locks.
+
+Copy-on-fork value objects plus the subsumption test used for state pruning; never decides safety.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .regs import NOT_INIT, Reg, RegType
+
+MAX_STACK = 512
+SLOT = 8
+
+# Kinds of stack bytes
+INVALID, MISC, ZERO, SPILL = 0, 1, 2, 3
+
+
+class Slot(NamedTuple):
+    """One 8-byte stack slot: the kind of each byte (lowest address first) and a spilled register."""
+    kinds: tuple[int, ...]
+    spill: Reg | None = None
+    spill_size: int = 0
+
+
+EMPTY_SLOT = Slot((INVALID,) * SLOT)
+
+
+class Frame:
+    """Registers r0-r10 and the stack of one call frame."""
+    __slots__ = ("regs", "stack", "callsite", "subprog", "frameno")
+
+    def __init__(self, regs: list[Reg], stack: dict[int, Slot], callsite: int, subprog: int,
+                 frameno: int) -> None:
+        self.regs = regs
+        self.stack = stack          # key: slot index i covers bytes [-(i+1)*8, -i*8)
+        self.callsite = callsite
+        self.subprog = subprog
+        self.frameno = frameno
+
+    def copy(self) -> "Frame":
+        return Frame(list(self.regs), dict(self.stack), self.callsite, self.subprog, self.frameno)
+
+
+@dataclass
+class Checkpoint:
+    """A stored state at a prune point; ``branches`` counts paths from it still being explored."""
+    pc: int
+    state: "State"
+    branches: int
+    parent: "Checkpoint | None"
+    loop_head: bool = False
+
+
+@dataclass
+class State:
+    frames: list[Frame]
+    pc: int = 0
+    refs: tuple[tuple[int, int], ...] = ()        # (ref id, pc that acquired it)
+    lock: tuple[str, int] | None = None           # (map name, id) of a held bpf_spin_lock
+    parent: Checkpoint | None = None
+    path: tuple | None = None                     # cons list (pc, previous) of visited pcs
+    next_id: list[int] = field(default_factory=lambda: [0])   # shared id counter
+    jmps: int = 0
+    callback_of: list[int] = field(default_factory=list)      # frames that are callbacks
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    @property
+    def regs(self) -> list[Reg]:
+        return self.frames[-1].regs
+
+    def fork(self) -> "State":
+        return State([f.copy() for f in self.frames], self.pc, self.refs, self.lock, self.parent,
+                     self.path, self.next_id, self.jmps, list(self.callback_of))
+
+    def new_id(self) -> int:
+        self.next_id[0] += 1
+        return self.next_id[0]
+
+    def snapshot(self) -> "State":
+        s = self.fork()
+        s.path = None
+        return s
+
+
+# --- subsumption ------------------------------------------------------------------------------
+class _IdMap:
+    def __init__(self) -> None:
+        self.map: dict[int, int] = {}
+
+    def check(self, old: int, new: int) -> bool:
+        if old == 0 and new == 0:
+            return True
+        if old == 0 or new == 0:
+            return False
+        seen = self.map.get(old)
+        if seen is None:
+            self.map[old] = new
+            return True
+        return seen == new
+
+
+def reg_covers(old: Reg, new: Reg, ids: _IdMap, exact: bool) -> bool:
+    """True when every concrete value ``new`` stands for is also covered by ``old``."""
+    if exact:
+        return old == new and ids.check(old.id, new.id)
+    if old.type is RegType.NOT_INIT:
+        return True
+    if old.type is not new.type:
+        return False
+    if old.type is RegType.SCALAR:
+        if not old.var.contains(new.var):
+            return False
+        return old.id == 0 or ids.check(old.id, new.id)
+    if (old.off != new.off or old.map != new.map or old.frame != new.frame
+            or old.target != new.target or old.readonly != new.readonly):
+        return False
+    if not old.var.contains(new.var):
+        return False
+    if old.type in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
+        if new.range < old.range:
+            return False
+    elif old.range != new.range:
+        return False
+    return ids.check(old.id, new.id) and ids.check(old.ref, new.ref)
+
+
+def slot_covers(old: Slot, new: Slot, ids: _IdMap, exact: bool) -> bool:
+    if exact:
+        return old == new
+    for ko, kn in zip(old.kinds, new.kinds):
+        if ko == INVALID:
+            continue
+        if ko == MISC:
+            if kn == INVALID:
+                return False
+            if kn == SPILL and new.spill is not None and new.spill.is_pointer:
+                return False
+            continue
+        if ko == ZERO:
+            if kn == ZERO:
+                continue
+            if kn == SPILL and new.spill is not None and new.spill.is_scalar \
+                    and new.spill.var.is_const and new.spill.var.const == 0:
+                continue
+            return False
+        if kn != SPILL:
+            return False
+    if SPILL in old.kinds:
+        if new.spill is None or old.spill_size != new.spill_size:
+            return False
+        return reg_covers(old.spill, new.spill, ids, False)  # type: ignore[arg-type]
+    return True
+
+
+def state_covers(old: State, new: State, live: list[frozenset[int]] | None, exact: bool) -> bool:
+    """Whether ``old`` (fully explored and safe) subsumes ``new`` at the same pc."""
+    if len(old.frames) != len(new.frames) or old.lock != new.lock:
+        return False
+    if len(old.refs) != len(new.refs):
+        return False
+    ids = _IdMap()
+    for (oid, _), (nid, _) in zip(old.refs, new.refs):
+        if not ids.check(oid, nid):
+            return False
+    for depth, (fo, fn) in enumerate(zip(old.frames, new.frames)):
+        if fo.callsite != fn.callsite:
+            return False
+        innermost = depth == len(old.frames) - 1
+        for r in range(11):
+            if innermost and live is not None and r not in live[new.pc] and not exact:
+                continue
+            if not innermost and r not in (6, 7, 8, 9, 10) and not exact:
+                continue
+            if not reg_covers(fo.regs[r], fn.regs[r], ids, exact):
+                return False
+        keys = set(fo.stack) | set(fn.stack)
+        for k in keys:
+            so = fo.stack.get(k, None)
+            sn = fn.stack.get(k, None)
+            if so is None:
+                if exact and sn is not None and sn != EMPTY_SLOT:
+                    return False
+                continue
+            if not slot_covers(so, sn or EMPTY_SLOT, ids, exact):
+                return False
+    return True
+
+
+def fresh_frame(callsite: int, subprog: int, frameno: int) -> Frame:
+    return Frame([NOT_INIT] * 11, {}, callsite, subprog, frameno)
