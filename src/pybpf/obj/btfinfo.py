@@ -209,9 +209,7 @@ def fixup_datasecs(elf: ElfView, btf: Any) -> None:
     """
     if btf is None:
         return
-    from dataclasses import replace
-
-    from ..btf import Datasec, Kind, VarSecinfo
+    from ..btf import Datasec, Kind
     for ds in list(btf.types(Kind.DATASEC)):
         assert isinstance(ds, Datasec)
         if ds.name in (".kconfig", ".ksyms"):
@@ -219,19 +217,17 @@ def fixup_datasecs(elf: ElfView, btf: Any) -> None:
         sec = elf.section_by_name(ds.name)
         if sec is None:
             raise ObjectError(f"{elf.path}: BTF DATASEC {ds.name!r} has no ELF section")
-        symbols = {s.name: s for s in elf.symbols
+        symbols = {s.name: s.value for s in elf.symbols
                    if s.shndx == sec.index and s.type in ("STT_OBJECT", "STT_NOTYPE")}
-        new_vars = []
         for vsi in ds.vars:
-            var = btf[vsi.type_id]
-            sym = symbols.get(var.name)
-            if sym is None:
-                raise ObjectError(f"{elf.path}: DATASEC {ds.name!r}: variable {var.name!r} has "
+            name = btf[vsi.type_id].name
+            if name not in symbols:
+                raise ObjectError(f"{elf.path}: DATASEC {ds.name!r}: variable {name!r} has "
                                   f"no ELF symbol")
-            new_vars.append(VarSecinfo(vsi.type_id, sym.value, vsi.size))
-        new_vars.sort(key=lambda v: v.offset)
-        if ds.size != sec.size or tuple(new_vars) != tuple(ds.vars):
-            btf[ds.id] = replace(ds, size=sec.size, vars=tuple(new_vars))
+        try:
+            btf.fixup_datasec(ds.name, sec.size, symbols)
+        except BTFError as exc:
+            raise ObjectError(f"{elf.path}: {exc}") from None
 
 
 def fixup_kconfig_datasec(btf: Any, externs: dict[str, ExternSpec]) -> None:

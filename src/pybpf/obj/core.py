@@ -49,7 +49,12 @@ class RelocationOutcome:
 
 @dataclass
 class CORERelocationResult:
-    """New instructions of one program plus a per-record report."""
+    """New instructions of one program plus a per-record report.
+
+    Slots never move; but a poisoned 64-bit load becomes two ``call 0xbad2310`` instructions (as
+    in libbpf), so list indices after it shift by one. ``RelocationOutcome.index`` is the index in
+    ``instructions``; use ``slot`` (or ``pybpf.isa.codec.slot_offsets``) to line things up.
+    """
     program: str
     instructions: list[Instruction]
     outcomes: list[RelocationOutcome] = field(default_factory=list)
@@ -551,10 +556,19 @@ def _poison_insn() -> Instruction:
     return Instruction(CALL, 0, 0, 0, POISON_IMM)
 
 
+def _poison(insns: list[Instruction], index: int) -> None:
+    """Replace insns[index] by ``call 0xbad2310``; a 2-slot LDDW becomes two such calls."""
+    poisoned = _poison_insn().with_(meta={"core_poisoned": True})
+    if insns[index].is_wide:
+        insns[index:index + 1] = [poisoned, poisoned]
+    else:
+        insns[index] = poisoned
+
+
 def _patch(insns: list[Instruction], index: int, res: _Res, where: str) -> None:
     insn = insns[index]
     if res.poison:
-        insns[index] = _poison_insn().with_(meta={"core_poisoned": True})
+        _poison(insns, index)
         return
     cls = insn.cls
     if cls in (Class.ALU, Class.ALU64):
@@ -572,7 +586,7 @@ def _patch(insns: list[Instruction], index: int, res: _Res, where: str) -> None:
         if res.new > 0x7FFF:
             raise CORERelocationError(f"{where}: new offset {res.new} does not fit in 16 bits")
         if res.fail_memsz_adjust:
-            insns[index] = _poison_insn().with_(meta={"core_poisoned": True})
+            _poison(insns, index)
             res.poison = True
             return
         new = insn.with_(off=res.new)
@@ -608,20 +622,25 @@ def relocate_program(program: ProgramSpec, target_btf: Any, local_btf: Any = Non
         raise CORERelocationError(f"prog {program.name!r}: has CO-RE relocations but no local "
                                   f"BTF was given")
     cand_cache: dict[int, list[int]] = {}
-    for n, relo in enumerate(program.core_relos):
+    inserted = 0          # poisoned LDDWs become two instructions: later indices shift
+    for n, relo in enumerate(sorted(program.core_relos, key=lambda r: r.slot)):
         where = (f"prog {program.name!r} (section {program.section!r}): CO-RE relocation #{n} "
                  f"<{relo.kind.name.lower()}> at insn #{relo.index}")
-        if not 0 <= relo.index < len(insns):
+        index = relo.index + inserted
+        if not 0 <= index < len(insns):
             raise CORERelocationError(f"{where}: instruction index out of range")
+        before = len(insns)
         try:
-            outcome = _relocate_one(relo, insns, local_btf, target_btf, cand_cache, where)
+            outcome = _relocate_one(relo, index, insns, local_btf, target_btf, cand_cache,
+                                    where)
         except (ValueError, BTFError, IndexError, AttributeError) as exc:
             raise CORERelocationError(f"{where}: {exc}") from None
+        inserted += len(insns) - before
         result.outcomes.append(outcome)
     return result
 
 
-def _relocate_one(relo: CORERelo, insns: list[Instruction], lb: Any, tb: Any,
+def _relocate_one(relo: CORERelo, index: int, insns: list[Instruction], lb: Any, tb: Any,
                   cand_cache: dict[int, list[int]], where: str) -> RelocationOutcome:
     root = lb[relo.type_id]
     try:
@@ -629,10 +648,10 @@ def _relocate_one(relo: CORERelo, insns: list[Instruction], lb: Any, tb: Any,
     except ValueError as exc:
         raise CORERelocationError(f"{where}: parsing [{relo.type_id}] {root.kind.name} "
                                   f"{root.name or '<anon>'} + {relo.access} failed: {exc}") from None
-    out = RelocationOutcome(relo.index, relo.slot, relo.kind, local.describe())
+    out = RelocationOutcome(index, relo.slot, relo.kind, local.describe())
     if relo.kind == K.TYPE_ID_LOCAL:
         res = _Res(orig=relo.type_id, new=relo.type_id, validate=False)
-        _patch(insns, relo.index, res, where)
+        _patch(insns, index, res, where)
         out.orig_value = out.new_value = relo.type_id
         return out
     if not root.name:
@@ -662,7 +681,7 @@ def _relocate_one(relo: CORERelo, insns: list[Instruction], lb: Any, tb: Any,
                           f"(candidates by name: {len(cand_cache[relo.type_id])})")
     else:
         out.target = chosen_spec.describe()                    # type: ignore[union-attr]
-    _patch(insns, relo.index, chosen, where)
+    _patch(insns, index, chosen, where)
     out.orig_value, out.new_value = chosen.orig, chosen.new
     out.poisoned = chosen.poison
     if chosen.poison and not out.reason:
