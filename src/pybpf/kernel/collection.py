@@ -12,7 +12,7 @@ import platform
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import BPFError, KernelError
+from ..errors import BPFError, KernelError, KernelVerifierError
 from ..isa.uapi import AttachType, MapType, ProgramType
 from ..obj import runtime
 from .btfload import KernelBTF, find_vmlinux_id, func_info_bytes, ksym_resolver, line_info_bytes
@@ -267,11 +267,11 @@ class Collection(runtime.Collection):
             raise KernelError(f"program {pspec.name!r}: section {pspec.section!r} has no known "
                               f"program type; set spec.programs[...].type before loading")
         insns = list(pspec.instructions)
+        core_result = None
         if getattr(pspec, "core_relos", None):
             from ..obj import core
-            insns = core.relocate(pspec, self._target(), self.spec.btf)
-            if hasattr(insns, "instructions"):
-                insns = insns.instructions
+            core_result = core.relocate(pspec, self._target(), self.spec.btf)
+            insns = list(core_result.instructions)
         fd_array: list[int] = []
         if any(i.ref and ((i.opcode == 0x85 and i.src == 2) or (i.opcode == 0x18 and i.src == 3))
                for i in insns):
@@ -283,6 +283,19 @@ class Collection(runtime.Collection):
         func_info = func_info_bytes(pspec.func_info) if btf_fd and pspec.func_info else b""
         line_info = line_info_bytes(pspec.line_info) if btf_fd and pspec.line_info else b""
         expected = pspec.expected_attach_type
+        try:
+            prog = self._load(pspec, insns, expected, attach_btf_id, btf_fd, func_info, line_info,
+                              fd_array)
+        except KernelVerifierError as exc:
+            if core_result is not None and core_result.poisoned:
+                exc.args = (f"{exc.args[0]}\n\nCO-RE relocations that could not be resolved "
+                            f"against the kernel's BTF:\n{core_result.report()}",)
+            raise
+        prog.core_result = core_result
+        return prog
+
+    def _load(self, pspec: Any, insns: list, expected: Any, attach_btf_id: int, btf_fd: int,
+              func_info: bytes, line_info: bytes, fd_array: list[int]) -> KernelProgram:
         return KernelProgram.load(
             insns, prog_type=pspec.type, name=pspec.name,
             license=pspec.license or getattr(self.spec, "license", "") or "GPL",

@@ -15,6 +15,7 @@ struct {
 } events SEC(".maps");
 
 const volatile __u32 target_tgid = 0;
+struct event *event_type_hint __attribute__((unused)); /* puts struct event into BTF */
 __u32 seq = 0;
 
 SEC("tracepoint/syscalls/sys_enter_getpid")
