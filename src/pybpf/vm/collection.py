@@ -161,6 +161,7 @@ class Collection(runtime.Collection):
         self._kconfig = dict(getattr(spec, "kconfig", {}) or {})
         self._kconfig.update(kconfig or {})
         self._target_btf = btf
+        self.machine.task_btf = btf if btf not in (None, "local") else getattr(spec, "btf", None)  # type: ignore[attr-defined]
         for name, mspec in spec.maps.items():
             self.maps[name] = self._create_map(name, mspec)
         wanted = programs if programs is not None else list(spec.programs)

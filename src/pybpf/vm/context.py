@@ -366,12 +366,29 @@ TASK_REGION_SIZE = 16384
 
 
 def build_task_region(machine: "Machine") -> Region:
-    """A kernel-memory task_struct: laid out by BTF when the machine has one, else zeros."""
-    buf = bytearray(TASK_REGION_SIZE)
-    layout = getattr(machine, "task_layout", None)
-    if layout is not None:
-        layout(machine, buf)
-    return machine.mem.new("task_struct (simulated)", buf, kind="kernel", writable=False)
+    """The simulated current task_struct: laid out by the machine's BTF (``task_btf``) when it has
+    one, from SimProcess (pid, tgid, comm) plus ``SimProcess.task`` overrides; else zeros."""
+    from .kernel_objects import _find_member, layout_object, task_values
+    btf = getattr(machine, "task_btf", None)
+    task_type = None
+    if btf is not None:
+        from ..btf import Struct
+        try:
+            task_type = max((t for t in btf.find("task_struct") if isinstance(t, Struct) and t.size),
+                            key=lambda t: t.size, default=None)
+        except BPFError:
+            task_type = None
+    if task_type is None:
+        if machine.env.process.task:
+            raise BPFError("SimProcess.task field values need BTF with struct task_struct "
+                           "(give the Collection btf=..., or use an object that defines it)")
+        return machine.mem.new("task_struct (simulated, no BTF)", TASK_REGION_SIZE, kind="kernel",
+                               writable=False)
+    values = task_values(machine)
+    defaults = {"pid", "tgid", "comm"} - set(machine.env.process.task)
+    values = {k: v for k, v in values.items()
+              if k not in defaults or _find_member(btf, task_type, k) is not None}
+    return layout_object(machine, btf, "task_struct", values, name="current task_struct (simulated)")
 
 
 # --- packet helpers ----------------------------------------------------------------------------------------

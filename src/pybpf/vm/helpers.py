@@ -309,6 +309,17 @@ def get_current_cgroup_id(m: "Machine", *_: int) -> int:
     return m.env.process.cgroup_id
 
 
+@helper("current_task_under_cgroup")
+def current_task_under_cgroup(m: "Machine", map_ptr: int, index: int, *_: int) -> int:
+    """1 when slot ``index`` of the cgroup array holds the simulated process's cgroup id."""
+    vm_map = m.map_from_handle(map_ptr, "bpf_current_task_under_cgroup")
+    raw = vm_map._lookup((index & M32).to_bytes(4, "little"))
+    if raw is None:
+        return _err(errno.EINVAL)
+    stored = int.from_bytes(raw[:4], "little")
+    return 1 if stored and stored == m.env.process.cgroup_id & M32 else 0
+
+
 @helper("get_current_comm")
 def get_current_comm(m: "Machine", buf: int, size: int, *_: int) -> int:
     comm = m.env.process.comm
@@ -518,31 +529,46 @@ def spin_unlock(m: "Machine", lock: int, *_: int) -> int:
 
 
 # --- checksums --------------------------------------------------------------------------------------
-def _fold_add(a: int, b: int) -> int:
-    s = a + b
-    return (s & M32) + (s >> 32)
-
-
 def csum_partial(data: bytes, seed: int) -> int:
-    """The kernel's 32-bit one's-complement partial sum of 16-bit little-endian-read words."""
+    """The kernel's (x86-64) csum_partial: 64-bit one's-complement sum of little-endian words,
+    then folded to 32 bits with end-around carry, so the exact 32-bit value matches the kernel's."""
     total = seed & M32
-    if len(data) % 2:
-        data = data + b"\0"
-    s = sum(int.from_bytes(data[i:i + 2], "little") for i in range(0, len(data), 2))
-    while s >> 32:
-        s = (s & M32) + (s >> 32)
-    total = _fold_add(total, s)
-    return _fold_add(total, 0) & M32
+    padded = data + bytes(-len(data) % 8)
+    for i in range(0, len(padded), 8):
+        total += int.from_bytes(padded[i:i + 8], "little")
+        if total > M64:
+            total = (total & M64) + 1
+    folded = (total >> 32) + (total & M32)
+    if folded > M32:
+        folded = (folded & M32) + 1
+    return folded
+
+
+def _csum_add(a: int, b: int) -> int:
+    total = (a & M32) + (b & M32)
+    return (total & M32) + (total >> 32)
+
+
+def _from32to16(value: int) -> int:
+    value = (value & 0xFFFF) + (value >> 16)
+    return (value & 0xFFFF) + (value >> 16)
 
 
 @helper("csum_diff")
 def csum_diff(m: "Machine", from_: int, from_size: int, to: int, to_size: int, seed: int) -> int:
-    if from_size % 4 or to_size % 4 or (from_size and not from_) or (to_size and not to):
+    """Linux >= 6.13 semantics: the 32-bit partial sums are combined, then folded to 16 bits."""
+    from_size, to_size = from_size & M32, to_size & M32
+    if (from_size | to_size) & 3 or from_size + to_size > 512:
         return _err(errno.EINVAL)
     old = m.mem.read(from_, from_size) if from_size else b""
     new = m.mem.read(to, to_size) if to_size else b""
-    inverted = bytes(b ^ 0xFF for b in old)
-    return csum_partial(inverted + new, seed)
+    if not from_size:
+        total = csum_partial(new, seed)
+    elif not to_size:
+        total = ~csum_partial(old, ~seed & M32) & M32
+    else:
+        total = _csum_add(csum_partial(new, seed), ~csum_partial(old, 0) & M32)
+    return _from32to16(total)
 
 
 def fold16(csum: int) -> int:

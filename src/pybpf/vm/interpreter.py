@@ -161,6 +161,7 @@ def _alu(insn: Instruction) -> list[str]:
 _JUMP_CMP = {JumpOp.JEQ: "==", JumpOp.JNE: "!=", JumpOp.JGT: ">", JumpOp.JGE: ">=",
              JumpOp.JLT: "<", JumpOp.JLE: "<=", JumpOp.JSGT: ">", JumpOp.JSGE: ">=",
              JumpOp.JSLT: "<", JumpOp.JSLE: "<="}
+_JCOND = 0xE0                          # may_goto
 _SIGNED_JUMPS = frozenset({JumpOp.JSGT, JumpOp.JSGE, JumpOp.JSLT, JumpOp.JSLE})
 
 
@@ -207,7 +208,7 @@ def _load_store(insn: Instruction) -> list[str]:
 def _is_special(insn: Instruction) -> bool:
     cls = insn.cls
     if cls in (Class.JMP, Class.JMP32):
-        return insn.jump_op in (JumpOp.CALL, JumpOp.EXIT)
+        return insn.jump_op in (JumpOp.CALL, JumpOp.EXIT, _JCOND)
     if cls == Class.LD:
         return insn.opcode != LDDW or insn.src != 0
     return cls == Class.STX and insn.mode == Mode.ATOMIC

@@ -20,6 +20,7 @@ STACK_SIZE = 512
 MAX_CALL_FRAMES = 8                 # kernel MAX_CALL_FRAMES: main program + 7 nested calls
 MAX_TAIL_CALLS = 33                 # kernel MAX_TAIL_CALL_CNT
 DEFAULT_BUDGET = 5_000_000
+BPF_MAX_LOOPS = 8 * 1024 * 1024     # may_goto allowance per run
 
 Helper = Callable[..., int]         # helper(machine, r1, r2, r3, r4, r5) -> r0
 
@@ -50,6 +51,7 @@ class RunState:
     budget: int = DEFAULT_BUDGET
     executed: int = 0
     tail_calls: int = 0
+    may_goto: int = BPF_MAX_LOOPS
     regs: list[int] = field(default_factory=lambda: [0] * 11)
 
 
@@ -230,6 +232,8 @@ class Machine:
             return self._compile_atomic(insn, nxt)
         if insn.jump_op == JumpOp.EXIT:
             return self._compile_exit()
+        if insn.jump_op == 0xE0:
+            return self._compile_may_goto(pc + insn.off + 1, nxt)
         if insn.source == Source.X:
             return self._compile_callx(insn, nxt)
         if insn.is_pseudo_call:
@@ -253,6 +257,18 @@ class Machine:
                 raise _Switch(frame.prog, frame.return_pc)
             return frame.return_pc
         return op_exit
+
+    def _compile_may_goto(self, target: int, nxt: int) -> Op:
+        """may_goto: falls through until the run's loop allowance (BPF_MAX_LOOPS) is used up."""
+        machine = self
+
+        def op_may_goto(R: list[int]) -> int:
+            st = machine.state
+            if st.may_goto <= 0:
+                return target
+            st.may_goto -= 1
+            return nxt
+        return op_may_goto
 
     def _compile_local_call(self, prog: CompiledProgram, target: int, nxt: int) -> Op:
         machine = self

@@ -542,6 +542,13 @@ class ObjectArrayMap(VMMap):
         return 0 if self.objects.pop(bytes(key), None) is not None else -errno.ENOENT
 
 
+# Map types the VM stores as plain arrays/hashes of their raw values (ifindex, cgroup id, ...):
+# redirect and cgroup helpers read those values; there is no device, socket or cgroup behind them.
+STORAGE_AS_ARRAY = frozenset({MapType.DEVMAP, MapType.CPUMAP, MapType.XSKMAP, MapType.SOCKMAP,
+                              MapType.CGROUP_ARRAY})
+STORAGE_AS_HASH = frozenset({MapType.DEVMAP_HASH, MapType.SOCKHASH})
+
+
 def create_map(*, memory: Memory, name: str, type: MapType | int, key_size: int, value_size: int,
                max_entries: int, flags: int = 0, cpus: int | None = None,
                key_codec: Codec | None = None, value_codec: Codec | None = None,
@@ -552,9 +559,10 @@ def create_map(*, memory: Memory, name: str, type: MapType | int, key_size: int,
     kw: dict[str, Any] = dict(memory=memory, name=name, type=map_type, key_size=key_size,
                               value_size=value_size, max_entries=max_entries, flags=flags, cpus=cpus,
                               key_codec=key_codec, value_codec=value_codec)
-    if map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+    if map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY) or map_type in STORAGE_AS_ARRAY:
         return ArrayMap(**kw)
-    if map_type in (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH):
+    if map_type in (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH) \
+            or map_type in STORAGE_AS_HASH:
         return HashMap(**kw)
     if map_type == MapType.LPM_TRIE:
         return LPMTrieMap(**kw)

@@ -143,7 +143,7 @@ class Memory:
         if region.fields is not None:
             hook = region.fields.get((off, size))
             if hook is not None:
-                return hook() & _MASK[size]
+                return hook() & M64
         return _UNPACK[size](region.buf, off)[0]
 
     def store(self, addr: int, size: int, value: int) -> None:
@@ -188,7 +188,7 @@ class Memory:
             if region.fields is not None:
                 hook = region.fields.get((off, size))
                 if hook is not None:
-                    return hook() & mask
+                    return hook() & M64
             return unpack(region.buf, off)[0]
         return load
 
