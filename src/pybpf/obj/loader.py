@@ -18,7 +18,7 @@ from .linker import Fixup, Function, Linker, MapLocation, to_instructions
 from .maps import (LEGACY_MAPS_SECTION, MAPS_SECTION, btf_maps, global_data_kind,
                    global_data_maps, legacy_maps, values_member_offset)
 from .sections import parse_section_name
-from .spec import (BPF_F_RDONLY_PROG, ExternSpec, MapSpec, ObjectSpec, ProgramSpec)
+from .spec import (BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, ExternSpec, MapSpec, ObjectSpec, ProgramSpec)
 
 MAX_OBJECT_SIZE = 1 << 30
 
@@ -81,7 +81,8 @@ def _build(elf: ElfView, data: bytes, allow_unknown: bool) -> ObjectSpec:
     if kconfig:
         size = max(e.offset + e.size for e in kconfig)
         _add_map(maps, MapSpec(name=".kconfig", type=MapType.ARRAY, key_size=4,
-                               value_size=size, max_entries=1, flags=BPF_F_RDONLY_PROG,
+                               value_size=size, max_entries=1,
+                               flags=BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
                                contents=[(0, bytes(size))], frozen=True, section=".kconfig",
                                value_type=btfinfo.datasec_id(btf, ".kconfig")), path)
 
