@@ -1,0 +1,38 @@
+"""Every BPF C source in the repository (bpf/*.c, tests/corpus/**, tests/kernel/progs) loads into the
+kernel through pybpf.kernel.Collection, and bpftool sees exactly the programs and maps we created."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import pybpf
+from pybpf.errors import KernelVerifierError
+from pybpf.kernel import Collection
+
+pytestmark = pytest.mark.kernel
+REPO = Path(__file__).resolve().parents[2]
+MUST_FAIL = {"bad_access.bpf.c"}
+SOURCES = sorted(
+    [p for p in (REPO / "bpf").glob("*.c")]
+    + [p for p in (REPO / "tests" / "corpus").rglob("*.c")]
+    + [p for p in (REPO / "tests" / "kernel" / "progs").glob("*.c")],
+    key=lambda p: str(p.relative_to(REPO)))
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(REPO)) for p in SOURCES])
+def test_corpus_object_loads_and_bpftool_sees_it(source, compile_bpf, bpftool):
+    spec = pybpf.load_object(str(compile_bpf(source)))
+    if source.name in MUST_FAIL:
+        with pytest.raises(KernelVerifierError):
+            Collection(spec)
+        return
+    with Collection(spec) as coll:
+        assert set(coll.programs) == set(spec.programs)
+        for name, prog in coll.programs.items():
+            info = prog.info()
+            shown = bpftool("prog", "show", "id", str(info.id))
+            assert shown["name"] in (name, name[:15])      # bpftool prefers the BTF name
+            assert sorted(shown.get("map_ids", [])) == sorted(info.map_ids)
+            used = {coll.maps[m].id for m in spec.programs[name].map_refs}
+            assert used <= set(info.map_ids)
