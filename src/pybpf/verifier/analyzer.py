@@ -14,7 +14,7 @@ from ..isa.uapi import MapType, ProgramType, helper_name
 from . import bounds as B
 from . import helpers as H
 from .bounds import Bounds
-from .cfg import ProgramShape
+from .cfg import ProgramShape, compute_relevance
 from .context import PACKET_TYPES as PKT_PROG_TYPES, PACKET_WRITE_TYPES, SKB_TYPES, context_access
 from .regs import (NOT_INIT, OR_NULL, PACKET_TYPES, UNKNOWN_SCALAR, MapInfo, Reg, RegType,
                    const_scalar, scalar)
@@ -79,6 +79,16 @@ class Analyzer:
         self.call_edges: set[tuple[int, int]] = set()
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
+        self.relevant = compute_relevance(shape, self._relevant_args, self._exit_uses_r0)
+
+    def _relevant_args(self, func_id: int) -> set[int]:
+        proto = H.PROTOS.get(func_id)
+        if proto is None:
+            return {1, 2, 3, 4, 5}
+        return {i + 1 for i, kind in enumerate(proto.args) if kind != H.ANY}
+
+    def _exit_uses_r0(self, pc: int) -> bool:
+        return self.shape.subprog_of.get(pc, 0) != 0 or self.prog_type in RETURN_RANGES
 
     # --- entry state -----------------------------------------------------------------------
     def initial_state(self) -> State:
@@ -144,7 +154,7 @@ class Analyzer:
                 if self.jmps_since_cp < 20 and self.insns_since_cp < 100:
                     add_new = False
                 continue
-            if state_covers(cp.state, st, live, exact=False):
+            if state_covers(cp.state, st, live, exact=False, relevant=self.relevant):
                 return True
         if add_new:
             cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads)
@@ -296,37 +306,12 @@ class Analyzer:
 
     @staticmethod
     def _scalar_alu(op: int, a: Bounds, b: Bounds, is64: bool, off: int) -> Bounds:
-        bits = 64 if is64 else 32
-        if not is64:
-            a, b = B.low32(a), B.low32(b)
-        if op == ALUOp.ADD:
-            r = B.add(a, b)
-        elif op == ALUOp.SUB:
-            r = B.sub(a, b)
-        elif op == ALUOp.MUL:
-            r = B.mul(a, b)
-        elif op == ALUOp.DIV:
-            r = B.div(a, b, signed=off == 1)
-        elif op == ALUOp.MOD:
-            r = B.mod(a, b, signed=off == 1)
-        elif op == ALUOp.OR:
-            r = B.or_(a, b)
-        elif op == ALUOp.AND:
-            r = B.and_(a, b)
-        elif op == ALUOp.XOR:
-            r = B.xor(a, b)
-        elif op in (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH):
-            if b.is_const and b.const >= bits:
-                return B.UNKNOWN if is64 else B.low32(B.UNKNOWN)
-            if op == ALUOp.LSH:
-                r = B.lshift(a, b, bits)
-            elif op == ALUOp.RSH:
-                r = B.rshift(a, b)
-            else:
-                r = B.arshift(a, b, bits)
-        else:
-            r = B.UNKNOWN
-        return r if is64 else B.truncate32(r)
+        if is64:
+            return _alu_op(op, a, b, 64, off)
+        r = B.truncate32(_alu_op(op, B.low32(a), B.low32(b), 32, off))
+        if op in (ALUOp.ADD, ALUOp.SUB, ALUOp.MUL):
+            r = B.with_s32(r, _alu_op(op, B.sext32(a), B.sext32(b), 64, off))
+        return r
 
     def _pointer_alu(self, st: State, insn: Instruction, d: Reg, s: Reg, is64: bool) -> Reg:
         op = insn.alu_op
@@ -916,6 +901,8 @@ class Analyzer:
             ref = st.new_id()
             st.refs = st.refs + ((ref, pc),)
             regs[0] = Reg(RegType.PTR_TO_MEM_OR_NULL, B.ZERO, id=ref, ref=ref, range=alloc_size)
+        elif proto.ret == H.BTF_PTR:
+            regs[0] = Reg(RegType.PTR_TO_BTF_ID, B.ZERO)
         else:
             regs[0] = UNKNOWN_SCALAR
         st.pc = pc + 1
@@ -1041,8 +1028,6 @@ class Analyzer:
             s = self.read(st, insn.src)
         else:
             s = const_scalar(insn.imm & U32 if is32 else insn.imm & U64)
-            if is32 and op in ("s>", "s>=", "s<", "s<="):
-                s = const_scalar(insn.imm & U64)
         taken_pc, fall_pc = pc + 1 + insn.off, pc + 1
         if d.is_scalar and s.is_scalar:
             return self._scalar_branch(st, insn, d, s, op, is32, taken_pc, fall_pc)
@@ -1122,33 +1107,16 @@ class Analyzer:
 
     def _scalar_branch(self, st: State, insn: Instruction, d: Reg, s: Reg, op: str, is32: bool,
                        taken_pc: int, fall_pc: int) -> list[State]:
-        dv, sv = d.var, s.var
-        refine_ok = True
-        if is32:
-            signed = op.startswith("s")
-            if signed:
-                if dv.umax <= B.S32_MAX and (sv.umax <= B.S32_MAX or
-                                             (sv.is_const and B.S32_MIN <= sv.sconst < 0)):
-                    pass
-                else:
-                    dv, sv = _signed32_view(dv), _signed32_view(sv)
-                    refine_ok = False
-            else:
-                if not (dv.fits_u32() and sv.fits_u32()):
-                    dv, sv = B.low32(dv), B.low32(sv)
-                    refine_ok = False
-        yes = B.refine(dv, sv, op)
-        no = B.refine(dv, sv, B.NEGATE[op])
+        yes = _refine(d.var, s.var, op, is32)
+        no = _refine(d.var, s.var, B.NEGATE[op], is32)
         out: list[State] = []
         taken = None
         if yes is not None:
             taken = st.fork() if no is not None else st
-            if refine_ok:
-                self._apply_refinement(taken, insn, d, s, yes)
+            self._apply_refinement(taken, insn, d, s, yes)
             taken.pc = taken_pc
         if no is not None:
-            if refine_ok:
-                self._apply_refinement(st, insn, d, s, no)
+            self._apply_refinement(st, insn, d, s, no)
             st.pc = fall_pc
             out.append(st)
         if taken is not None:
@@ -1192,6 +1160,49 @@ class Analyzer:
         walk(0, 0, 1, ())
 
 
+def _alu_op(op: int, a: Bounds, b: Bounds, bits: int, off: int) -> Bounds:
+    if op == ALUOp.ADD:
+        return B.add(a, b)
+    if op == ALUOp.SUB:
+        return B.sub(a, b)
+    if op == ALUOp.MUL:
+        return B.mul(a, b)
+    if op == ALUOp.DIV:
+        return B.div(a, b, signed=off == 1)
+    if op == ALUOp.MOD:
+        return B.mod(a, b, signed=off == 1)
+    if op == ALUOp.OR:
+        return B.or_(a, b)
+    if op == ALUOp.AND:
+        return B.and_(a, b)
+    if op == ALUOp.XOR:
+        return B.xor(a, b)
+    if op in (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH):
+        if b.is_const and b.const >= bits:
+            return B.UNKNOWN if bits == 64 else B.low32(B.UNKNOWN)
+        if op == ALUOp.LSH:
+            return B.lshift(a, b, bits)
+        if op == ALUOp.RSH:
+            return B.rshift(a, b)
+        return B.arshift(a, b, bits)
+    return B.UNKNOWN
+
+
+def _refine(a: Bounds, b: Bounds, op: str, is32: bool) -> tuple[Bounds, Bounds] | None:
+    """Refine both operands of a 64- or 32-bit comparison assumed true; None if impossible."""
+    if not is32:
+        return B.refine(a, b, op)
+    signed = op.startswith("s")
+    view = B.sext32 if signed else B.low32
+    res = B.refine(view(a), view(b), op)
+    if res is None:
+        return None
+    na, nb = B.merge32(a, res[0], signed), B.merge32(b, res[1], signed)
+    if na is None or nb is None:
+        return None
+    return na, nb
+
+
 def _slot_of(addr: int) -> tuple[int, int]:
     slot = (-addr - 1) // 8
     return slot, addr + 8 * (slot + 1)
@@ -1216,16 +1227,6 @@ def _truncate(value: Reg, size: int) -> Reg:
     if v.is_const:
         return const_scalar(v.const & limit)
     return scalar(B.unsigned_range(0, limit))
-
-
-def _signed32_view(b: Bounds) -> Bounds:
-    lo = B.low32(b)
-    if lo.umax <= B.S32_MAX:
-        return lo
-    if lo.umin > B.S32_MAX:
-        return B.signed_range(lo.umin - (1 << 32), lo.umax - (1 << 32)) if not lo.is_const \
-            else B.const(lo.const - (1 << 32))
-    return B.signed_range(B.S32_MIN, B.S32_MAX)
 
 
 def _prog_name(prog_type: int) -> str:

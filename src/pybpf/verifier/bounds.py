@@ -4,7 +4,7 @@ Sound over-approximations of ALU results and of what a conditional branch proves
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import tnum as T
 from .tnum import U32, U64, Tnum
@@ -20,6 +20,11 @@ def to_signed(x: int) -> int:
     return x - (1 << 64) if x >> 63 else x
 
 
+def _s32(x: int) -> int:
+    x &= U32
+    return x - (1 << 32) if x >> 31 else x
+
+
 def to_unsigned(x: int) -> int:
     return x & U64
 
@@ -32,6 +37,10 @@ class Bounds:
     smax: int
     umin: int
     umax: int
+    u32min: int = 0
+    u32max: int = U32
+    s32min: int = -(1 << 31)
+    s32max: int = (1 << 31) - 1
 
     @property
     def is_const(self) -> bool:
@@ -48,7 +57,9 @@ class Bounds:
 
     def contains(self, other: "Bounds") -> bool:
         return (self.smin <= other.smin and other.smax <= self.smax and self.umin <= other.umin
-                and other.umax <= self.umax and self.var.contains(other.var))
+                and other.umax <= self.umax and self.u32min <= other.u32min
+                and other.u32max <= self.u32max and self.s32min <= other.s32min
+                and other.s32max <= self.s32max and self.var.contains(other.var))
 
     def fits_u32(self) -> bool:
         return self.umax <= U32
@@ -75,7 +86,7 @@ UNKNOWN = Bounds(T.UNKNOWN, S64_MIN, S64_MAX, 0, U64)
 
 def const(value: int) -> Bounds:
     u = value & U64
-    return Bounds(Tnum(u, 0), to_signed(u), to_signed(u), u, u)
+    return Bounds(Tnum(u, 0), to_signed(u), to_signed(u), u, u, u & U32, u & U32, _s32(u), _s32(u))
 
 
 ZERO = const(0)
@@ -89,16 +100,42 @@ def signed_range(lo: int, hi: int) -> Bounds:
     return normalize(Bounds(T.UNKNOWN, lo, hi, 0, U64)) or UNKNOWN
 
 
+_HIGH = U64 ^ U32
+
+
 def normalize(b: Bounds) -> Bounds | None:
-    """Tighten each view from the others; None when no value satisfies them all."""
+    """Tighten each view (tnum, s64, u64, s32, u32) from the others; None when none can hold."""
     var, smin, smax, umin, umax = b.var, b.smin, b.smax, b.umin, b.umax
+    u32min, u32max, s32min, s32max = b.u32min, b.u32max, b.s32min, b.s32max
     for _ in range(2):
-        umin = max(umin, var.value)
-        umax = min(umax, var.value | var.mask)
-        sign_unknown = var.mask >> 63
-        if not sign_unknown:
-            smin = max(smin, to_signed(var.value | (var.mask & ~S64_MAX & U64)))
-            smax = min(smax, to_signed(var.value | (var.mask & S64_MAX)))
+        v, m = var.value, var.mask
+        umin = max(umin, v)
+        umax = min(umax, v | m)
+        if not m >> 63:
+            smin = max(smin, to_signed(v | (m & ~S64_MAX & U64)))
+            smax = min(smax, to_signed(v | (m & S64_MAX)))
+        v32, m32 = v & U32, m & U32
+        u32min = max(u32min, v32)
+        u32max = min(u32max, v32 | m32)
+        if not m32 >> 31:
+            s32min = max(s32min, _s32(v32 | (m32 & 0x80000000)))
+            s32max = min(s32max, _s32(v32 | (m32 & 0x7FFFFFFF)))
+        # 32-bit views from the 64-bit ranges (when they stay within one 2^32 block)
+        for lo, hi in ((umin, umax), (smin, smax)):
+            if lo >> 32 == hi >> 32:
+                l32, h32 = lo & U32, hi & U32
+                u32min, u32max = max(u32min, l32), min(u32max, h32)
+                if l32 >> 31 == h32 >> 31:
+                    s32min, s32max = max(s32min, _s32(l32)), min(s32max, _s32(h32))
+        if u32max <= S32_MAX or u32min > S32_MAX:
+            s32min, s32max = max(s32min, _s32(u32min)), min(s32max, _s32(u32max))
+        if s32min >= 0 or s32max < 0:
+            u32min, u32max = max(u32min, s32min & U32), min(u32max, s32max & U32)
+        if u32min > u32max or s32min > s32max:
+            return None
+        if not m >> 32:                                # upper half known: 64-bit from 32-bit
+            upper = v & _HIGH
+            umin, umax = max(umin, upper | u32min), min(umax, upper | u32max)
         if umin > umax or smin > smax:
             return None
         if umax <= S64_MAX or umin > S64_MAX:       # unsigned range keeps one sign
@@ -112,31 +149,68 @@ def normalize(b: Bounds) -> Bounds | None:
         nv = T.intersect(var, T.from_range(umin, umax))
         if nv is None:
             return None
+        r32 = T.from_range(u32min, u32max)
+        nv = T.intersect(nv, Tnum(r32.value, r32.mask | _HIGH))
+        if nv is None:
+            return None
         var = nv
-    return Bounds(var, smin, smax, umin, umax)
+    return Bounds(var, smin, smax, umin, umax, u32min, u32max, s32min, s32max)
 
 
-def _sync(var: Tnum, smin: int, smax: int, umin: int, umax: int) -> Bounds:
-    return normalize(Bounds(var, smin, smax, umin, umax)) or Bounds(var, S64_MIN, S64_MAX, 0, U64)
+def _sync(var: Tnum, smin: int, smax: int, umin: int, umax: int, u32min: int = 0,
+          u32max: int = U32, s32min: int = S32_MIN, s32max: int = S32_MAX) -> Bounds:
+    return (normalize(Bounds(var, smin, smax, umin, umax, u32min, u32max, s32min, s32max))
+            or normalize(Bounds(var, S64_MIN, S64_MAX, 0, U64)) or Bounds(var, S64_MIN, S64_MAX, 0, U64))
 
 
 # --- 32-bit views ----------------------------------------------------------------------------
 def low32(b: Bounds) -> Bounds:
     """The low 32 bits of ``b`` as a zero-extended value (what an ALU32 op reads)."""
-    var = T.subreg(b.var)
-    if b.umax <= U32:
-        return _sync(var, b.umin, b.umax, b.umin, b.umax)
-    if S32_MIN <= b.smin and b.smax < 0:             # negative, fits s32: low32 is 2^32 + x
-        lo, hi = b.smin + (1 << 32), b.smax + (1 << 32)
-        return _sync(var, lo, hi, lo, hi)
-    return _sync(var, var.value, var.value | var.mask, var.value, var.value | var.mask)
+    return _sync(T.subreg(b.var), b.u32min, b.u32max, b.u32min, b.u32max, b.u32min, b.u32max,
+                 b.s32min, b.s32max)
+
+
+def sext32(b: Bounds) -> Bounds:
+    """The low 32 bits of ``b`` sign-extended to 64 (for signed 32-bit comparisons)."""
+    var = T.arshift(T.lshift(b.var, 32), 32)
+    return _sync(var, b.s32min, b.s32max, 0, U64, b.u32min, b.u32max, b.s32min, b.s32max)
+
+
+def merge32(orig: Bounds, view: Bounds, signed: bool) -> Bounds | None:
+    """Put what was learnt about a 32-bit view back into the full 64-bit value."""
+    var = T.intersect(orig.var, Tnum(view.var.value & U32, (view.var.mask & U32) | _HIGH))
+    if var is None:
+        return None
+    if signed:
+        return normalize(Bounds(var, orig.smin, orig.smax, orig.umin, orig.umax, orig.u32min,
+                                orig.u32max, max(orig.s32min, view.smin),
+                                min(orig.s32max, view.smax)))
+    return normalize(Bounds(var, orig.smin, orig.smax, orig.umin, orig.umax,
+                            max(orig.u32min, view.umin), min(orig.u32max, view.umax),
+                            orig.s32min, orig.s32max))
 
 
 def truncate32(b: Bounds) -> Bounds:
-    """Result of an ALU32 op computed in 64 bits: keep it if it did not leave [0, 2^32)."""
-    if 0 <= b.smin and b.umax <= U32 and b.umin >= 0:
+    """Result of an ALU32 op computed in 64 bits, zero-extended from its low 32 bits."""
+    if 0 <= b.smin and b.umax <= U32:
         return b
-    return low32(Bounds(b.var, S64_MIN, S64_MAX, 0, U64))
+    if b.umin >> 32 == b.umax >> 32:                 # no wrap across a 2^32 boundary
+        lo, hi = b.umin & U32, b.umax & U32
+        return _sync(T.subreg(b.var), lo, hi, lo, hi)
+    if b.smin >> 32 == b.smax >> 32:
+        lo, hi = b.smin & U32, b.smax & U32
+        return _sync(T.subreg(b.var), lo, hi, lo, hi)
+    var = T.subreg(b.var)
+    return _sync(var, var.value, var.value | var.mask, var.value, var.value | var.mask)
+
+
+def with_s32(b: Bounds, signed_result: Bounds) -> Bounds:
+    """Tighten a zero-extended ALU32 result with the same op computed on sign-extended inputs."""
+    if S32_MIN <= signed_result.smin and signed_result.smax <= S32_MAX:
+        return normalize(Bounds(b.var, b.smin, b.smax, b.umin, b.umax, b.u32min, b.u32max,
+                                max(b.s32min, signed_result.smin),
+                                min(b.s32max, signed_result.smax))) or b
+    return b
 
 
 def sign_extend(b: Bounds, bits: int) -> Bounds:
@@ -275,24 +349,26 @@ def refine(a: Bounds, b: Bounds, op: str) -> tuple[Bounds, Bounds] | None:
         if var is None:
             return None
         x = normalize(Bounds(var, max(a.smin, b.smin), min(a.smax, b.smax),
-                             max(a.umin, b.umin), min(a.umax, b.umax)))
+                             max(a.umin, b.umin), min(a.umax, b.umax),
+                             max(a.u32min, b.u32min), min(a.u32max, b.u32max),
+                             max(a.s32min, b.s32min), min(a.s32max, b.s32max)))
         return None if x is None else (x, x)
     if op == "!=":
         if a.is_const and b.is_const:
             return None if a.const == b.const else (a, b)
         return _ne_const(a, b), _ne_const(b, a)  # type: ignore[return-value]
     if op == ">":
-        na = normalize(Bounds(a.var, a.smin, a.smax, max(a.umin, b.umin + 1), a.umax))
-        nb = normalize(Bounds(b.var, b.smin, b.smax, b.umin, min(b.umax, a.umax - 1)))
+        na = normalize(replace(a, umin=max(a.umin, b.umin + 1)))
+        nb = normalize(replace(b, umax=min(b.umax, a.umax - 1)))
     elif op == ">=":
-        na = normalize(Bounds(a.var, a.smin, a.smax, max(a.umin, b.umin), a.umax))
-        nb = normalize(Bounds(b.var, b.smin, b.smax, b.umin, min(b.umax, a.umax)))
+        na = normalize(replace(a, umin=max(a.umin, b.umin)))
+        nb = normalize(replace(b, umax=min(b.umax, a.umax)))
     elif op == "s>":
-        na = normalize(Bounds(a.var, max(a.smin, b.smin + 1), a.smax, a.umin, a.umax))
-        nb = normalize(Bounds(b.var, b.smin, min(b.smax, a.smax - 1), b.umin, b.umax))
+        na = normalize(replace(a, smin=max(a.smin, b.smin + 1)))
+        nb = normalize(replace(b, smax=min(b.smax, a.smax - 1)))
     elif op == "s>=":
-        na = normalize(Bounds(a.var, max(a.smin, b.smin), a.smax, a.umin, a.umax))
-        nb = normalize(Bounds(b.var, b.smin, min(b.smax, a.smax), b.umin, b.umax))
+        na = normalize(replace(a, smin=max(a.smin, b.smin)))
+        nb = normalize(replace(b, smax=min(b.smax, a.smax)))
     elif op == "&":
         if not ((a.var.value | a.var.mask) & (b.var.value | b.var.mask)):
             return None
@@ -301,8 +377,8 @@ def refine(a: Bounds, b: Bounds, op: str) -> tuple[Bounds, Bounds] | None:
         if a.var.value & b.var.value:
             return None
         if b.is_const:
-            na = normalize(Bounds(Tnum(a.var.value & ~b.const & U64, a.var.mask & ~b.const & U64),
-                                  a.smin, a.smax, a.umin, a.umax))
+            na = normalize(replace(a, var=Tnum(a.var.value & ~b.const & U64,
+                                               a.var.mask & ~b.const & U64)))
             return None if na is None else (na, b)
         return a, b
     else:
@@ -326,7 +402,7 @@ def _ne_const(a: Bounds, b: Bounds) -> Bounds:
         smin += 1
     if smax == sc:
         smax -= 1
-    return normalize(Bounds(a.var, smin, smax, umin, umax)) or a
+    return normalize(replace(a, smin=smin, smax=smax, umin=umin, umax=umax)) or a
 
 
 NEGATE = {"==": "!=", "!=": "==", ">": "<=", ">=": "<", "<": ">=", "<=": ">",

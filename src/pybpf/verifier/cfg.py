@@ -6,6 +6,7 @@ Never tracks values.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..isa import Instruction, check
@@ -184,5 +185,73 @@ def compute_liveness(shape: ProgramShape) -> list[frozenset[int]]:
                 changed = True
     result = [frozenset(range(11))] * (shape.length + 1)
     for pc, regs in live_in.items():
+        result[pc] = regs
+    return result
+
+
+def compute_relevance(shape: ProgramShape, arg_relevant: Callable[[int], set[int]],
+                      exit_uses_r0: Callable[[int], bool]) -> list[frozenset[int]]:
+    """Registers whose value may still decide safety from each slot on (a static stand-in for the
+    kernel's precision tracking).
+
+    A value is relevant if it may flow (through ALU ops and moves) into a memory address, a stored
+    value, a conditional jump, a checked helper argument or a checked return value. Scalars that
+    are not relevant at a prune point can be ignored when comparing states.
+    """
+    succ = {pc: [s for s in _successors(pc, i) if s in shape.insns] for pc, i in shape.insns.items()}
+    rel: dict[int, frozenset[int]] = {pc: frozenset() for pc in shape.insns}
+    changed = True
+    while changed:
+        changed = False
+        for pc in reversed(shape.order):
+            insn = shape.insns[pc]
+            out: set[int] = set()
+            for s in succ[pc]:
+                out |= rel[s]
+            cls = insn.cls
+            new = set(out)
+            if cls in (Class.ALU, Class.ALU64):
+                if insn.dst in out:
+                    if insn.alu_op == 0xB0:
+                        new.discard(insn.dst)
+                    if insn.source and insn.alu_op not in (0x80, 0xD0):
+                        new.add(insn.src)
+            elif cls == Class.LDX:
+                new.discard(insn.dst)
+                new.add(insn.src)
+            elif cls in (Class.ST, Class.STX):
+                new.add(insn.dst)
+                if cls == Class.STX:
+                    new.add(insn.src)
+                    if insn.mode == Mode.ATOMIC and insn.imm == 0xF1:
+                        new.add(0)
+            elif cls == Class.LD:
+                new.discard(insn.dst)
+                if insn.opcode != 0x18:
+                    new -= {0, 1, 2, 3, 4, 5}
+                    new.add(6)
+                    if insn.mode == Mode.IND:
+                        new.add(insn.src)
+            else:
+                op = insn.jump_op
+                if op == JumpOp.EXIT:
+                    if exit_uses_r0(pc):
+                        new.add(0)
+                elif op == JumpOp.CALL:
+                    new -= {0, 1, 2, 3, 4, 5}
+                    if insn.is_pseudo_call:
+                        new |= {1, 2, 3, 4, 5}
+                    else:
+                        new |= arg_relevant(insn.imm)
+                elif op != JumpOp.JA:
+                    new.add(insn.dst)
+                    if insn.source:
+                        new.add(insn.src)
+            frozen = frozenset(new)
+            if frozen != rel[pc]:
+                rel[pc] = frozen
+                changed = True
+    result = [frozenset(range(11))] * (shape.length + 1)
+    for pc, regs in rel.items():
         result[pc] = regs
     return result

@@ -29,6 +29,7 @@ CONST_STR = "const_str"     # ARG_PTR_TO_CONST_STR (read-only map value)
 
 # return kinds
 INT, VOID, MAP_VALUE_OR_NULL, RINGBUF_MEM_OR_NULL = "int", "void", "map_value_or_null", "mem_or_null"
+BTF_PTR = "btf_ptr"
 
 BASE, TRACING, NET, XDP_ONLY, SKB_ONLY = "base", "tracing", "net", "xdp", "skb"
 
@@ -71,7 +72,7 @@ PROTOS: dict[int, Proto] = dict([
     _p("ktime_get_boot_ns", ()),
     _p("ktime_get_tai_ns", ()),
     _p("jiffies64", ()),
-    _p("trace_printk", (MEM, SIZE, ANY, ANY, ANY)),
+    _p("trace_printk", (MEM, SIZE)),
     _p("get_prandom_u32", ()),
     _p("get_smp_processor_id", ()),
     _p("get_numa_node_id", ()),
@@ -82,6 +83,20 @@ PROTOS: dict[int, Proto] = dict([
     _p("get_current_cgroup_id", ()),
     _p("get_cgroup_classid", (ANY,)),
     _p("send_signal", (ANY,)),
+    _p("current_task_under_cgroup", (MAP, ANY), map_types=frozenset({M.CGROUP_ARRAY})),
+    _p("get_current_task_btf", (), BTF_PTR),
+    _p("get_attach_cookie", (CTX,)),
+    _p("get_func_ip", (CTX,), group=TRACING),
+    _p("ktime_get_coarse_ns", ()),
+    _p("get_socket_cookie", (CTX,), group=SKB_ONLY),
+    _p("get_stack", (CTX, UNINIT_MEM, SIZE0, ANY), group=TRACING),
+    _p("probe_write_user", (ANY, MEM, SIZE), group=TRACING),
+    _p("send_signal_thread", (ANY,)),
+    _p("get_ns_current_pid_tgid", (ANY, ANY, UNINIT_MEM, SIZE)),
+    _p("perf_event_read", (MAP, ANY), map_types=frozenset({M.PERF_EVENT_ARRAY})),
+    _p("perf_event_read_value", (MAP, ANY, UNINIT_MEM, SIZE),
+       map_types=frozenset({M.PERF_EVENT_ARRAY})),
+    _p("override_return", (CTX, ANY), group=TRACING),
     _p("tail_call", (CTX, MAP, ANY), VOID, map_types=frozenset({M.PROG_ARRAY})),
     _p("perf_event_output", (CTX, MAP, ANY, MEM, SIZE0),
        map_types=frozenset({M.PERF_EVENT_ARRAY})),

@@ -156,7 +156,8 @@ def slot_covers(old: Slot, new: Slot, ids: _IdMap, exact: bool) -> bool:
     return True
 
 
-def state_covers(old: State, new: State, live: list[frozenset[int]] | None, exact: bool) -> bool:
+def state_covers(old: State, new: State, live: list[frozenset[int]] | None, exact: bool,
+                 relevant: list[frozenset[int]] | None = None) -> bool:
     """Whether ``old`` (fully explored and safe) subsumes ``new`` at the same pc."""
     if len(old.frames) != len(new.frames) or old.lock != new.lock:
         return False
@@ -175,7 +176,11 @@ def state_covers(old: State, new: State, live: list[frozenset[int]] | None, exac
                 continue
             if not innermost and r not in (6, 7, 8, 9, 10) and not exact:
                 continue
-            if not reg_covers(fo.regs[r], fn.regs[r], ids, exact):
+            ro, rn = fo.regs[r], fn.regs[r]
+            if innermost and relevant is not None and not exact and r not in relevant[new.pc] \
+                    and ro.type is RegType.SCALAR and rn.type is RegType.SCALAR:
+                continue
+            if not reg_covers(ro, rn, ids, exact):
                 return False
         keys = set(fo.stack) | set(fn.stack)
         for k in keys:
