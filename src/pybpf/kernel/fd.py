@@ -55,3 +55,16 @@ class FD:
 
     def __repr__(self) -> str:
         return f"<FD {self.kind} {self._fd if self._fd >= 0 else 'closed'}>"
+
+
+def bpf_object_kind(fd: int) -> str:
+    """"map", "prog", "link", "btf" (from the anon inode behind ``fd``) or "" for anything else."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+    for marker, kind in (("bpf-map", "map"), ("bpf-prog", "prog"), ("bpf_link", "link"),
+                         ("bpf-link", "link"), ("btf", "btf")):
+        if marker in target:
+            return kind
+    return ""

@@ -20,7 +20,7 @@ from ..isa.uapi import MapType
 from ..obj.mapapi import BPF_ANY, Codec, IntCodec, Map
 from . import syscall as sc
 from .cpus import num_possible_cpus
-from .fd import FD
+from .fd import FD, bpf_object_kind
 
 BPF_F_NO_PREALLOC = 1 << 0
 BPF_F_NO_COMMON_LRU = 1 << 1
@@ -161,6 +161,10 @@ class KernelMap(Map):
                 value_codec: Codec | None = None) -> "KernelMap":
         """Wrap an fd this process owns (it will be closed with the map)."""
         owned = fd if isinstance(fd, FD) else FD(fd, "map")
+        kind = bpf_object_kind(owned.number)
+        if kind != "map":
+            owned.close()
+            raise KernelMapError(f"fd is a BPF {kind or 'non-BPF object'}, not a map")
         try:
             info = map_info_from_fd(owned.number)
         except BaseException:
