@@ -17,6 +17,7 @@ LEGACY_MAPS_SECTION = "maps"
 _INT_ATTRS = ("type", "max_entries", "map_flags", "numa_node", "key_size", "value_size",
               "pinning", "map_extra")
 _OBJ_NAME_LEN = 16
+MAX_GLOBAL_DATA_SIZE = 16 << 20     # far above the kernel's array value_size limit (KMALLOC_MAX)
 
 
 def global_data_kind(name: str, sec_type: int) -> str | None:
@@ -47,6 +48,9 @@ def global_data_maps(elf: ElfView, btf: Any) -> list[MapSpec]:
         kind = global_data_kind(sec.name, sec.type)
         if kind is None or sec.size == 0 or sec.is_code:
             continue
+        if sec.size > MAX_GLOBAL_DATA_SIZE:
+            raise ObjectError(f"{elf.path}: global data section {sec.name!r} is {sec.size} bytes, "
+                              f"more than any kernel array map value can hold")
         datasec_id = _find_datasec(btf, sec.name)
         flags = BPF_F_RDONLY_PROG if kind == "rodata" else 0
         if datasec_id is not None and _has_global_var(btf, datasec_id):

@@ -1,0 +1,186 @@
+"""load_object on small purpose-built objects: bad input errors, legacy maps, SEC() handling,
+typed globals -- checked against the C source values and llvm-readelf-19."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pybpf.errors import ObjectError
+from pybpf.isa.uapi import MapType, ProgramType
+from pybpf.obj import load_object
+
+HEADERS = "#include <linux/types.h>\n#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n"
+
+
+@pytest.fixture
+def build(compile_bpf, tmp_path):
+    def _build(name: str, body: str) -> Path:
+        src = tmp_path / f"{name}.c"
+        src.write_text(HEADERS + body)
+        return compile_bpf(src, out_dir=tmp_path)
+    return _build
+
+
+def _readelf_symbols(path: Path) -> dict[str, tuple[int, int, str]]:
+    """name -> (value, size, section index) from llvm-readelf-19."""
+    if shutil.which("llvm-readelf-19") is None:
+        pytest.skip("llvm-readelf-19 is not installed")
+    out = subprocess.run(["llvm-readelf-19", "-s", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    syms = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 8 and parts[0].endswith(":") and parts[0] != "Num:":
+            syms[parts[7]] = (int(parts[1], 16), int(parts[2], 0), parts[6])
+    return syms
+
+
+def test_not_an_elf_file_is_an_object_error():
+    with pytest.raises(ObjectError, match="not an ELF file"):
+        load_object(b"hello world, definitely not ELF")
+
+
+def test_non_bpf_elf_is_rejected_naming_the_machine():
+    exe = Path(shutil.which("true") or "/bin/true")
+    with pytest.raises(ObjectError, match="EM_BPF") as exc:
+        load_object(exe)
+    assert str(exe) in str(exc.value)
+
+
+def test_missing_file_is_an_object_error(tmp_path):
+    with pytest.raises(ObjectError, match="cannot read object"):
+        load_object(tmp_path / "nope.o")
+
+
+def test_unknown_section_names_the_program_and_section(build):
+    obj = build("custom", 'SEC("pybpf_custom") int handler(void *ctx) { return 0; }\n'
+                          'char LICENSE[] SEC("license") = "GPL";\n')
+    with pytest.raises(ObjectError) as exc:
+        load_object(obj)
+    assert "'pybpf_custom'" in str(exc.value) and "'handler'" in str(exc.value)
+    spec = load_object(obj, allow_unknown_sections=True)
+    assert spec.programs["handler"].type == ProgramType.UNSPEC
+    assert not spec.programs["handler"].section_known
+
+
+def test_static_program_outside_text_is_refused_like_libbpf(build):
+    obj = build("static_prog", 'SEC("xdp") static int hidden(void *ctx) { return 2; }\n'
+                               'SEC("xdp") int visible(void *ctx) { return hidden(ctx); }\n'
+                               'char LICENSE[] SEC("license") = "GPL";\n')
+    with pytest.raises(ObjectError, match="static programs outside .text"):
+        load_object(obj)
+
+
+def test_multiple_programs_in_one_section_are_split_by_symbol(build):
+    obj = build("two", 'SEC("xdp") int first(void *ctx) { return 1; }\n'
+                       'SEC("xdp") int second(void *ctx) { return 2; }\n'
+                       'char LICENSE[] SEC("license") = "Dual BSD/GPL";\n')
+    spec = load_object(obj)
+    assert sorted(spec.programs) == ["first", "second"]
+    # each is "w0 = N; exit" (llvm-objdump-19 -d shows b4 00 00 00 02 00 00 00 / 95 ...)
+    assert [(i.opcode, i.imm) for i in spec.programs["second"].instructions] == [(0xB4, 2),
+                                                                                (0x95, 0)]
+    assert spec.license == "Dual BSD/GPL"
+
+
+def test_legacy_maps_section_is_parsed_from_bpf_map_def(build):
+    obj = build("legacy", """
+struct bpf_map_def_legacy { unsigned int type, key_size, value_size, max_entries, map_flags; };
+struct bpf_map_def_legacy counts SEC("maps") = { BPF_MAP_TYPE_HASH, 4, 8, 77, 1 };
+struct bpf_map_def_legacy slots SEC("maps") = { BPF_MAP_TYPE_ARRAY, 4, 16, 3, 0 };
+SEC("socket") int filter(void *ctx) {
+    __u32 k = 0; void *v = bpf_map_lookup_elem(&slots, &k);
+    return v ? bpf_map_lookup_elem(&counts, &k) != 0 : 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+""")
+    spec = load_object(obj)
+    counts, slots = spec.maps["counts"], spec.maps["slots"]
+    assert (counts.type, counts.key_size, counts.value_size, counts.max_entries,
+            counts.flags) == (MapType.HASH, 4, 8, 77, 1)
+    assert (slots.type, slots.value_size, slots.max_entries) == (MapType.ARRAY, 16, 3)
+    assert spec.programs["filter"].map_refs == ["slots", "counts"]
+
+
+def test_rodata_assignment_writes_at_the_symbol_offset(build):
+    obj = build("rodata", """
+const volatile __u32 first = 1;
+const volatile __s64 second = -5;
+const volatile char name[8] = "abc";
+const volatile __u16 table[3] = {1, 2, 3};
+SEC("xdp") int prog(void *ctx) { return first + second + name[0] + table[1]; }
+char LICENSE[] SEC("license") = "GPL";
+""")
+    spec = load_object(obj)
+    syms = _readelf_symbols(obj)
+    assert spec.rodata["second"] == -5 and spec.rodata["name"] == b"abc\0\0\0\0\0"
+    spec.rodata["first"] = 0xDEADBEEF
+    spec.rodata["second"] = -2
+    spec.rodata["name"] = "xyz"
+    spec.rodata["table"] = [7, 8, 9]
+    data = spec.maps[".rodata"].contents[0][1]
+
+    def at(name: str) -> bytes:
+        value, size, _ = syms[name]
+        return data[value:value + size]
+
+    assert at("first") == (0xDEADBEEF).to_bytes(4, "little")
+    assert at("second") == (-2).to_bytes(8, "little", signed=True)
+    assert at("name") == b"xyz\0\0\0\0\0"
+    assert at("table") == b"\x07\x00\x08\x00\x09\x00"
+    assert spec.rodata["table"] == [7, 8, 9]
+
+
+def test_global_variable_errors_name_the_variable(build):
+    obj = build("badvar", """
+const volatile __u8 small = 1;
+SEC("xdp") int prog(void *ctx) { return small; }
+char LICENSE[] SEC("license") = "GPL";
+""")
+    spec = load_object(obj)
+    with pytest.raises(ObjectError, match="'nope'"):
+        spec.rodata["nope"] = 1
+    with pytest.raises(ObjectError, match="does not fit"):
+        spec.rodata["small"] = 300
+
+
+def test_callback_function_pointer_points_at_the_appended_subprogram(build):
+    obj = build("callback", """
+static long step(__u32 i, void *ctx) { return 0; }
+SEC("xdp") int prog(void *ctx) { bpf_loop(4, step, 0, 0); return 2; }
+char LICENSE[] SEC("license") = "GPL";
+""")
+    spec = load_object(obj)
+    program = spec.programs["prog"]
+    slots, pos = [], 0
+    for insn in program.instructions:
+        slots.append(pos)
+        pos += insn.slots
+    (i,) = [n for n, insn in enumerate(program.instructions) if insn.is_pseudo_func]
+    target = slots[i] + program.instructions[i].imm + 1
+    (step,) = [f for f in program.func_info if f.name == "step"]
+    assert target == step.slot and program.instructions[i].ref == "step"
+
+
+def test_line_info_maps_instructions_to_source_lines(build):
+    obj = build("lines", """
+SEC("xdp") int prog(struct xdp_md *ctx)
+{
+    int verdict = 2; /* LINE-A */
+    if (ctx->data_end - ctx->data < 14)
+        verdict = 1; /* LINE-B */
+    return verdict;
+}
+char LICENSE[] SEC("license") = "GPL";
+""")
+    program = load_object(obj).programs["prog"]
+    source_lines = obj.parent.joinpath("lines.c").read_text().splitlines()
+    for rec in program.line_info:
+        assert rec.file_name.endswith("lines.c")
+        assert source_lines[rec.line - 1].strip() == rec.source.strip()
+    loads = [i for i, insn in enumerate(program.instructions) if insn.cls == 1]
+    assert loads and all("ctx->data" in program.source_line(i).source for i in loads)
