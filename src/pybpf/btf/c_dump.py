@@ -31,6 +31,7 @@ FOOTER = """#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
 
 _NOT, _ING, _DONE = 0, 1, 2          # ordering / emitting states
 MAX_DEPTH = 400
+MAX_PADDING_BITS = 1 << 19         # 64 KiB of padding members: beyond that the BTF is nonsense
 POINTER_BITS = 64
 _PADS = (("long", POINTER_BITS), ("int", 32), ("short", 16), ("char", 8))
 _QUALIFIERS = {Kind.VOLATILE: "volatile", Kind.CONST: "const", Kind.RESTRICT: "restrict"}
@@ -137,6 +138,8 @@ class CDumper:
         """Queue named definitions ``type_id`` needs; True when it is a strong (by-value) link."""
         if depth > MAX_DEPTH:
             raise BTFError(f"type nesting under id {type_id} is too deep to dump as C (a cycle?)")
+        if not 0 <= type_id < len(self.order_state):
+            raise BTFError(f"reference to missing BTF type id {type_id}")
         state = self.order_state
         if state[type_id] == _DONE:
             return True
@@ -192,6 +195,8 @@ class CDumper:
     def _emit(self, type_id: int, cont_id: int, depth: int) -> None:
         if depth > MAX_DEPTH:
             raise BTFError(f"type nesting under id {type_id} is too deep to dump as C")
+        if not 0 <= type_id < len(self.emit_state):
+            raise BTFError(f"reference to missing BTF type id {type_id}")
         if self.emit_state[type_id] == _DONE or type_id == 0:
             return
         t = self.t(type_id)
@@ -458,6 +463,9 @@ def _bit_padding(cur_off: int, next_off: int, next_align: int, in_bitfield: bool
     """Explicit ``<type>: N;`` padding members so clang reproduces the BTF layout."""
     if cur_off >= next_off:
         return ""
+    if next_off - cur_off > MAX_PADDING_BITS:
+        raise BTFError(f"implausible {(next_off - cur_off) // 8}-byte gap between struct members "
+                       f"at bit offset {cur_off}")
     out = []
     pad_type, pad_bits, new_off = "char", 8, cur_off
     for pad_type, pad_bits in _PADS:

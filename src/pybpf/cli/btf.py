@@ -28,6 +28,8 @@ def _dump(args: argparse.Namespace) -> int:
     base = BTF.from_file(args.base) if args.base else None
     btf = BTF.from_file(args.file, base)
     out = sys.stdout
+    if hasattr(out, "reconfigure"):
+        out.reconfigure(errors="backslashreplace")   # names that are not UTF-8
     if args.format == "c":
         from ..btf.c_dump import dump_c
         out.write(dump_c(btf, args.type_ids))
