@@ -156,7 +156,8 @@ class SkbContext(Context):
     """``struct __sk_buff`` over a frame, as BPF_PROG_TEST_RUN builds it.
 
     ``l2=True`` (tc/sched_cls) puts skb->data at the Ethernet header; ``l2=False`` (socket
-    filters, cgroup skb) at the network header. data_out is always the whole frame.
+    filters, cgroup skb) at the network header. data_out is always the whole frame (for L3 types
+    with the Ethernet header zeroed, as the kernel returns it).
     """
 
     packet: bytes
@@ -195,7 +196,10 @@ class SkbContext(Context):
         return self.ctx.base
 
     def data_out(self) -> bytes:
-        return bytes(self.pkt.buf[self.frame_start:self.end])
+        if self.l2:
+            return bytes(self.pkt.buf[self.frame_start:self.end])
+        # BPF_PROG_TEST_RUN pushes the link-layer header back as zeros for L3 program types
+        return bytes(ETH_HLEN) + bytes(self.pkt.buf[self.frame_start + ETH_HLEN:self.end])
 
     def ctx_out(self) -> bytes:
         out = bytearray(self.ctx.buf)

@@ -79,6 +79,7 @@ class Machine:
         self.context: Any = None          # the running program's context object (packet helpers)
         self.redirect: Any = None         # set by bpf_redirect / bpf_redirect_map
         self._task_region: Region | None = None
+        self.may_goto_limit = BPF_MAX_LOOPS
 
     # --- loading ------------------------------------------------------------------------------
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
@@ -118,7 +119,8 @@ class Machine:
     def run(self, prog: CompiledProgram, *args: int, budget: int | None = None) -> int:
         """Run ``prog`` with r1..r5 = ``args``; returns r0 (an unsigned 64-bit int)."""
         outer = self.state
-        st = RunState(prog, budget=self.budget if budget is None else budget)
+        st = RunState(prog, budget=self.budget if budget is None else budget,
+                      may_goto=self.may_goto_limit)
         self.state = st
         try:
             R = st.regs

@@ -1,0 +1,141 @@
+"""Compiled C programs in the VM alone (no kernel, no root), checked against scapy and hand values."""
+from __future__ import annotations
+
+import struct
+
+import pytest
+from scapy.all import IP, UDP, Ether
+
+import pybpf
+from pybpf.vm import Collection, SimEnv, SimProcess
+
+
+
+def test_xdp_echo_swaps_addresses_and_ports_like_a_scapy_built_reply(vm_object, packets) -> None:
+    with Collection(vm_object("vm_xdp")) as coll:
+        result = coll.programs["xdp_parse"].test_run(packets["udp echo"])
+    assert result.retval == pybpf.XDP_TX
+    reply = Ether(src="02:00:00:00:00:02", dst="02:00:00:00:00:01") / \
+        IP(src="10.200.0.2", dst="10.200.0.1") / UDP(sport=7, dport=1234) / b"hello"
+    assert result.data_out == bytes(reply)
+
+
+def test_xdp_icmp_is_dropped_and_counted_per_protocol(vm_object, packets) -> None:
+    with Collection(vm_object("vm_xdp")) as coll:
+        assert coll.programs["xdp_parse"].test_run(packets["icmp"]).retval == pybpf.XDP_DROP
+        assert coll.programs["xdp_parse"].test_run(packets["icmp"]).retval == pybpf.XDP_DROP
+        assert coll.maps["proto_count"][1] == 2
+        assert coll.maps["proto_count"][17] == 0
+
+
+def test_xdp_adjust_head_tail_meta_reshape_the_packet(vm_object, packets) -> None:
+    frame = packets["udp echo"]
+    with Collection(vm_object("vm_xdp")) as coll:
+        result = coll.programs["xdp_adjust"].test_run(frame)
+    assert result.retval == pybpf.XDP_PASS
+    body = b"PYBPFVM!" + frame[:-4]
+    assert result.data_out == struct.pack("<II", 0xABCD1234, len(body)) + body
+
+
+def test_tc_dnat_rewrites_destination_with_valid_checksums(vm_object, packets) -> None:
+    with Collection(vm_object("vm_skb")) as coll:
+        result = coll.programs["tc_dnat"].test_run(packets["udp echo"])
+        assert coll.maps["seen"][0] == len(packets["udp echo"])          # skb->len
+        assert coll.maps["seen"][1] == 0x0008                            # htons(ETH_P_IP)
+    out = Ether(result.data_out)
+    assert out[IP].dst == "10.200.10.10"
+    recomputed = Ether(result.data_out)
+    del recomputed[IP].chksum
+    del recomputed[UDP].chksum
+    recomputed = Ether(bytes(recomputed))
+    assert (out[IP].chksum, out[UDP].chksum) == (recomputed[IP].chksum, recomputed[UDP].chksum)
+
+
+def test_rodata_constant_set_on_the_spec_changes_behaviour(vm_object, packets) -> None:
+    spec = vm_object("vm_skb")
+    spec.rodata["new_daddr"] = int.from_bytes(bytes([10, 200, 7, 7]), "little")
+    with Collection(spec) as coll:
+        result = coll.programs["tc_dnat"].test_run(packets["udp echo"])
+    assert Ether(result.data_out)[IP].dst == "10.200.7.7"
+
+
+def test_socket_filter_sees_the_network_header_at_data(vm_object, packets) -> None:
+    with Collection(vm_object("vm_skb")) as coll:
+        result = coll.programs["sock_len"].test_run(packets["udp other"])
+        proto_and_len = coll.maps["seen"][3]
+    assert result.retval == len(packets["udp other"]) - 14
+    assert proto_and_len == (17 << 32) | (len(packets["udp other"]) - 14)
+
+
+def test_execve_tracepoint_reads_simulated_user_strings(vm_object) -> None:
+    env = SimEnv(process=SimProcess(pid=77, tgid=70, uid=1234, comm="bash"))
+    with Collection(vm_object("vm_trace"), env=env) as coll:
+        result = coll.programs["trace_execve"].run_tracepoint(
+            filename="/usr/bin/ls", argv=["ls", "-l", "/tmp", "ignored"])
+        (record,) = coll.maps["events"].ring_reader().poll(0)
+    assert result.retval == 0
+    pid, tgid, uid, argc = struct.unpack_from("<4I", record)
+    assert (pid, tgid, uid, argc) == (77, 70, 1234, 3)
+    assert record[16:32].rstrip(b"\0") == b"bash"
+    assert record[32:96].rstrip(b"\0") == b"/usr/bin/ls"
+    assert [record[96 + 32 * i:128 + 32 * i].rstrip(b"\0") for i in range(3)] == [b"ls", b"-l", b"/tmp"]
+
+
+def test_trace_printk_output_is_captured_and_formatted(vm_object) -> None:
+    with Collection(vm_object("vm_trace")) as coll:
+        result = coll.programs["trace_execve_exit"].run_tracepoint(ret=-2)
+        assert coll.maps["stats"][1] == 1
+    assert result.extra["trace"] == ["execve returned -2"]
+
+
+def test_uprobe_reads_its_string_argument_from_pt_regs(vm_object) -> None:
+    with Collection(vm_object("vm_trace")) as coll:
+        result = coll.programs["probe_strlen"].run_probe(parm1="hello", parm2=99)
+        assert coll.maps["stats"][2] == (6 << 32) | 99
+    assert result.extra["trace"] == ["probe hello 6"]
+
+
+def test_raw_tracepoint_reads_its_u64_arguments(vm_object) -> None:
+    with Collection(vm_object("vm_trace")) as coll:
+        coll.programs["raw_enter"].run_raw_tracepoint(0, 59)
+        assert coll.maps["stats"][3] == 590
+
+
+def test_raw_tracepoint_test_run_takes_args_from_ctx_in(vm_object) -> None:
+    with Collection(vm_object("vm_trace")) as coll:
+        coll.programs["raw_enter"].test_run(ctx_in=struct.pack("<QQ", 1, 7))
+        assert coll.maps["stats"][3] == 70
+
+
+def test_full_ring_buffer_drops_and_counts(vm_object) -> None:
+    with Collection(vm_object("vm_trace")) as coll:
+        prog = coll.programs["trace_execve"]
+        record = 8 + ((4 * 4 + 16 + 64 + 96 + 7) & ~7)       # header + rounded event size
+        fits = 4096 // record
+        results = [prog.run_tracepoint(filename="f", argv=[]).retval for _ in range(fits + 2)]
+        ring = coll.maps["events"]
+        assert results == [0] * fits + [1, 1]
+        assert ring.dropped == 2
+        assert len(ring.ring_reader().poll(0)) == fits
+        assert prog.run_tracepoint(filename="f", argv=[]).retval == 0    # space is back
+
+
+def test_simulated_task_struct_fields_come_from_btf_layout(compile_bpf) -> None:
+    spec = pybpf.load_object(compile_bpf(__import__("pathlib").Path(__file__).parents[2] /
+                                         "bpf" / "execsnoop.bpf.c"))
+    env = SimEnv(process=SimProcess(pid=77, tgid=70, uid=0, comm="bash",
+                                    task={"real_parent": {"tgid": 1234}}))
+    with Collection(spec, env=env) as coll:
+        coll.programs["execsnoop_enter_execve"].run_tracepoint(filename="/bin/true", argv=["true"])
+        coll.programs["execsnoop_exit_execve"].run_tracepoint(ret=0)
+        (event,) = coll.maps["events"].ring_reader().poll(0)
+    raw = event if isinstance(event, bytes) else event.to_bytes()
+    assert struct.unpack_from("<II", raw, 8) == (70, 1234)             # pid (tgid), ppid
+
+
+def test_unsupported_map_type_is_a_clear_error(vm_object) -> None:
+    from pybpf.errors import MapError
+    from pybpf.vm.maps import create_map
+    from pybpf.vm.memory import Memory
+    with pytest.raises(MapError, match="STACK_TRACE is not supported by the VM"):
+        create_map(memory=Memory(), name="st", type=7, key_size=4, value_size=8, max_entries=4)
