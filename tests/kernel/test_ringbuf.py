@@ -1,6 +1,7 @@
 """Ring buffer and perf buffer readers against records a kernel program produced (BPF_PROG_TEST_RUN)."""
 from __future__ import annotations
 
+import os
 import struct
 import threading
 import time
@@ -197,20 +198,31 @@ def test_perf_buffer_delivers_samples_from_the_running_cpu():
     with KernelMap.create(MapType.PERF_EVENT_ARRAY, 4, 4, 2, name="pa") as pa, \
             KernelProgram.load(perf_emitter(), prog_type=ProgramType.XDP, maps={"pa": pa}) as p:
         reader = pa.perf_reader()
-        p.test_run(bytes(64), repeat=4, cpu=0)
+        cpu = max(os.sched_getaffinity(0))
+        saved = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})              # the program runs on the caller's CPU
+        try:
+            p.test_run(bytes(64), repeat=4)
+        finally:
+            os.sched_setaffinity(0, saved)
         samples = reader.poll(1)
         assert len(samples) == 4
         assert all(s.data[:8] == (0x1122334455667788).to_bytes(8, "little") for s in samples)
-        assert {s.cpu for s in samples} == {0}
+        assert {s.cpu for s in samples} == {cpu}
 
 
 def test_perf_buffer_overflow_is_reported_as_lost_samples():
     with KernelMap.create(MapType.PERF_EVENT_ARRAY, 4, 4, 2, name="pa") as pa, \
             KernelProgram.load(perf_emitter(), prog_type=ProgramType.XDP, maps={"pa": pa}) as p:
         reader = pa.perf_reader(pages=1)
-        p.test_run(bytes(64), repeat=1000)       # a 4 KiB ring holds ~170 samples
-        first = len(reader.poll(0))
-        p.test_run(bytes(64), repeat=1)          # the kernel writes the LOST record when room returns
-        second = len(reader.poll(0))
+        saved = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {max(saved)})      # keep every sample on one CPU's ring
+        try:
+            p.test_run(bytes(64), repeat=1000)     # a 4 KiB ring holds ~170 samples
+            first = len(reader.poll(0))
+            p.test_run(bytes(64), repeat=1)        # the LOST record is written when room returns
+            second = len(reader.poll(0))
+        finally:
+            os.sched_setaffinity(0, saved)
         assert first + second + reader.lost == 1001
         assert reader.lost > 0
