@@ -1,0 +1,140 @@
+"""BTF written by pybpf is accepted by the kernel's BTF verifier (BPF_BTF_LOAD) — the strictest reader."""
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import subprocess
+
+import pytest
+
+from pybpf.btf import BTF, Kind
+from pybpf.btf.elf import find_btf_section, list_sections
+from pybpf.errors import BTFError
+
+BPF_BTF_LOAD = 18
+SYS_BPF = 321
+
+
+def kernel_btf_load(data: bytes) -> tuple[int, str]:
+    """(errno or 0, verifier log) of BPF_BTF_LOAD for ``data``; closes the fd."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(data)
+    log = ctypes.create_string_buffer(1 << 16)
+    attr = (ctypes.c_uint8 * 128)()
+    fields = (ctypes.c_uint64 * 2).from_buffer(attr)
+    fields[0] = ctypes.addressof(buf)
+    fields[1] = ctypes.addressof(log)
+    words = (ctypes.c_uint32 * 3).from_buffer(attr, 16)
+    words[0], words[1], words[2] = len(data), len(log), 1
+    fd = libc.syscall(SYS_BPF, BPF_BTF_LOAD, ctypes.byref(attr), ctypes.sizeof(attr))
+    if fd < 0:
+        return ctypes.get_errno(), log.value.decode(errors="replace")
+    os.close(fd)
+    return 0, ""
+
+
+def _object_btf_fixed_up(path) -> BTF:
+    """The object's BTF with every DATASEC's size and var offsets filled in like libbpf does."""
+    data = path.read_bytes()
+    btf = BTF.parse(find_btf_section(data))
+    sections = list_sections(data)
+    syms = subprocess.run(["llvm-readelf-19", "-s", str(path)], check=True, capture_output=True,
+                          text=True).stdout
+    offsets = {n: int(v, 16) for v, n in re.findall(
+        r"^\s*\d+: ([0-9a-f]+)\s+\d+ OBJECT\s+\w+\s+\w+\s+\d+ (\S+)", syms, re.M)}
+    for sec in list(btf.types(Kind.DATASEC)):
+        size = sections[sec.name][1] if sec.name in sections else 0
+        btf.fixup_datasec(sec.name, size, offsets)
+    return btf
+
+
+@pytest.mark.kernel
+def test_kernel_accepts_built_btf():
+    btf = BTF()
+    i32 = btf.add_int("int", 4, signed=True)
+    u8 = btf.add_int("unsigned char", 1)
+    fwd = btf.add_fwd("later")
+    arr = btf.add_array(u8, 6, i32)
+    s = btf.add_struct("pkt", 24, [("len", i32, 0), ("mac", arr, 32), ("flag", u8, 80, 1),
+                                   ("next", btf.add_ptr(fwd), 128)])
+    btf.add_enum("mode", {"OFF": 0, "ON": 1, "BAD": -1})
+    btf.add_enum("wide", {"W": 1 << 40}, size=8)
+    proto = btf.add_func_proto(i32, [("p", btf.add_ptr(s))])
+    btf.add_func("fn", proto)
+    err, log = kernel_btf_load(btf.to_bytes())
+    assert err == 0, log
+
+
+@pytest.mark.kernel
+def test_kernel_accepts_object_btf_after_datasec_fixup(corpus_objects):
+    btf = _object_btf_fixed_up(corpus_objects["codec_values"])
+    err, log = kernel_btf_load(btf.to_bytes())
+    assert err == 0, log
+
+
+def _bad_member_type() -> BTF:
+    btf = BTF()
+    btf.add_int("int", 4, signed=True)
+    btf.add_struct("bad", 4, [("x", 99, 0)])       # no type 99
+    return btf
+
+
+def _member_past_the_end() -> BTF:
+    btf = BTF()
+    i32 = btf.add_int("int", 4, signed=True)
+    btf.add_struct("bad", 4, [("x", i32, 0), ("y", i32, 32)])
+    return btf
+
+
+def _pointer_loop() -> BTF:
+    btf = BTF()
+    btf.add_const(2)
+    btf.add_volatile(1)
+    return btf
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("make", [_bad_member_type, _member_past_the_end, _pointer_loop])
+def test_validate_rejects_btf_the_kernel_rejects(make):
+    btf = make()
+    err, _ = kernel_btf_load(btf.to_bytes())
+    assert err != 0
+    with pytest.raises(BTFError):
+        btf.validate()
+
+
+@pytest.mark.kernel
+def test_validate_accepts_btf_the_kernel_accepts(corpus_objects, vmlinux_btf):
+    btf = _object_btf_fixed_up(corpus_objects["codec_values"])
+    assert kernel_btf_load(btf.to_bytes())[0] == 0
+    btf.validate()
+
+
+@pytest.mark.kernel
+def test_validate_accepts_the_running_kernels_btf(vmlinux_btf):
+    vmlinux_btf.validate()
+
+
+@pytest.mark.kernel
+def test_mutated_btf_the_kernel_accepts_parses_and_validates(corpus_objects):
+    """Property: whatever the kernel's BTF verifier accepts, pybpf parses and validates."""
+    import random
+    import struct as st
+
+    base = bytearray(_object_btf_fixed_up(corpus_objects["codec_values"]).to_bytes())
+    type_len = st.unpack_from("<I", base, 12)[0]
+    rnd = random.Random(1234)
+    accepted = 0
+    for _ in range(300):
+        blob = bytearray(base)
+        for _ in range(rnd.randint(1, 2)):
+            pos = 24 + 4 * rnd.randrange(type_len // 4)
+            st.pack_into("<I", blob, pos, rnd.choice([0, 1, 2, 3, 7, 8, 16, 32, 64,
+                                                      rnd.randrange(1 << 32)]))
+        if kernel_btf_load(bytes(blob))[0] != 0:
+            continue
+        accepted += 1
+        btf = BTF.parse(bytes(blob))
+        btf.validate()
+    assert accepted > 10
