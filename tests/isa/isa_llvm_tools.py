@@ -59,7 +59,7 @@ def llvm_disassemble(code: bytes, *extra: str) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         obj = bytes_to_object(code, Path(tmp))
         lines = objdump(obj, *extra).get(".text", [])
-    return [re.sub(r" <[^>]*>$", "", text) for _, text in lines]
+    return [re.sub(r" <[^<>]*>$", "", text) for _, text in lines]
 
 
 def llvm_assemble(text: str) -> bytes:

@@ -168,14 +168,18 @@ def _ld_pseudo(m: _Match) -> Parsed:
     return Parsed(Instruction(LDDW, dst=m.reg("dst", "r"), src=src, imm=low | high << 32))
 
 
-@_rule(rf"(?P<dst>{_REG})\s*=\s*{_TYPE}\s*skb\[\s*(?:(?P<src>{_REG})|(?P<imm>{_NUM}))\s*\]")
+@_rule(rf"(?P<dst>{_REG})\s*=\s*{_TYPE}\s*skb\[\s*(?:(?P<src>{_REG})(?:\s*(?P<sign>[+-])\s*"
+       rf"(?P<add>0[xX][0-9a-fA-F]+|[0-9]+))?|(?P<imm>{_NUM}))\s*\]")
 def _packet_load(m: _Match) -> Parsed:
     if m.text("dst") != "r0":
         raise m.error("legacy packet loads always write r0", "dst")
     if m.signed_type() or m.size() == Size.DW:
         raise m.error("legacy packet loads are u8, u16 or u32", "type")
     if m.has("src"):
-        return Parsed(Instruction(Class.LD | Mode.IND | m.size(), src=m.reg("src", "r")))
+        imm = 0
+        if m.has("add"):
+            imm = parse_imm32(Token(m.text("sign") + m.text("add"), m.column + m.m.start("sign")), m.line)
+        return Parsed(Instruction(Class.LD | Mode.IND | m.size(), src=m.reg("src", "r"), imm=imm))
     return Parsed(Instruction(Class.LD | Mode.ABS | m.size(), imm=parse_imm32(m.token("imm"), m.line, unsigned_decimal=True)))
 
 

@@ -9,11 +9,12 @@ where llvm's text would lose information, so that ``assemble(disassemble(x)) == 
   which reads back as helper 11;
 * kfunc calls (src=2) print ``call kfunc 0x4d2``; llvm prints ``call 0x4d2``;
 * ``ld_pseudo`` with a non-zero upper immediate prints it as a fourth operand; llvm drops it;
+* a legacy indirect packet load with a non-zero immediate prints ``skb[r2 + 0xc]``; llvm ``skb[r2]``;
 * 32-bit atomics other than a plain add print in llvm's alu32 form (``w1 = atomic_fetch_add((u32 *)
   (r1 + 0x0), w1)``) even without ``alu32``; plain llvm-objdump prints ``<unknown>`` or, for
   fetch-add, the same text as a plain add.
 
-``llvm_exact=True`` reproduces llvm-objdump's lossy spelling of the first three too. ``alu32=True``
+``llvm_exact=True`` reproduces llvm-objdump's lossy spelling of the first four too. ``alu32=True``
 matches ``llvm-objdump --mcpu=v3``/``v4`` (``w0 = *(u16 *)...``, ``lock *(u32 *)... += w1``).
 """
 from __future__ import annotations
@@ -141,10 +142,14 @@ def _ld(insn: Instruction, llvm_exact: bool) -> str:
         if insn.src == 0:
             return f"r{insn.dst} = {hex_signed(_s64(insn.imm))} ll"
         low, high = insn.imm & 0xFFFFFFFF, (insn.imm >> 32) & 0xFFFFFFFF
-        low_s = low - (1 << 32) if low >> 31 else low
-        text = f"ld_pseudo\tr{insn.dst}, {insn.src:#x}, {hex_signed(low_s)}"
+        text = f"ld_pseudo\tr{insn.dst}, {insn.src:#x}, {low:#x}"
         return text if llvm_exact or not high else f"{text}, {high:#x}"
-    operand = hex_signed(insn.imm) if insn.mode == Mode.ABS else f"r{insn.src}"
+    if insn.mode == Mode.ABS:
+        operand = hex_signed(insn.imm)
+    elif insn.imm and not llvm_exact:
+        operand = f"r{insn.src} - {-insn.imm:#x}" if insn.imm < 0 else f"r{insn.src} + {insn.imm:#x}"
+    else:
+        operand = f"r{insn.src}"
     return f"r0 = *({_TYPE[insn.size]} *)skb[{operand}]"
 
 
