@@ -423,6 +423,14 @@ class Machine:
             self._task_region = build_task_region(self)
         return self._task_region.base
 
+    def set_current_process(self, process: Any) -> None:
+        """Make ``process`` (a SimProcess) the current task; its task_struct is laid out anew on
+        next use (the previous layout is unmapped). Used to simulate a process table."""
+        self.env.process = process
+        if self._task_region is not None:
+            self.mem.unmap(self._task_region)
+            self._task_region = None
+
 
 def _s32(v: int) -> int:
     v &= M32

@@ -16,8 +16,10 @@ from .layout import EventDecodeError, decode_event
 from .options import ExecsnoopOptions
 from .output import TextFormatter, format_args, json_line
 from .recording import RecordingError, RecordingWriter, read_recording
-from .tracer import DropCounts, Execsnoop, compile_object
+from .simulate import ProcessTable, SimTask, SimulatedExec, scripted_execs
+from .tracer import DropCounts, Execsnoop, compile_object, run_simulated
 
 __all__ = ["Execsnoop", "ExecsnoopOptions", "ExecEvent", "DropCounts", "decode_event",
            "EventDecodeError", "TextFormatter", "format_args", "json_line", "RecordingWriter",
-           "read_recording", "RecordingError", "compile_object"]
+           "read_recording", "RecordingError", "compile_object", "run_simulated", "ProcessTable",
+           "SimTask", "SimulatedExec", "scripted_execs"]

@@ -93,7 +93,10 @@ class Execsnoop:
             self._cgroup_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
             raise BPFError(f"cannot open cgroup {path!r}: {exc.strerror}") from None
-        self.collection.maps["cgroup_map"][0] = self._cgroup_fd
+        if self.backend == "kernel":
+            self.collection.maps["cgroup_map"][0] = self._cgroup_fd
+        else:       # the VM's cgroup array holds cgroup ids (the directory's inode number)
+            self.collection.maps["cgroup_map"][0] = os.fstat(self._cgroup_fd).st_ino & 0xFFFFFFFF
 
     def _attach_kernel(self) -> None:
         for prog_name, category, event in TRACEPOINTS:
@@ -124,6 +127,22 @@ class Execsnoop:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- feeding the VM ---------------------------------------------------------------------
+    def simulate(self, table: Any, execs: Any) -> None:
+        """VM only: run the BPF programs for each SimulatedExec of ``table`` (see simulate.py)."""
+        from .simulate import run_exec
+        if self.backend == "kernel":
+            raise BPFError("simulated execs need the VM backend (backend='vm')")
+        if self.collection is None:
+            raise BPFError("execsnoop is not open: use it as a context manager or call open()")
+        for exec_ in execs:
+            run_exec(self.collection, table, exec_)
+
+    def replay(self, events: Any) -> None:
+        """VM only: run the BPF programs on the execs a recording saw (see recording.py)."""
+        from .simulate import execs_from_events
+        self.simulate(*execs_from_events(events))
+
     # --- reading -----------------------------------------------------------------------------
     def _require_open(self) -> None:
         if self.reader is None:
@@ -142,6 +161,14 @@ class Execsnoop:
         stats = self.collection.maps["stats"]
         return DropCounts(ringbuf=_as_int(stats[layout.STAT_RINGBUF_DROPS]),
                           inflight=_as_int(stats[layout.STAT_INFLIGHT_DROPS]))
+
+
+def run_simulated(table_and_execs: tuple[Any, Any],
+                  options: ExecsnoopOptions | None = None) -> list[ExecEvent]:
+    """Run simulated execs through execsnoop in the VM and return the events it reports."""
+    with Execsnoop(options, backend="vm") as snoop:
+        snoop.simulate(*table_and_execs)
+        return snoop.poll(timeout=0)
 
 
 def _record_bytes(record: Any) -> bytes:
