@@ -23,6 +23,15 @@ def _target_btf(*, with_pid: bool = True, sid_value: int = 3) -> BTF:
     fwd = btf.add_fwd("task_struct")
     parent_ptr = btf.add_ptr(fwd)
     comm = btf.add_array(char, 16)
+    ulong = btf.add_int("long unsigned int", 8)
+    # mm_struct { long pad; struct { long a; long b; unsigned long start_stack; }; } -> 8+16
+    anon = btf.add_struct("", 24, [("a", ulong, 0), ("b", ulong, 64), ("start_stack", ulong, 128)])
+    mm = btf.add_struct("mm_struct", 32, [("pad", ulong, 0), ("", anon, 64)])
+    rlimit = btf.add_struct("rlimit", 16, [("rlim_cur", ulong, 0), ("rlim_max", ulong, 64)])
+    rlim = btf.add_array(rlimit, 16)
+    # signal_struct { int x; int nr_threads; long y; struct rlimit rlim[16]; } -> rlim at 16
+    signal = btf.add_struct("signal_struct", 16 + 256, [("x", s32, 0), ("nr_threads", s32, 32),
+                                                        ("y", ulong, 64), ("rlim", rlim, 128)])
     members = [
         ("se", se, 16 * 8),                    # moved from 0 to 16
         ("in_execve", u32, 64 * 8 + 5, 1),      # bitfield bit 517
@@ -30,6 +39,8 @@ def _target_btf(*, with_pid: bool = True, sid_value: int = 3) -> BTF:
         ("tgid", pid_t, 104 * 8),
         ("real_parent", parent_ptr, 112 * 8),
         ("comm", comm, 120 * 8),
+        ("mm", btf.add_ptr(mm), 136 * 8),
+        ("signal", btf.add_ptr(signal), 144 * 8),
     ]
     if with_pid:
         members.insert(3, ("pid", pid_t, 100 * 8))
@@ -54,7 +65,11 @@ def test_moved_fields_get_the_target_offsets(fields_spec):
     assert got == {"struct task_struct.pid": 100, "struct task_struct.tgid": 104,
                    "struct task_struct.real_parent": 112,
                    "struct task_struct.se.vruntime": 16 + 8,
-                   "struct task_struct.comm[1]": 121, "struct task_struct.comm[15]": 135}
+                   "struct task_struct.comm[1]": 121, "struct task_struct.comm[15]": 135,
+                   "struct task_struct.mm": 136, "struct task_struct.signal": 144,
+                   "struct mm_struct.start_stack": 8 + 16,               # through the anon struct
+                   "struct signal_struct.rlim[7].rlim_cur": 16 + 7 * 16,
+                   "struct signal_struct.nr_threads": 4}
 
 
 def test_relocated_immediates_are_written_into_the_instructions(fields_spec):
@@ -70,7 +85,12 @@ def test_relocated_immediates_are_written_into_the_instructions(fields_spec):
 
 
 def test_missing_field_reports_exists_zero(fields_spec):
-    result = relocate(fields_spec.programs["read_task_fields"], _target_btf())
+    btf = _target_btf()
+    # drop task_struct.mm from the target
+    task = btf.find_one("task_struct", __import__("pybpf.btf", fromlist=["Kind"]).Kind.STRUCT)
+    from dataclasses import replace
+    btf[task.id] = replace(task, members=tuple(m for m in task.members if m.name != "mm"))
+    result = relocate(fields_spec.programs["read_task_fields"], btf)
     (mm,) = [o for o in result.outcomes if o.kind == K.FIELD_EXISTS]
     assert (mm.orig_value, mm.new_value, mm.poisoned) == (1, 0, False)
 
@@ -148,3 +168,40 @@ def test_relocation_without_local_btf_is_a_clear_error(fields_spec):
 def test_essential_name_strips_only_a_well_formed_flavor(name, essential):
     # libbpf: X___Y where X and Y are not underscores
     assert essential_name(name) == essential
+
+
+def test_direct_load_of_a_resized_signed_field_is_poisoned(corpus_object):
+    """libbpf refuses to resize a signed load (fail_memsz_adjust): the LDX becomes a bad call."""
+    spec = load_object(corpus_object("core_externs.bpf.c"))
+    btf = BTF()
+    s64 = btf.add_int("long int", 8, signed=True)
+    s32 = btf.add_int("int", 4, signed=True)
+    btf.add_struct("task_struct", 64, [("pid", s64, 0), ("tgid", s32, 8 * 8)])
+    result = relocate(spec.programs["on_switch"], btf)
+    by = {o.local.split(" (")[0].split("] ", 1)[1]: o for o in result.outcomes}
+    assert by["struct task_struct.pid"].poisoned
+    assert "incompatible size" in by["struct task_struct.pid"].reason
+    tgid = by["struct task_struct.tgid"]
+    assert not tgid.poisoned and result.instructions[tgid.index].off == 8
+
+
+def test_unsigned_field_shrink_narrows_the_load(corpus_object):
+    """An unsigned field that shrank from 8 to 4 bytes: libbpf rewrites the load size."""
+    spec = load_object(corpus_object("core_externs.bpf.c"))
+    program = spec.programs["on_switch"]
+    btf = BTF()
+    u32 = btf.add_int("unsigned int", 4)
+    s32 = btf.add_int("int", 4, signed=True)
+    rlimit = btf.add_struct("rlimit", 8, [("rlim_cur", u32, 0), ("rlim_max", u32, 32)])
+    signal = btf.add_struct("signal_struct", 8 + 16 * 8,
+                            [("nr_threads", s32, 0), ("rlim", btf.add_array(rlimit, 16), 64)])
+    btf.add_struct("task_struct", 64, [("pid", s32, 0), ("tgid", s32, 32),
+                                       ("signal", btf.add_ptr(signal), 64)])
+    result = relocate(program, btf)
+    by = {o.local.split(" (")[0].split("] ", 1)[1]: o for o in result.outcomes}
+    cur = by["struct signal_struct.rlim[7].rlim_cur"]
+    insn = result.instructions[cur.index]
+    assert not cur.poisoned
+    assert (insn.off, insn.size_bytes) == (8 + 7 * 8, 4)      # was an 8-byte load
+    original = program.instructions[cur.index]
+    assert original.size_bytes == 8

@@ -22,6 +22,7 @@ struct externs_out {
 	__u32 version;
 	__u8 has_syscall;
 	__u8 missing_option;
+	__u64 nofile;
 };
 
 struct externs_out externs_result;
@@ -32,6 +33,7 @@ int BPF_PROG(on_switch, _Bool preempt, struct task_struct *prev, struct task_str
 	bpf_rcu_read_lock();
 	externs_result.next_pid = next->pid;
 	externs_result.prev_tgid = prev->tgid;
+	externs_result.nofile = next->signal->rlim[7].rlim_cur;
 	bpf_rcu_read_unlock();
 	externs_result.version = LINUX_KERNEL_VERSION;
 	externs_result.has_syscall = CONFIG_BPF_SYSCALL;

@@ -17,6 +17,9 @@ struct fields_out {
 	char comm_last;
 	__u32 pid_size;
 	__u32 pid_offset_exists;
+	__u64 start_stack;
+	__u64 nofile_cur;
+	__s32 nr_threads;
 };
 
 struct fields_out fields_result;
@@ -35,6 +38,11 @@ int read_task_fields(void *ctx)
 	bpf_core_read(&fields_result.comm_last, 1, &task->comm[15]);
 	fields_result.pid_size = bpf_core_field_size(task->pid);
 	fields_result.pid_offset_exists = bpf_core_field_exists(task->mm);
+	/* start_stack sits inside anonymous structs of the kernel's mm_struct */
+	fields_result.start_stack = BPF_CORE_READ(task, mm, start_stack);
+	/* an array of structs, then a member: access string 0:x:7:0 */
+	fields_result.nofile_cur = BPF_CORE_READ(task, signal, rlim[7].rlim_cur);
+	fields_result.nr_threads = BPF_CORE_READ(task, signal, nr_threads);
 	fields_calls++;
 	return 0;
 }

@@ -14,6 +14,16 @@ struct mm_struct {
 	unsigned long start_stack;
 } __attribute__((preserve_access_index));
 
+struct rlimit {
+	unsigned long rlim_cur;
+	unsigned long rlim_max;
+} __attribute__((preserve_access_index));
+
+struct signal_struct {
+	int nr_threads;
+	struct rlimit rlim[16];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct sched_entity se;
 	unsigned int in_execve: 1;
@@ -23,6 +33,7 @@ struct task_struct {
 	pid_t tgid;
 	struct task_struct *real_parent;
 	struct mm_struct *mm;
+	struct signal_struct *signal;
 	char comm[16];
 } __attribute__((preserve_access_index));
 

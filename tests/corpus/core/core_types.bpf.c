@@ -24,6 +24,15 @@ struct mm_struct___shape {
 	unsigned long start_stack;
 };
 
+struct rlimit___shape {
+	unsigned long rlim_cur;
+	unsigned long rlim_max;
+};
+
+struct rlimit___wrong {
+	int rlim_cur;
+};
+
 struct types_out {
 	__u64 task_size;
 	__u32 has_task;
@@ -38,6 +47,10 @@ struct types_out {
 	__u32 old_has_pid;
 	__s32 old_pid;
 	__u32 sched_entity_size;
+	__u32 matches_rlimit;
+	__u32 matches_wrong;
+	__u32 has_pid_t;
+	__u32 pid_t_size;
 };
 
 struct types_out types_result = { .task_size = 1 };
@@ -60,6 +73,10 @@ int read_type_info(void *ctx)
 	types_result.old_has_pid = bpf_core_field_exists(old->pid);
 	types_result.old_pid = BPF_CORE_READ(old, pid);
 	types_result.sched_entity_size = bpf_core_type_size(struct sched_entity);
+	types_result.matches_rlimit = bpf_core_type_matches(struct rlimit___shape);
+	types_result.matches_wrong = bpf_core_type_matches(struct rlimit___wrong);
+	types_result.has_pid_t = bpf_core_type_exists(pid_t);
+	types_result.pid_t_size = bpf_core_type_size(pid_t);
 	return 0;
 }
 
