@@ -160,3 +160,50 @@ def test_map_value_loads_reference_global_data_by_section(corpus_object):
     loads = [i for p in spec.programs.values() for i in p.instructions
              if i.is_wide and i.src == PseudoSrc.MAP_VALUE]
     assert {i.ref for i in loads} >= {".rodata", ".data", ".bss", ".data.sums"}
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES)
+def test_line_info_matches_kernel_source_annotations(source, corpus_object, libbpf_loaded):
+    loaded = libbpf_loaded(source)
+    spec = load_object(corpus_object(source))
+    checked = 0
+    for name, program in spec.programs.items():
+        xlated = loaded.xlated[name]
+        kernel, pos = set(), 0
+        for entry in xlated:
+            if "src" in entry:
+                kernel.add((pos, entry["src"].strip()))
+            pos += 2 if entry["opcodes"]["code"] == "0x18" else 1
+        if pos != sum(i.slots for i in program.instructions):
+            continue
+        ours = {(rec.slot, rec.source.strip()) for rec in program.line_info}
+        assert ours == kernel, name
+        checked += 1
+    assert checked or source == "core_calls.bpf.c"
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES)
+def test_subprogram_linking_matches_libbpf(source, corpus_object, libbpf_loaded):
+    """libbpf logs where it appends each subprogram and the imm it gives each call/callback."""
+    import re
+    loaded = libbpf_loaded(source)
+    spec = load_object(corpus_object(source))
+    placed = re.findall(r"prog '([^']+)': insn #(\d+) relocated, imm (-?\d+) points to subprog "
+                        r"'([^']+)' \(now at (\d+) offset\)", loaded.log)
+    for caller, insn, imm, sub, offset in placed:
+        if caller not in spec.programs:
+            continue                     # a call made from inside a subprogram
+        program = spec.programs[caller]
+        slots = {}
+        pos = 0
+        for i in program.instructions:
+            slots[pos] = i
+            pos += i.slots
+        call = slots[int(insn)]
+        assert (call.imm, call.ref) == (int(imm), sub)
+        assert (sub, int(offset)) in {(f.name, f.slot) for f in program.func_info}
+    for name, program in spec.programs.items():
+        added = re.findall(rf"prog '{name}': added \d+ insns from sub-prog '([^']+)'", loaded.log)
+        assert program.subprograms == added
+    if source == "core_calls.bpf.c":
+        assert placed
