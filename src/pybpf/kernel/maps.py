@@ -38,6 +38,22 @@ BPF_F_INNER_MAP = 1 << 12
 PAGE_SIZE = _mmap.PAGESIZE
 _ELEM_ATTR_SIZE = 32
 _MAP_INFO = struct.Struct("<IIIIII16sIIQQIIIIQ")   # struct bpf_map_info (88 bytes)
+_ELEM = struct.Struct("<IIQQQ")                    # map_fd, pad, key, value/next_key, flags
+_sys = sc._syscall
+
+
+class _Pinned(bytearray):
+    """A bytearray whose address stays fixed: a ctypes view exports it, so it can never move."""
+
+    __slots__ = ("view",)
+
+
+def _pinned(size: int) -> tuple[bytearray, int]:
+    buf = _Pinned(size)
+    if not size:
+        return buf, 0
+    buf.view = (ctypes.c_char * size).from_buffer(buf)
+    return buf, ctypes.addressof(buf.view)
 
 FD_VALUE_TYPES = frozenset({MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS, MapType.PROG_ARRAY,
                             MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.DEVMAP,
@@ -112,10 +128,11 @@ class KernelMap(Map):
         self.pinned_path: str | None = None
         self._ncpus = num_possible_cpus() if self.is_percpu else 1
         self._value_len = self.percpu_stride * self._ncpus if self.is_percpu else value_size
-        self._key_buf = ctypes.create_string_buffer(max(key_size, 1))
-        self._next_buf = ctypes.create_string_buffer(max(key_size, 1))
-        self._value_buf = ctypes.create_string_buffer(max(self._value_len, 1))
-        self._attr = ctypes.create_string_buffer(_ELEM_ATTR_SIZE)
+        # hot-path buffers: bytearrays (cheap slice copies) with fixed addresses for the kernel
+        self._key_buf, self._key_addr = _pinned(key_size)
+        self._next_buf, self._next_addr = _pinned(key_size)
+        self._value_buf, self._value_addr = _pinned(self._value_len)
+        self._attr, self._attr_addr = _pinned(_ELEM_ATTR_SIZE)
 
     # --- construction -----------------------------------------------------------------------
     @classmethod
@@ -239,58 +256,58 @@ class KernelMap(Map):
             if len(key) != self.key_size:
                 raise KernelMapError(f"map {self.name!r}: key must be {self.key_size} bytes, "
                                      f"got {len(key)}")
-            ctypes.memmove(self._key_buf, key, self.key_size)
-            key_ptr = ctypes.addressof(self._key_buf)
+            self._key_buf[:] = key
+            key_ptr = self._key_addr
         else:
             key_ptr = 0
-        struct.pack_into("<IIQQQ", self._attr, 0, self._fd.number, 0, key_ptr, value_ptr, flags)
-        return sc.raw_bpf(cmd, self._attr, _ELEM_ATTR_SIZE)
+        _ELEM.pack_into(self._attr, 0, self._fd.number, 0, key_ptr, value_ptr, flags)
+        ret = _sys(sc.SYS_BPF, cmd, self._attr_addr, _ELEM_ATTR_SIZE)
+        return ret if ret >= 0 else -ctypes.get_errno()
 
     def _fail(self, cmd: sc.Cmd, err: int) -> KernelMapError:
         return KernelMapError(f"map {self.name!r} ({self.type.name}): {cmd.name.lower()} failed",
                               errno=err, command=f"BPF_{cmd.name}")
 
     def _lookup(self, key: bytes | None, flags: int = 0) -> bytes | None:
-        ret = self._elem(sc.Cmd.MAP_LOOKUP_ELEM, key, ctypes.addressof(self._value_buf), flags)
+        ret = self._elem(1, key, self._value_addr, flags)          # BPF_MAP_LOOKUP_ELEM
         if ret < 0:
-            if -ret == _errno.ENOENT:
+            if ret == -_errno.ENOENT:
                 return None
             raise self._fail(sc.Cmd.MAP_LOOKUP_ELEM, -ret)
-        return self._value_buf.raw[:self._value_len]
+        return bytes(self._value_buf)
 
     def _update(self, key: bytes | None, value: bytes, flags: int = BPF_ANY) -> None:
         if len(value) != self._value_len:
             raise KernelMapError(f"map {self.name!r}: value must be {self._value_len} bytes, "
                                  f"got {len(value)}")
-        ctypes.memmove(self._value_buf, value, self._value_len)
-        ret = self._elem(sc.Cmd.MAP_UPDATE_ELEM, key, ctypes.addressof(self._value_buf), flags)
+        self._value_buf[:] = value
+        ret = self._elem(2, key, self._value_addr, flags)          # BPF_MAP_UPDATE_ELEM
         if ret < 0:
             raise self._fail(sc.Cmd.MAP_UPDATE_ELEM, -ret)
 
     def _delete(self, key: bytes) -> bool:
-        ret = self._elem(sc.Cmd.MAP_DELETE_ELEM, key, 0, 0)
+        ret = self._elem(3, key, 0, 0)                              # BPF_MAP_DELETE_ELEM
         if ret < 0:
-            if -ret == _errno.ENOENT:
+            if ret == -_errno.ENOENT:
                 return False
             raise self._fail(sc.Cmd.MAP_DELETE_ELEM, -ret)
         return True
 
     def _next_key(self, key: bytes | None) -> bytes | None:
-        ret = self._elem(sc.Cmd.MAP_GET_NEXT_KEY, key, ctypes.addressof(self._next_buf), 0)
+        ret = self._elem(4, key, self._next_addr, 0)                # BPF_MAP_GET_NEXT_KEY
         if ret < 0:
-            if -ret == _errno.ENOENT:
+            if ret == -_errno.ENOENT:
                 return None
             raise self._fail(sc.Cmd.MAP_GET_NEXT_KEY, -ret)
-        return self._next_buf.raw[:self.key_size]
+        return bytes(self._next_buf)
 
     def _lookup_and_delete(self, key: bytes | None) -> bytes | None:
-        ret = self._elem(sc.Cmd.MAP_LOOKUP_AND_DELETE_ELEM, key,
-                         ctypes.addressof(self._value_buf), 0)
+        ret = self._elem(21, key, self._value_addr, 0)              # LOOKUP_AND_DELETE_ELEM
         if ret < 0:
-            if -ret == _errno.ENOENT:
+            if ret == -_errno.ENOENT:
                 return None
             raise self._fail(sc.Cmd.MAP_LOOKUP_AND_DELETE_ELEM, -ret)
-        return self._value_buf.raw[:self._value_len]
+        return bytes(self._value_buf)
 
     # --- native batch operations ----------------------------------------------------------
     def batch_lookup_raw(self, *, delete: bool = False, chunk: int | None = None,

@@ -84,24 +84,32 @@ class RingBufReader(RingReader):
 
     # --- consuming --------------------------------------------------------------------------
     def consume_raw(self, handle: Callable[[memoryview], Any], limit: int | None = None) -> int:
-        """Hand each ready record (a memoryview valid only during the call) to ``handle``."""
+        """Hand each ready record (a memoryview valid only during the call) to ``handle``.
+
+        The consumer position is published after each pass over the ready span (and whenever
+        ``limit`` stops early), so the producer gets the space back in batches.
+        """
         cons, prod = self._positions()
-        data, mask = self._data, self.mask
+        data, mask, unpack = self._data, self.mask, _U32.unpack_from
         count = 0
-        while cons < prod:
-            off = cons & mask
-            hdr = _U32.unpack_from(data, off)[0]
-            if hdr & BPF_RINGBUF_BUSY_BIT:
-                break
-            length = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
-            cons += (length + BPF_RINGBUF_HDR_SZ + 7) & ~7
-            if not hdr & BPF_RINGBUF_DISCARD_BIT:
-                handle(data[off + BPF_RINGBUF_HDR_SZ: off + BPF_RINGBUF_HDR_SZ + length])
-                count += 1
+        stop = False
+        while cons < prod and not stop:
+            while cons < prod:
+                off = cons & mask
+                hdr = unpack(data, off)[0]
+                if hdr & BPF_RINGBUF_BUSY_BIT:
+                    stop = True
+                    break
+                length = hdr & 0x3FFFFFFF
+                cons += (length + 15) & ~7           # 8-byte header, 8-byte aligned
+                if not hdr & BPF_RINGBUF_DISCARD_BIT:
+                    handle(data[off + 8:off + 8 + length])
+                    count += 1
+                    if limit is not None and count >= limit:
+                        stop = True
+                        break
             self._set_consumer(cons)
-            if limit is not None and count >= limit:
-                break
-            if cons >= prod:
+            if not stop:
                 prod = _U64.unpack_from(self._producer, 0)[0]   # type: ignore[arg-type]
         self.records_read += count
         return count
@@ -148,28 +156,40 @@ class RingBufReader(RingReader):
         self.wait(timeout)
         return self.consume()
 
-    def poll_batch(self, timeout: float | None = None) -> list[memoryview]:
-        """Like poll, but one copy of the ready span and a memoryview per record (cheap, undecoded)."""
+    def poll_batch(self, timeout: float | None = None, *,
+                   views: bool = False) -> list[bytes] | list[memoryview]:
+        """Like poll, but undecoded and cheap: one copy of the ready span, then one slice per
+        record (bytes; memoryviews into the copy with ``views=True`` — measured slower here).
+
+        Runs of equal-size records are sliced at a fixed stride without walking each header in
+        Python when numpy is available.
+        """
         self.wait(timeout)
         cons, prod = self._positions()
         if cons >= prod:
             return []
         start = cons & self.mask
         span = bytes(self._data[start:start + (prod - cons)])     # double mapping: contiguous
-        view = memoryview(span)
-        out: list[memoryview] = []
-        pos = 0
-        end = len(span)
+        view: Any = memoryview(span) if views else span
+        out: list[Any] = []
+        pos, end = 0, len(span)
+        unpack = _U32.unpack_from
         while pos + BPF_RINGBUF_HDR_SZ <= end:
-            hdr = _U32.unpack_from(span, pos)[0]
+            hdr = unpack(span, pos)[0]
             if hdr & BPF_RINGBUF_BUSY_BIT:
                 break
-            length = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)
-            step = (length + BPF_RINGBUF_HDR_SZ + 7) & ~7
+            length = hdr & 0x3FFFFFFF
+            step = (length + 15) & ~7
             if pos + step > end:
                 break
             if not hdr & BPF_RINGBUF_DISCARD_BIT:
-                out.append(view[pos + BPF_RINGBUF_HDR_SZ:pos + BPF_RINGBUF_HDR_SZ + length])
+                run = _fixed_run(span, pos, hdr, step, end)
+                if run > 1:
+                    out.extend([view[p + 8:p + 8 + length]
+                                for p in range(pos, pos + run * step, step)])
+                    pos += run * step
+                    continue
+                out.append(view[pos + 8:pos + 8 + length])
             pos += step
         self._set_consumer(cons + pos)
         self.records_read += len(out)
@@ -228,6 +248,20 @@ class RingBufReader(RingReader):
     def multi(cls, readers: Iterable["RingBufReader"]) -> "RingPollGroup":
         """One epoll over several rings: ``group.poll(timeout)`` -> [(reader, record), ...]."""
         return RingPollGroup(list(readers))
+
+
+def _fixed_run(span: bytes, pos: int, hdr: int, step: int, end: int) -> int:
+    """How many consecutive records from ``pos`` have exactly header ``hdr`` (same size, committed)."""
+    if step % 4 or end - pos < 2 * step:
+        return 1
+    try:
+        import numpy as np
+    except ImportError:
+        return 1
+    count = (end - pos) // step
+    words = np.frombuffer(span, dtype="<u4", count=count * step // 4, offset=pos)[::step // 4]
+    differing = np.flatnonzero(words != hdr)
+    return int(differing[0]) if differing.size else count
 
 
 class RingPollGroup:
