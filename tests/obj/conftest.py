@@ -36,6 +36,7 @@ class LoadedByLibbpf:
     xlated: dict[str, list[dict]] = field(default_factory=dict)   # pin name -> xlated json
     maps: dict[int, dict] = field(default_factory=dict)           # map id -> map show json
     map_dumps: dict[int, list] = field(default_factory=dict)
+    pinned_maps: dict[str, dict] = field(default_factory=dict)    # pin file name -> map show
 
     def patched(self) -> dict[tuple[str, int], tuple[str, int | None]]:
         """(prog, insn) -> ("patched", new value) or ("poisoned", None), from libbpf's log."""
@@ -87,6 +88,9 @@ def libbpf_loaded(corpus_object):
                         view.map_dumps[map_id] = (json.loads(dump.stdout)
                                                   if dump.returncode == 0 and dump.stdout
                                                   else [])
+            for entry in sorted((pin / "maps").iterdir()):
+                view.pinned_maps[entry.name] = json.loads(
+                    _bpftool("-j", "map", "show", "pinned", str(entry)).stdout)
         finally:
             if pin.exists():
                 shutil.rmtree(pin, ignore_errors=True)

@@ -207,3 +207,19 @@ def test_subprogram_linking_matches_libbpf(source, corpus_object, libbpf_loaded)
         assert program.subprograms == added
     if source == "core_calls.bpf.c":
         assert placed
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES)
+def test_every_map_libbpf_creates_is_in_the_spec_with_the_same_shape(source, corpus_object,
+                                                                     libbpf_loaded):
+    loaded = libbpf_loaded(source)
+    path = corpus_object(source)
+    spec = load_object(path)
+    obj_name = _object_name(path)
+    ours = {}
+    for name, m in spec.maps.items():
+        pin = kernel_map_name(obj_name, name, internal=m.is_global_data).replace(".", "_")
+        ours[pin] = (m.type.name.lower(), m.key_size, m.value_size, m.max_entries, m.flags)
+    kernel = {pin: (k["type"], k["bytes_key"], k["bytes_value"], k["max_entries"], k["flags"])
+              for pin, k in loaded.pinned_maps.items()}
+    assert ours == kernel
