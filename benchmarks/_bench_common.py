@@ -52,4 +52,4 @@ def table(title: str, rows: list[tuple[str, float, float]], reference: str) -> N
     print(f"{'path':<38} {'items':>10} {'seconds':>10} {'items/s':>14} {'vs ' + reference:>16}")
     for name, items, secs in rows:
         rate = items / secs if secs else float("inf")
-        print(f"{name:<38} {items:>10.0f} {secs:>10.4f} {rate:>14,.0f} {rate / ref_rate:>15.2f}x")
+        print(f"{name:<38} {items:>10.0f} {secs:>10.4f} {rate:>14,.0f} {rate / ref_rate:>15.3g}x")

@@ -114,22 +114,17 @@ class RingBufReader(RingReader):
         self.records_read += count
         return count
 
-    def _decode(self, view: memoryview) -> Any:
-        if self.codec is None:
-            return bytes(view)
-        return self.codec.decode(bytes(view[:self.codec.size]) if len(view) > self.codec.size
-                                 else bytes(view))
-
     def consume(self) -> list[Any]:
         """Every ready record, decoded (no waiting). Callbacks run per record when set."""
-        out: list[Any] = []
-        decode = self._decode
+        records: list[Any] = self._take_batch()
+        if self.codec is not None:
+            codec = self.codec
+            size = codec.size
+            records = [codec.decode(r[:size] if len(r) > size else r) for r in records]
         if self.callback is not None:
             cb = self.callback
-            self.consume_raw(lambda v: out.append(cb(decode(v))))
-        else:
-            self.consume_raw(lambda v: out.append(decode(v)))
-        return out
+            records = [cb(r) for r in records]
+        return records
 
     def wait(self, timeout: float | None) -> bool:
         """Block until the ring has data (or ``timeout``); True when data is ready."""
@@ -165,6 +160,9 @@ class RingBufReader(RingReader):
         Python when numpy is available.
         """
         self.wait(timeout)
+        return self._take_batch(views)
+
+    def _take_batch(self, views: bool = False) -> list[Any]:
         cons, prod = self._positions()
         if cons >= prod:
             return []
