@@ -58,7 +58,19 @@ def tracefs() -> str:
     for path in TRACEFS_CANDIDATES:
         if os.path.isdir(os.path.join(path, "events")):
             return path
+    if _mount_tracefs(TRACEFS_CANDIDATES[0]):
+        return TRACEFS_CANDIDATES[0]
     raise NotSupportedError("tracefs is not mounted (looked in /sys/kernel/tracing)")
+
+
+def _mount_tracefs(path: str) -> bool:
+    """Mount tracefs at ``path`` (an existing, empty mount point) like bpffs is mounted on demand."""
+    if not os.path.isdir(path) or os.listdir(path):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b"tracefs", os.fsencode(path), b"tracefs", ctypes.c_ulong(0), None) != 0:
+        return False
+    return os.path.isdir(os.path.join(path, "events"))
 
 
 def tracepoint_id(group: str, name: str) -> int:

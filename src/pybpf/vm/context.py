@@ -289,6 +289,13 @@ BUILTIN_FORMATS = {
                                        ("const char *const * argv", 24, 8, False),
                                        ("const char *const * envp", 32, 8, False)],
     ("syscalls", "sys_exit_execve"): [("int __syscall_nr", 8, 4, True), ("long ret", 16, 8, True)],
+    ("syscalls", "sys_enter_execveat"): [("int __syscall_nr", 8, 4, True), ("int fd", 16, 8, False),
+                                         ("const char * filename", 24, 8, False),
+                                         ("const char *const * argv", 32, 8, False),
+                                         ("const char *const * envp", 40, 8, False),
+                                         ("int flags", 48, 8, False)],
+    ("syscalls", "sys_exit_execveat"): [("int __syscall_nr", 8, 4, True),
+                                        ("long ret", 16, 8, True)],
 }
 COMMON_FIELDS = [("unsigned short common_type", 0, 2, False), ("unsigned char common_flags", 2, 1, False),
                  ("unsigned char common_preempt_count", 3, 1, False), ("int common_pid", 4, 4, True)]
