@@ -322,6 +322,28 @@ class Collection(runtime.Collection):
         return find_vmlinux_id(target, "func")
 
     # --- conveniences ---------------------------------------------------------------------
+    def _globals(self, kind: str) -> Any:
+        from .globals import KernelGlobals
+        cache = self.__dict__.setdefault("_globals_cache", {})
+        if kind not in cache:
+            cache[kind] = KernelGlobals(kind, getattr(self.spec, kind, None), self.maps)
+        return cache[kind]
+
+    @property
+    def bss(self) -> Any:
+        """``.bss`` variables by name, live through the map's mmap (``coll.bss["counter"]``)."""
+        return self._globals("bss")
+
+    @property
+    def data(self) -> Any:
+        """``.data`` variables by name, live through the map's mmap."""
+        return self._globals("data")
+
+    @property
+    def rodata(self) -> Any:
+        """``.rodata`` variables by name (read-only after load: the map is frozen)."""
+        return self._globals("rodata")
+
     def attach_all(self) -> list[Any]:
         """Auto-attach every program whose section allows it; returns the links."""
         out = []
