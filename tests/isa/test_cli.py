@@ -21,13 +21,16 @@ def _run(capsys, *argv):
 
 
 @pytest.mark.parametrize("src,mcpu", CASES, ids=[f"{s.stem}-{m}" for s, m in CASES])
-def test_disasm_prints_what_llvm_objdump_prints(capsys, compile_bpf, src, mcpu):
+@pytest.mark.parametrize("reloc", [False, True], ids=["plain", "with-relocations"])
+def test_disasm_prints_what_llvm_objdump_prints(capsys, compile_bpf, src, mcpu, reloc):
     obj = compile_bpf(src, mcpu=mcpu)
-    code, out, err = _run(capsys, "disasm", "--alu32", "--llvm-exact", str(obj))
-    expected = subprocess.run([need("llvm-objdump-19"), "-d", "--no-show-raw-insn", "--mcpu=v4",
-                               str(obj)], capture_output=True, text=True, check=True).stdout
+    flags = ["-r"] if reloc else []
+    code, out, err = _run(capsys, "disasm", *flags, "--alu32", "--llvm-exact", str(obj))
+    expected = subprocess.run([need("llvm-objdump-19"), "-d", *flags, "--no-show-raw-insn",
+                               "--mcpu=v4", str(obj)], capture_output=True, text=True, check=True).stdout
     assert (code, err) == (0, "")
     assert out == expected
+    assert ("R_BPF_64_64" in out) == reloc      # every corpus program loads a map or a global
 
 
 def test_disasm_section_option_selects_one_section(capsys, compile_bpf):

@@ -11,7 +11,9 @@ Output format (like ``llvm-objdump-19 -d --no-show-raw-insn``)::
            1:\texit
 
 Each instruction line is the slot index right-aligned in 8 columns, ``:``, a tab, then the text of
-:func:`pybpf.isa.disasm.format_instruction` (jump targets annotated ``<symbol+0xoff>``).
+:func:`pybpf.isa.disasm.format_instruction` (jump targets annotated ``<symbol+0xoff>``). With ``-r``
+each relocation follows its instruction as llvm-objdump -r prints it
+(``\t\t0000000000000038:  R_BPF_64_64\tcounts``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ from ..isa.instruction import Instruction
 
 EM_BPF = 247
 SHF_EXECINSTR = 0x4
+RELOC_TYPES = {0: "R_BPF_NONE", 1: "R_BPF_64_64", 2: "R_BPF_64_ABS64", 3: "R_BPF_64_ABS32",
+               4: "R_BPF_64_NODYLD32", 10: "R_BPF_64_32"}
 
 
 @dataclass
@@ -36,6 +40,7 @@ class CodeSection:
     data: bytes
     symbols: dict[int, str] = field(default_factory=dict)
     functions: dict[int, str] = field(default_factory=dict)
+    relocations: list[tuple[int, str, str]] = field(default_factory=list)   # (offset, type, symbol)
 
 
 def read_code_sections(path: str | Path) -> list[CodeSection]:
@@ -55,6 +60,7 @@ def read_code_sections(path: str | Path) -> list[CodeSection]:
                         and section["sh_size"]:
                     sections[index] = CodeSection(section.name, section.data())
             symtab = elf.get_section_by_name(".symtab")
+            _read_relocations(elf, sections, symtab)
             if symtab is not None:
                 for symbol in symtab.iter_symbols():
                     shndx = symbol["st_shndx"]
@@ -77,6 +83,22 @@ def read_code_sections(path: str | Path) -> list[CodeSection]:
                           f"{type(exc).__name__}: {exc})") from None
 
 
+def _read_relocations(elf, sections: dict[int, CodeSection], symtab) -> None:
+    """Fill each code section's relocations from the SHT_REL section that targets it."""
+    if symtab is None:
+        return
+    for rel in elf.iter_sections():
+        if rel["sh_type"] not in ("SHT_REL", "SHT_RELA") or rel["sh_info"] not in sections:
+            continue
+        for entry in rel.iter_relocations():
+            symbol = symtab.get_symbol(entry["r_info_sym"])
+            name = symbol.name
+            if symbol["st_info"]["type"] == "STT_SECTION":
+                name = elf.get_section(symbol["st_shndx"]).name
+            kind = RELOC_TYPES.get(entry["r_info_type"], f"R_BPF_{entry['r_info_type']}")
+            sections[rel["sh_info"]].relocations.append((entry["r_offset"], kind, name))
+
+
 def decode_section(section: CodeSection, path: str | Path = "") -> list[Instruction]:
     try:
         return decode(section.data)
@@ -85,16 +107,21 @@ def decode_section(section: CodeSection, path: str | Path = "") -> list[Instruct
 
 
 def section_listing(section: CodeSection, insns: list[Instruction], *, alu32: bool = False,
-                    llvm_exact: bool = False) -> list[str]:
+                    llvm_exact: bool = False, relocations: bool = False) -> list[str]:
     """The lines ``pybpf disasm`` prints for one section (function headers included)."""
     texts = disassemble(insns, alu32=alu32, llvm_exact=llvm_exact,
                         symbolize=nearest_symbol(section.symbols))
+    relocs: dict[int, list[tuple[int, str, str]]] = {}
+    for reloc in sorted(section.relocations) if relocations else []:
+        relocs.setdefault(reloc[0] // 8, []).append(reloc)
     out = []
-    for insn_text, slot in zip(texts, slot_offsets(insns)):
+    for insn_text, slot, insn in zip(texts, slot_offsets(insns), insns):
         name = section.functions.get(slot * 8)
         if name is not None:
             out += ["", f"{slot * 8:016x} <{name}>:"]
         out.append(f"{slot:8d}:\t{insn_text}")
+        for at in range(slot, slot + insn.slots):
+            out += [f"\t\t{offset:016x}:  {kind}\t{symbol}" for offset, kind, symbol in relocs.get(at, [])]
     return out
 
 
@@ -119,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     for section in sections:
         insns = decode_section(section, path)
         print(f"\nDisassembly of section {section.name}:")
-        for line in section_listing(section, insns, alu32=args.alu32, llvm_exact=args.llvm_exact):
+        for line in section_listing(section, insns, alu32=args.alu32, llvm_exact=args.llvm_exact,
+                                    relocations=args.reloc):
             print(line)
     return 0
 
@@ -131,6 +159,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="BPF ELF object (.o), or raw instructions with --raw")
     parser.add_argument("--section", "-j", help="only this section")
     parser.add_argument("--raw", action="store_true", help="FILE is raw little-endian instructions")
+    parser.add_argument("-r", "--reloc", action="store_true",
+                        help="show relocations after the instructions they patch")
     parser.add_argument("--alu32", action="store_true",
                         help="print sub-register loads/stores as w registers (llvm --mcpu=v3)")
     parser.add_argument("--llvm-exact", action="store_true",

@@ -119,7 +119,7 @@ def assemble(text: str) -> list[Instruction]:
     [%r10-8], %r1``) and llvm-objdump's (``w0 = 0x1``, ``if r1 == 0x0 goto +0x2``), per line.
     """
     parsed: list[Parsed] = []
-    lines: list[SourceLine] = []
+    lines: list[tuple[SourceLine, int]] = []
     labels: dict[str, int] = {}
     slot = 0
     first_exit: int | None = None
@@ -140,17 +140,18 @@ def assemble(text: str) -> list[Instruction]:
         if item.insn.opcode == (Class.JMP | 0x90) and first_exit is None:
             first_exit = slot
         parsed.append(item)
-        lines.append(line)
+        lines.append((line, offset + 1))
         slot += item.insn.slots
     if first_exit is not None:
         labels.setdefault("exit", first_exit)   # bpf_conformance: "exit" names the first exit
     return _resolve(parsed, lines, labels)
 
 
-def _resolve(parsed: list[Parsed], lines: list[SourceLine], labels: dict[str, int]) -> list[Instruction]:
+def _resolve(parsed: list[Parsed], lines: list[tuple[SourceLine, int]],
+             labels: dict[str, int]) -> list[Instruction]:
     out: list[Instruction] = []
     slot = 0
-    for item, line in zip(parsed, lines):
+    for item, (line, column) in zip(parsed, lines):
         insn = item.insn
         if item.label is not None:
             target = labels.get(item.label.text)
@@ -166,7 +167,7 @@ def _resolve(parsed: list[Parsed], lines: list[SourceLine], labels: dict[str, in
                                  "jump offset (use ja32/gotol)", item.label.column)
         problem = check(insn)
         if problem:
-            raise line.error(f"invalid instruction: {problem}", 1)
+            raise line.error(f"invalid instruction: {problem}", column)
         out.append(insn)
         slot += insn.slots
     return out

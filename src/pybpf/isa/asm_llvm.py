@@ -302,6 +302,8 @@ def parse_line(body: str, column: int, line: SourceLine) -> Parsed:
         match = pattern.match(text)
         if match:
             return build(_Match(match, column, line))
+    if not text.strip():
+        raise line.error("expected an instruction before the <target> annotation", column)
     word = text.split()[0]
     if re.fullmatch(_REG, word) is None and word not in (
             "if", "goto", "gotol", "may_goto", "call", "callx", "exit", "lock", "ld_pseudo") \
