@@ -184,3 +184,19 @@ char LICENSE[] SEC("license") = "GPL";
         assert source_lines[rec.line - 1].strip() == rec.source.strip()
     loads = [i for i, insn in enumerate(program.instructions) if insn.cls == 1]
     assert loads and all("ctx->data" in program.source_line(i).source for i in loads)
+
+
+def test_typed_and_typeless_ksyms_become_btf_id_and_address_loads(build):
+    obj = build("ksyms", """
+extern const void bpf_prog_active __ksym;
+extern const int bpf_stats_enabled_key __ksym __weak;
+SEC("raw_tp/sys_enter") int prog(void *ctx) {
+    return (long)&bpf_prog_active + (long)&bpf_stats_enabled_key;
+}
+char LICENSE[] SEC("license") = "GPL";
+""")
+    spec = load_object(obj)
+    loads = {i.ref: i for i in spec.programs["prog"].instructions if i.is_wide and i.ref}
+    assert loads["bpf_prog_active"].src == 0 and spec.ksyms["bpf_prog_active"].typeless
+    assert loads["bpf_stats_enabled_key"].src == 3         # BPF_PSEUDO_BTF_ID
+    assert spec.ksyms["bpf_stats_enabled_key"].weak

@@ -18,7 +18,10 @@ ProgramSpec.instructions is FULLY LINKED: every used subprogram is appended, bpf
 * ``LDDW src=MAP_FD imm=0 ref="<map>"`` -- a map; backends put the fd in ``imm``.
 * ``LDDW src=MAP_VALUE imm=(offset << 32) ref="<map>"`` -- a pointer into a global-data map
   (".rodata", ".data", ".bss", ".data.foo", ".kconfig"); backends put the fd in the low 32 bits.
-* ``CALL src=KFUNC imm=0 ref="<kfunc>"`` and ``LDDW src=BTF_ID ref="<ksym>"`` -- kernel symbols.
+* ``CALL src=KFUNC imm=0 ref="<kfunc>"`` and ``LDDW src=BTF_ID ref="<ksym>"`` -- kernel symbols
+  (a typeless ``extern const void x __ksym`` stays ``LDDW src=0 imm=0 ref="x"``,
+  ``meta={"ksym": "typeless"}``: the loader writes the kallsyms address into imm, as libbpf).
+* ``CALL src=PSEUDO_CALL ref="<subprog>"`` and ``LDDW src=FUNC ref="<subprog>"`` -- final imm.
 
 ``func_info``/``line_info``/``core_relos`` are re-indexed to the linked program; each record has
 ``index`` (list position) and ``slot`` (8-byte slot, the kernel's insn_off). CO-RE is a separate

@@ -58,6 +58,7 @@ def collect_externs(elf: ElfView, btf: Any) -> dict[str, ExternSpec]:
     if not names:
         return {}
     by_name: dict[str, tuple[str, int, Any]] = {}
+    from ..btf import Kind
     if btf is not None:
         from ..btf import Datasec, Func, Var
         for sec_name in (".kconfig", ".ksyms"):
@@ -93,8 +94,14 @@ def collect_externs(elf: ElfView, btf: Any) -> dict[str, ExternSpec]:
             out.append(ExternSpec(sym.name, "kconfig", type_id, size=size, weak=weak,
                                   offset=align))          # offset holds align until laid out
         else:
+            typeless = False
+            if not isinstance(t, Func):
+                try:
+                    typeless = btf.resolve(t.type_id).kind == Kind.UNKN
+                except BTFError as exc:
+                    raise ObjectError(f"{where}: {exc}") from None
             out.append(ExternSpec(sym.name, "ksym", type_id, weak=weak,
-                                  is_func=isinstance(t, Func)))
+                                  is_func=isinstance(t, Func), typeless=typeless))
     # lay out kconfig externs like libbpf: descending alignment, ascending size, then name
     kcfg = sorted((e for e in out if e.kind == "kconfig"), key=lambda e: (-e.offset, e.size,
                                                                         e.name))

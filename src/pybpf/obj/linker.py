@@ -130,6 +130,8 @@ class Linker:
                 fixups[idx] = Fixup("kfunc", sym.name)
             elif ext is not None and getattr(ext, "kind", "") == "kconfig":
                 fixups[idx] = Fixup("kconfig", sym.name, addend=getattr(ext, "offset", 0))
+            elif ext is not None and getattr(ext, "typeless", False):
+                fixups[idx] = Fixup("ksym_addr", sym.name)
             else:
                 fixups[idx] = Fixup("ksym", sym.name)
             return
@@ -263,6 +265,8 @@ def _apply(insn: Instruction, fix: Fixup) -> Instruction:
                           meta={"extern": fix.ref} if fix.kind == "kconfig" else None)
     if fix.kind == "ksym":
         return insn.with_(src=PseudoSrc.BTF_ID, imm=0, ref=fix.ref)
+    if fix.kind == "ksym_addr":           # typeless ksym: the loader puts the address in imm
+        return insn.with_(src=PseudoSrc.IMM64, imm=0, ref=fix.ref, meta={"ksym": "typeless"})
     if fix.kind == "kfunc":
         return insn.with_(src=CallSrc.KFUNC, imm=0, ref=fix.ref)
     return insn.with_(ref=fix.ref)          # call / func_addr: imm already final

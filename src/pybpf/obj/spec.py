@@ -166,6 +166,7 @@ class ExternSpec:
     size: int = 0
     is_func: bool = False              # ksym: a kfunc (called) rather than a variable (LDDW)
     weak: bool = False
+    typeless: bool = False             # ksym declared ``extern const void x __ksym``: an address
 
 
 @dataclass
