@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -262,3 +263,52 @@ def test_tp_btf_program_loads_or_skips_with_the_kernel_reason():
         pytest.skip(f"tp_btf refused here: {exc}")
     with p, p.attach_tracing():
         os.getpid()
+
+
+# --- perf events, pinned links, classic tc --------------------------------------------------
+def test_perf_event_program_runs_on_a_software_clock_event():
+    from pybpf.kernel import perf
+    with KernelMap.create(MapType.ARRAY, 4, 8, 1, name="pe_hits") as hits:
+        prog = [I(0x62, 10, 0, -4, 0), I(0x18, 1, 1, 0, 0, ref="pe_hits"), I(0xBF, 2, 10),
+                I(0x07, 2, 0, 0, -4), I(0x85, 0, 0, 0, 1), I(0x15, 0, 0, 2, 0),
+                mov64_imm(1, 1), I(0xDB, 0, 1, 0, 0), *return_imm(0)]
+        attr = perf.perf_attr(type=perf.PERF_TYPE_SOFTWARE, config=perf.PERF_COUNT_SW_CPU_CLOCK,
+                              sample_period=100_000)            # every 100 us of our CPU time
+        with perf.open_event(attr, pid=0, cpu=-1) as event, \
+                KernelProgram.load(prog, prog_type=ProgramType.PERF_EVENT,
+                                   maps={"pe_hits": hits}) as p:
+            with p.attach_perf_event(event):
+                deadline = time.monotonic() + 0.2
+                while time.monotonic() < deadline:
+                    pass
+        assert int.from_bytes(hits[bytes(4)], "little") > 0
+
+
+def test_pinned_link_outlives_its_creator_until_unpinned(bpffs_dir):
+    from pybpf.kernel.links import FDLink
+    with KernelProgram.load(return_imm(0), prog_type=ProgramType.RAW_TRACEPOINT) as p:
+        link = p.attach_raw_tracepoint("sys_enter")
+        link.pin(bpffs_dir / "link")
+        link_id = link.info().id
+        p.close()                                   # closes the creator's link fd too
+        with FDLink.from_pin(bpffs_dir / "link") as again:
+            assert again.info().id == link_id
+            again.unpin()
+
+
+def test_classic_tc_fallback_attaches_and_detaches(veth_netns):
+    if not shutil.which("tc"):
+        pytest.skip("iproute2 tc is not installed")
+    from pybpf.kernel.links import attach_tc_classic
+    with KernelMap.create(MapType.ARRAY, 4, 8, 1, name="tc_hits") as hits:
+        prog = [I(0x62, 10, 0, -4, 0), I(0x18, 1, 1, 0, 0, ref="tc_hits"), I(0xBF, 2, 10),
+                I(0x07, 2, 0, 0, -4), I(0x85, 0, 0, 0, 1), I(0x15, 0, 0, 2, 0),
+                mov64_imm(1, 1), I(0xDB, 0, 1, 0, 0), *return_imm(0)]
+        with KernelProgram.load(prog, prog_type=ProgramType.SCHED_CLS,
+                                maps={"tc_hits": hits}) as p:
+            with attach_tc_classic(p, veth_netns["host_if"], "ingress"):
+                send_from_netns(veth_netns["ns"], veth_netns["host_ip"], udp=3, icmp=0)
+            shown = subprocess.run(["tc", "filter", "show", "dev", veth_netns["host_if"],
+                                    "ingress"], capture_output=True, text=True).stdout
+        assert int.from_bytes(hits[bytes(4)], "little") >= 3
+        assert "bpf" not in shown

@@ -169,8 +169,9 @@ class SocketFilterLink(Link):
 class TCFilterLink(Link):
     """Classic tc (clsact + bpf filter through iproute2) for kernels without tcx."""
 
-    def __init__(self, interface: str, direction: str, pin_path: str, description: str) -> None:
-        self.interface, self.direction, self._pin = interface, direction, pin_path
+    def __init__(self, interface: str, direction: str, pin_path: str, description: str,
+                 prio: int) -> None:
+        self.interface, self.direction, self._pin, self.prio = interface, direction, pin_path, prio
         self.description = description
         self._open = True
 
@@ -178,8 +179,8 @@ class TCFilterLink(Link):
         if not self._open:
             return
         self._open = False
-        subprocess.run(["tc", "filter", "del", "dev", self.interface, self.direction],
-                       capture_output=True)
+        subprocess.run(["tc", "filter", "del", "dev", self.interface, self.direction, "prio",
+                        str(self.prio)], capture_output=True)
         try:
             os.unlink(self._pin)
         except OSError:
@@ -331,20 +332,24 @@ def attach_tcx(program: Any, interface: str | int, direction: str = "ingress") -
     return attach_tc_classic(program, socket.if_indextoname(ifindex), direction)
 
 
-def attach_tc_classic(program: Any, interface: str, direction: str = "ingress") -> Link:
-    """Classic tc: clsact qdisc + direct-action bpf filter (through iproute2's tc)."""
+def attach_tc_classic(program: Any, interface: str, direction: str = "ingress", *,
+                      prio: int | None = None) -> Link:
+    """Classic tc: clsact qdisc + direct-action bpf filter (through iproute2's tc); the filter gets
+    its own priority so close() removes exactly it."""
     from .pin import ensure_bpffs, obj_pin
     ensure_bpffs()
     pin_path = f"/sys/fs/bpf/pybpf_tc_{os.getpid()}_{interface}_{direction}"
     obj_pin(program.fd, pin_path)
     subprocess.run(["tc", "qdisc", "add", "dev", interface, "clsact"], capture_output=True)
-    proc = subprocess.run(["tc", "filter", "add", "dev", interface, direction, "bpf", "da",
-                           "pinned", pin_path], capture_output=True, text=True)
+    if prio is None:
+        prio = 0xC000 + (os.getpid() + program.fd) % 0x3FFF
+    proc = subprocess.run(["tc", "filter", "add", "dev", interface, direction, "prio", str(prio),
+                           "bpf", "da", "pinned", pin_path], capture_output=True, text=True)
     if proc.returncode != 0:
         os.unlink(pin_path)
         raise KernelError(f"tc could not attach {program.name!r} to {interface} {direction}: "
                           f"{proc.stderr.strip()}")
-    return TCFilterLink(interface, direction, pin_path, f"tc {direction} {interface}")
+    return TCFilterLink(interface, direction, pin_path, f"tc {direction} {interface}", prio)
 
 
 CGROUP_ATTACH_DEFAULTS = {
