@@ -50,13 +50,21 @@ char LICENSE[] SEC("license") = "GPL";
 
 
 @pytest.fixture(scope="session")
-def vmlinux_h(tmp_path_factory, vmlinux_path):
-    """`pybpf btf dump /sys/kernel/btf/vmlinux --format c` written once, via the CLI."""
+def vmlinux_h(tmp_path_factory, vmlinux_btf):
+    """The vmlinux.h that `pybpf btf dump /sys/kernel/btf/vmlinux --format c` prints (made
+    in-process from the shared, already decoded vmlinux BTF; the CLI path is tested below)."""
     out = tmp_path_factory.mktemp("vmlinux_h") / "vmlinux.h"
-    with open(out, "w") as f:
-        subprocess.run([sys.executable, "-m", "pybpf", "btf", "dump", str(vmlinux_path),
-                        "--format", "c"], stdout=f, check=True)
+    out.write_text(dump_c(vmlinux_btf))
     return out
+
+
+def test_cli_dump_format_c_prints_the_header(zoo_object, bpftool):
+    proc = subprocess.run([sys.executable, "-m", "pybpf", "btf", "dump", str(zoo_object),
+                           "--format", "c"], capture_output=True, text=True)
+    theirs = subprocess.run([bpftool, "btf", "dump", "file", str(zoo_object), "format", "c"],
+                            check=True, capture_output=True, text=True).stdout
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == theirs
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,8 @@ def test_corpus_btf_reencodes_byte_identically(corpus_objects):
         assert btf.to_bytes(reencode=True) == raw, path.name
 
 
-def test_vmlinux_reencodes_byte_identically(vmlinux_bytes):
-    btf = BTF.parse(vmlinux_bytes)
-    assert btf.to_bytes(reencode=True) == vmlinux_bytes
+def test_vmlinux_reencodes_byte_identically(vmlinux_btf, vmlinux_bytes):
+    assert vmlinux_btf.to_bytes(reencode=True) == vmlinux_bytes
 
 
 def test_parse_of_to_bytes_equals_original_after_edit(zoo_object):

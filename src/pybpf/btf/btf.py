@@ -219,19 +219,41 @@ class BTF:
             self._names = names
         return self._names
 
+    def _ids_named(self, name_offsets: list[int]) -> list[int]:
+        """Ids of own parsed types whose name offset is one of ``name_offsets``."""
+        if not name_offsets or self._index is None:
+            return []
+        if self._names is None and len(name_offsets) <= 4:
+            # a few C-speed scans beat building the whole index for a one-off lookup
+            offs = self._index.name_offs
+            ids = []
+            for off in name_offsets:
+                i = -1
+                while True:
+                    try:
+                        i = offs.index(off, i + 1)
+                    except ValueError:
+                        break
+                    ids.append(self.first_id + i)
+            self._lookups = getattr(self, "_lookups", 0) + 1
+            if self._lookups < 64:
+                return ids
+        names = self._name_index()
+        return [i for off in name_offsets for i in names.get(off, ())]
+
     def find(self, name: str, kind: Kind | None = None) -> list[Type]:
         """All types called ``name`` (in base BTF too), optionally only of ``kind``."""
         found = self.base.find(name, kind) if self.base is not None else []
         if not name:
             return found
-        names = self._name_index()
         needle = name.encode("utf-8", "surrogateescape") + b"\0"
-        ids: list[int] = []
         table = self._strings
+        candidates = []
         pos = table.find(needle)
         while pos != -1:
-            ids.extend(names.get(self._str_start + pos, ()))
+            candidates.append(self._str_start + pos)
             pos = table.find(needle, pos + 1)
+        ids = self._ids_named(candidates)
         for type_id in sorted(ids):
             if type_id in self._replaced:
                 continue

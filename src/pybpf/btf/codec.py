@@ -381,19 +381,19 @@ class RecordCodec(_Codec):
 def type_name(btf: BTF, ref: TypeRef) -> str:
     """A short C-ish name for messages and reprs: ``struct foo``, ``__u32``, ``char[16]``."""
     t = btf.get(ref)
+    suffix = ""
     for _ in range(MAX_RESOLVE_DEPTH):
         if t.name:
             prefix = {Kind.STRUCT: "struct ", Kind.UNION: "union ", Kind.ENUM: "enum ",
                       Kind.ENUM64: "enum "}.get(t.kind, "")
-            return prefix + t.name
+            return prefix + t.name + suffix
         if isinstance(t, Array):
-            return f"{type_name(btf, t.type_id)}[{t.nelems}]"
-        if isinstance(t, Ptr):
-            return f"{type_name(btf, t.type_id)} *"
-        if t.kind in MODIFIER_KINDS:
-            t = btf[t.type_id]  # type: ignore[attr-defined]
-            continue
-        return f"(anon {t.kind.name.lower()})" if t.kind != Kind.UNKN else "void"
+            suffix = f"[{t.nelems}]" + suffix
+        elif isinstance(t, Ptr):
+            suffix = " *" + suffix
+        elif t.kind not in MODIFIER_KINDS:
+            return (f"(anon {t.kind.name.lower()})" if t.kind != Kind.UNKN else "void") + suffix
+        t = btf[t.type_id]  # type: ignore[attr-defined]
     return "(deep type)"
 
 
