@@ -125,3 +125,24 @@ def test_disassembly_of_random_code_equals_llvm_objdump(insns):
     theirs = llvm_disassemble(encode(insns), "--mcpu=v4")
     ours = disassemble(insns, alu32=True, llvm_exact=True)
     assert ours == theirs
+
+
+TOKENS = ["r0", "w2", "r10", "r11", "%r1", "%r0", "=", "+=", "s/=", "*(u32 *)", "*(s8 *)",
+          "(r1 + 0x4)", "(r1 - 8)", "[%r1+8]", "[%r1]", "[", "]", "(", ")", ",", "goto", "gotol",
+          "if", "==", "s<", "&", "+0x2", "-1", "0x", "0xffffffffffffffff", "99999999999999999999",
+          "ll", "call", "callx", "pc+1", "kfunc", "exit", "lock", "fetch", "add", "add32",
+          "cmpxchg", "xchg32", "mov32", "lddw", "ldxdw", "stxw", "ja", "ja32", "jeq", "L1", "L1:",
+          "local", "be16", "bswap32", "movsx832", "atomic_fetch_add(", "xchg_64(", "ld_pseudo",
+          "skb[", "may_goto", "#", "<f+0x8>", "-", "neg", "sdiv32", "4294967295", "\t", "\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=14).map(" ".join))
+def test_any_text_assembles_or_raises_assembler_error(text):
+    from pybpf.errors import AssemblerError
+    try:
+        insns = assemble(text)
+    except AssemblerError as exc:
+        assert exc.line is not None and exc.line >= 1
+        return
+    assert assemble("\n".join(disassemble(insns))) == insns

@@ -4,6 +4,7 @@ Pure functions over bytes and Instruction values; never touches the kernel or th
 """
 from .asm import assemble
 from .codec import check, decode, encode, encode_one, slot_offsets
+from .disasm import disassemble, format_instruction
 from .instruction import Instruction
 from .opcodes import (
     ALUOp, AtomicOp, CallSrc, Class, JumpOp, Mode, PseudoSrc, Size, Source,
@@ -11,5 +12,6 @@ from .opcodes import (
 
 __all__ = [
     "Instruction", "decode", "encode", "encode_one", "check", "slot_offsets", "assemble",
+    "disassemble", "format_instruction",
     "ALUOp", "AtomicOp", "CallSrc", "Class", "JumpOp", "Mode", "PseudoSrc", "Size", "Source",
 ]
