@@ -547,6 +547,11 @@ class Analyzer:
                     hint=f"packet access R{regno}+{start} ({size} bytes) may exceed data_end: "
                          f"check that {name} + {start + size} <= data_end first")
             return loaded
+        if t is RegType.CONST_PTR_TO_MAP:
+            if write:
+                raise InvalidMemoryAccessError("only read from bpf_array is supported",
+                                               hint="a map pointer's fields are read-only")
+            return loaded
         if t is RegType.PTR_TO_BTF_ID:
             if write:
                 raise UnsupportedFeatureError("pybpf does not model writes through BTF pointers")
@@ -881,6 +886,10 @@ class Analyzer:
                     if st.lock != key:
                         raise HelperCallError("bpf_spin_unlock of different lock")
                     st.lock = None
+        known_key = None
+        if proto.name == "map_lookup_elem" and map_info is not None and \
+                map_info.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+            known_key = self._constant_key(st, regs[2], map_info.key_size)
         if proto.name == "tail_call" and st.refs:
             raise ReferenceLeakError("tail_call would lead to reference leak")
         out: list[State] = []
@@ -896,7 +905,12 @@ class Analyzer:
             regs[0] = NOT_INIT
         elif proto.ret == H.MAP_VALUE_OR_NULL:
             assert map_info is not None
-            regs[0] = Reg(RegType.PTR_TO_MAP_VALUE_OR_NULL, B.ZERO, id=st.new_id(), map=map_info)
+            if proto.name == "map_lookup_elem" and known_key is not None \
+                    and known_key < map_info.max_entries:
+                regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, B.ZERO, map=map_info)
+            else:
+                regs[0] = Reg(RegType.PTR_TO_MAP_VALUE_OR_NULL, B.ZERO, id=st.new_id(),
+                              map=map_info)
         elif proto.ret == H.RINGBUF_MEM_OR_NULL:
             ref = st.new_id()
             st.refs = st.refs + ((ref, pc),)
@@ -908,6 +922,26 @@ class Analyzer:
         st.pc = pc + 1
         return [st, *out]
 
+    @staticmethod
+    def _constant_key(st: State, reg: Reg, key_size: int) -> int | None:
+        """The array index a stack key holds when the kernel can tell (zeroed bytes or a spilled
+        constant of exactly the key's size): such lookups cannot return NULL when in range."""
+        if reg.type is not RegType.PTR_TO_STACK or not reg.var.is_const:
+            return None
+        addr = reg.off + reg.var.sconst
+        if addr % 8 + key_size > 8 and addr % 8 != 0:
+            return None
+        slot, pos = _slot_of(addr)
+        cur = st.frames[reg.frame].stack.get(slot, EMPTY_SLOT)
+        kinds = cur.kinds[pos:pos + key_size]
+        if len(kinds) == key_size and all(k == ZERO for k in kinds):
+            return 0
+        spill = cur.spill
+        if spill is not None and spill.is_scalar and spill.var.is_const and pos == 0 \
+                and cur.spill_size == key_size and all(k == SPILL for k in kinds):
+            return spill.var.const
+        return None
+
     def _helper_mem(self, st: State, regno: int, reg: Reg, size: int, *, write: bool, name: str,
                     map_types_ok: bool = False) -> None:
         t = reg.type
@@ -917,7 +951,8 @@ class Analyzer:
             hi = reg.off + reg.var.smax + size
             if reg.var.smin <= -MAX_VAR_OFF or lo < -MAX_STACK or hi > 0:
                 raise StackAccessError(
-                    f"invalid indirect access to stack R{regno} off={reg.off} size={size}",
+                    f"invalid {'write to' if write else 'read from'} stack R{regno} "
+                    f"off={reg.off} size={size}",
                     hint=f"{name} would touch bytes outside the 512-byte stack frame")
             self._note_depth(frame, -lo)
             for addr in range(lo, hi):

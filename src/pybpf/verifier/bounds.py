@@ -4,7 +4,7 @@ Sound over-approximations of ALU results and of what a conditional branch proves
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from . import tnum as T
 from .tnum import U32, U64, Tnum
@@ -29,8 +29,7 @@ def to_unsigned(x: int) -> int:
     return x & U64
 
 
-@dataclass(frozen=True, slots=True)
-class Bounds:
+class Bounds(NamedTuple):
     """All 64-bit values a scalar (or a pointer's variable offset) may hold."""
     var: Tnum
     smin: int
@@ -101,59 +100,108 @@ def signed_range(lo: int, hi: int) -> Bounds:
 
 
 _HIGH = U64 ^ U32
+_SIGN64 = 1 << 63
 
 
 def normalize(b: Bounds) -> Bounds | None:
     """Tighten each view (tnum, s64, u64, s32, u32) from the others; None when none can hold."""
-    var, smin, smax, umin, umax = b.var, b.smin, b.smax, b.umin, b.umax
-    u32min, u32max, s32min, s32max = b.u32min, b.u32max, b.s32min, b.s32max
-    for _ in range(2):
-        v, m = var.value, var.mask
-        umin = max(umin, v)
-        umax = min(umax, v | m)
+    var, smin, smax, umin, umax, u32min, u32max, s32min, s32max = b
+    v, m = var
+    if not m:                                          # a constant: everything is exact
+        if not (umin <= v <= umax and u32min <= (v & U32) <= u32max):
+            return None
+        sv = v - (1 << 64) if v >> 63 else v
+        v32 = v & U32
+        sv32 = v32 - (1 << 32) if v32 >> 31 else v32
+        if not (smin <= sv <= smax and s32min <= sv32 <= s32max):
+            return None
+        return Bounds(var, sv, sv, v, v, v32, v32, sv32, sv32)
+    for _ in range(3):
+        before = (var, smin, smax, umin, umax, u32min, u32max, s32min, s32max)
+        v, m = var
+        if v > umin:
+            umin = v
+        if v | m < umax:
+            umax = v | m
         if not m >> 63:
-            smin = max(smin, to_signed(v | (m & ~S64_MAX & U64)))
-            smax = min(smax, to_signed(v | (m & S64_MAX)))
+            lo = to_signed(v | (m & _SIGN64))
+            hi = to_signed(v | (m & S64_MAX))
+            if lo > smin:
+                smin = lo
+            if hi < smax:
+                smax = hi
         v32, m32 = v & U32, m & U32
-        u32min = max(u32min, v32)
-        u32max = min(u32max, v32 | m32)
+        if v32 > u32min:
+            u32min = v32
+        if v32 | m32 < u32max:
+            u32max = v32 | m32
         if not m32 >> 31:
-            s32min = max(s32min, _s32(v32 | (m32 & 0x80000000)))
-            s32max = min(s32max, _s32(v32 | (m32 & 0x7FFFFFFF)))
+            lo, hi = _s32(v32 | (m32 & 0x80000000)), _s32(v32 | (m32 & 0x7FFFFFFF))
+            if lo > s32min:
+                s32min = lo
+            if hi < s32max:
+                s32max = hi
         # 32-bit views from the 64-bit ranges (when they stay within one 2^32 block)
         for lo, hi in ((umin, umax), (smin, smax)):
             if lo >> 32 == hi >> 32:
                 l32, h32 = lo & U32, hi & U32
-                u32min, u32max = max(u32min, l32), min(u32max, h32)
+                if l32 > u32min:
+                    u32min = l32
+                if h32 < u32max:
+                    u32max = h32
                 if l32 >> 31 == h32 >> 31:
-                    s32min, s32max = max(s32min, _s32(l32)), min(s32max, _s32(h32))
+                    l32, h32 = _s32(l32), _s32(h32)
+                    if l32 > s32min:
+                        s32min = l32
+                    if h32 < s32max:
+                        s32max = h32
         if u32max <= S32_MAX or u32min > S32_MAX:
-            s32min, s32max = max(s32min, _s32(u32min)), min(s32max, _s32(u32max))
+            lo, hi = _s32(u32min), _s32(u32max)
+            if lo > s32min:
+                s32min = lo
+            if hi < s32max:
+                s32max = hi
         if s32min >= 0 or s32max < 0:
-            u32min, u32max = max(u32min, s32min & U32), min(u32max, s32max & U32)
+            lo, hi = s32min & U32, s32max & U32
+            if lo > u32min:
+                u32min = lo
+            if hi < u32max:
+                u32max = hi
         if u32min > u32max or s32min > s32max:
             return None
         if not m >> 32:                                # upper half known: 64-bit from 32-bit
             upper = v & _HIGH
-            umin, umax = max(umin, upper | u32min), min(umax, upper | u32max)
+            if upper | u32min > umin:
+                umin = upper | u32min
+            if upper | u32max < umax:
+                umax = upper | u32max
         if umin > umax or smin > smax:
             return None
         if umax <= S64_MAX or umin > S64_MAX:       # unsigned range keeps one sign
-            smin = max(smin, to_signed(umin))
-            smax = min(smax, to_signed(umax))
+            lo, hi = to_signed(umin), to_signed(umax)
+            if lo > smin:
+                smin = lo
+            if hi < smax:
+                smax = hi
         if smin >= 0 or smax < 0:                   # signed range keeps one sign
-            umin = max(umin, to_unsigned(smin))
-            umax = min(umax, to_unsigned(smax))
+            lo, hi = smin & U64, smax & U64
+            if lo > umin:
+                umin = lo
+            if hi < umax:
+                umax = hi
         if umin > umax or smin > smax:
             return None
         nv = T.intersect(var, T.from_range(umin, umax))
         if nv is None:
             return None
-        r32 = T.from_range(u32min, u32max)
-        nv = T.intersect(nv, Tnum(r32.value, r32.mask | _HIGH))
-        if nv is None:
-            return None
+        if u32min or u32max != U32:
+            r32 = T.from_range(u32min, u32max)
+            nv = T.intersect(nv, Tnum(r32.value, r32.mask | _HIGH))
+            if nv is None:
+                return None
         var = nv
+        if (var, smin, smax, umin, umax, u32min, u32max, s32min, s32max) == before:
+            break
     return Bounds(var, smin, smax, umin, umax, u32min, u32max, s32min, s32max)
 
 
@@ -358,17 +406,17 @@ def refine(a: Bounds, b: Bounds, op: str) -> tuple[Bounds, Bounds] | None:
             return None if a.const == b.const else (a, b)
         return _ne_const(a, b), _ne_const(b, a)  # type: ignore[return-value]
     if op == ">":
-        na = normalize(replace(a, umin=max(a.umin, b.umin + 1)))
-        nb = normalize(replace(b, umax=min(b.umax, a.umax - 1)))
+        na = normalize(a._replace(umin=max(a.umin, b.umin + 1)))
+        nb = normalize(b._replace(umax=min(b.umax, a.umax - 1)))
     elif op == ">=":
-        na = normalize(replace(a, umin=max(a.umin, b.umin)))
-        nb = normalize(replace(b, umax=min(b.umax, a.umax)))
+        na = normalize(a._replace(umin=max(a.umin, b.umin)))
+        nb = normalize(b._replace(umax=min(b.umax, a.umax)))
     elif op == "s>":
-        na = normalize(replace(a, smin=max(a.smin, b.smin + 1)))
-        nb = normalize(replace(b, smax=min(b.smax, a.smax - 1)))
+        na = normalize(a._replace(smin=max(a.smin, b.smin + 1)))
+        nb = normalize(b._replace(smax=min(b.smax, a.smax - 1)))
     elif op == "s>=":
-        na = normalize(replace(a, smin=max(a.smin, b.smin)))
-        nb = normalize(replace(b, smax=min(b.smax, a.smax)))
+        na = normalize(a._replace(smin=max(a.smin, b.smin)))
+        nb = normalize(b._replace(smax=min(b.smax, a.smax)))
     elif op == "&":
         if not ((a.var.value | a.var.mask) & (b.var.value | b.var.mask)):
             return None
@@ -377,7 +425,7 @@ def refine(a: Bounds, b: Bounds, op: str) -> tuple[Bounds, Bounds] | None:
         if a.var.value & b.var.value:
             return None
         if b.is_const:
-            na = normalize(replace(a, var=Tnum(a.var.value & ~b.const & U64,
+            na = normalize(a._replace(var=Tnum(a.var.value & ~b.const & U64,
                                                a.var.mask & ~b.const & U64)))
             return None if na is None else (na, b)
         return a, b
@@ -402,7 +450,7 @@ def _ne_const(a: Bounds, b: Bounds) -> Bounds:
         smin += 1
     if smax == sc:
         smax -= 1
-    return normalize(replace(a, smin=smin, smax=smax, umin=umin, umax=umax)) or a
+    return normalize(a._replace(smin=smin, smax=smax, umin=umin, umax=umax)) or a
 
 
 NEGATE = {"==": "!=", "!=": "==", ">": "<=", ">=": "<", "<": ">=", "<=": ">",

@@ -199,6 +199,7 @@ def compute_relevance(shape: ProgramShape, arg_relevant: Callable[[int], set[int
     are not relevant at a prune point can be ignored when comparing states.
     """
     succ = {pc: [s for s in _successors(pc, i) if s in shape.insns] for pc, i in shape.insns.items()}
+    may_stack = compute_may_stack(shape, succ)
     rel: dict[int, frozenset[int]] = {pc: frozenset() for pc in shape.insns}
     changed = True
     while changed:
@@ -221,7 +222,7 @@ def compute_relevance(shape: ProgramShape, arg_relevant: Callable[[int], set[int
                 new.add(insn.src)
             elif cls in (Class.ST, Class.STX):
                 new.add(insn.dst)
-                if cls == Class.STX:
+                if cls == Class.STX and (insn.dst in may_stack[pc] or insn.mode == Mode.ATOMIC):
                     new.add(insn.src)
                     if insn.mode == Mode.ATOMIC and insn.imm == 0xF1:
                         new.add(0)
@@ -255,3 +256,50 @@ def compute_relevance(shape: ProgramShape, arg_relevant: Callable[[int], set[int
     for pc, regs in rel.items():
         result[pc] = regs
     return result
+
+
+def compute_may_stack(shape: ProgramShape, succ: dict[int, list[int]]) -> dict[int, frozenset[int]]:
+    """Registers that may hold a stack pointer before each slot (forward may-analysis).
+
+    Used so that a value stored through a register that can never point to the stack (a map
+    value, the packet) is not treated as flowing into the stack.
+    """
+    entry = frozenset({1, 2, 3, 4, 5, 10})
+    state: dict[int, frozenset[int]] = {pc: frozenset() for pc in shape.insns}
+    work = list(shape.subprog_starts)
+    for start in shape.subprog_starts:
+        state[start] = entry if start else frozenset({10})
+    seen: set[int] = set()
+    while work:
+        pc = work.pop()
+        cur = set(state[pc]) | {10}
+        insn = shape.insns[pc]
+        cls = insn.cls
+        if cls == Class.ALU64 and insn.alu_op in (0xB0, 0x00, 0x10):
+            src_stack = insn.source and insn.src in cur
+            if insn.alu_op == 0xB0:
+                (cur.add if src_stack and not insn.off else cur.discard)(insn.dst)
+            elif src_stack:
+                cur.add(insn.dst)
+        elif cls in (Class.ALU, Class.ALU64):
+            cur.discard(insn.dst)
+        elif cls == Class.LDX:
+            (cur.add if insn.src in cur and insn.size_bytes == 8 else cur.discard)(insn.dst)
+        elif cls == Class.LD:
+            cur.discard(insn.dst)
+            if insn.opcode != 0x18:
+                cur -= {0, 1, 2, 3, 4, 5}
+        elif insn.is_call:
+            cur -= {0, 1, 2, 3, 4, 5}
+            if insn.is_pseudo_call:
+                cur.add(0)
+        elif cls == Class.STX and insn.mode == Mode.ATOMIC and insn.imm & 1:
+            cur.discard(0 if insn.imm == 0xF1 else insn.src)
+        out = frozenset(cur)
+        for s in succ[pc]:
+            merged = state[s] | out
+            if merged != state[s] or s not in seen:
+                state[s] = merged
+                seen.add(s)
+                work.append(s)
+    return state

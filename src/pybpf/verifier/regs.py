@@ -4,8 +4,9 @@ Immutable values with kernel-style names (``scalar``, ``map_value_or_null``, ``p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from . import bounds as B
 from .bounds import Bounds
@@ -45,8 +46,7 @@ class MapInfo:
     readonly: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Reg:
+class Reg(NamedTuple):
     """One register's abstract value.
 
     ``var`` holds a scalar's value or a pointer's variable offset; ``off`` a pointer's fixed offset.
@@ -73,7 +73,7 @@ class Reg:
         return self.type is RegType.SCALAR
 
     def with_(self, **kw) -> "Reg":  # noqa: ANN003
-        return replace(self, **kw)
+        return self._replace(**kw)
 
     def describe(self) -> str:
         t = self.type
