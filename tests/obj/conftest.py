@@ -88,7 +88,8 @@ def libbpf_loaded(corpus_object):
                         view.map_dumps[map_id] = (json.loads(dump.stdout)
                                                   if dump.returncode == 0 and dump.stdout
                                                   else [])
-            for entry in sorted((pin / "maps").iterdir()):
+            map_pins = sorted((pin / "maps").iterdir()) if (pin / "maps").exists() else []
+            for entry in map_pins:
                 view.pinned_maps[entry.name] = json.loads(
                     _bpftool("-j", "map", "show", "pinned", str(entry)).stdout)
         finally:

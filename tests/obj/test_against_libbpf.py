@@ -91,7 +91,8 @@ def test_relocated_instructions_equal_kernel_xlated_at_core_sites(source, corpus
                 f"{name} insn #{outcome.index} ({outcome})")
             compared += 1
         assert program.func_info
-    if source != "core_calls.bpf.c":   # its programs inline map lookups / bpf_loop
+    # core_calls inlines map lookups / bpf_loop; core_packet's __sk_buff accesses are rewritten
+    if source not in ("core_calls.bpf.c", "core_packet.bpf.c"):
         assert compared, f"{source}: no program kept its length in the kernel"
 
 
@@ -179,7 +180,7 @@ def test_line_info_matches_kernel_source_annotations(source, corpus_object, libb
         ours = {(rec.slot, rec.source.strip()) for rec in program.line_info}
         assert ours == kernel, name
         checked += 1
-    assert checked or source == "core_calls.bpf.c"
+    assert checked or source in ("core_calls.bpf.c", "core_packet.bpf.c")
 
 
 @pytest.mark.parametrize("source", CORPUS_SOURCES)
