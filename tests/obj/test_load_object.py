@@ -200,3 +200,39 @@ char LICENSE[] SEC("license") = "GPL";
     assert loads["bpf_prog_active"].src == 0 and spec.ksyms["bpf_prog_active"].typeless
     assert loads["bpf_stats_enabled_key"].src == 3         # BPF_PSEUDO_BTF_ID
     assert spec.ksyms["bpf_stats_enabled_key"].weak
+
+
+def test_struct_ops_variables_become_struct_ops_maps_with_program_slots(build):
+    obj = build("stops", """
+struct pybpf_ops {
+    int (*init)(void *ctx);
+    int flags;
+    int (*run)(void *ctx);
+};
+SEC("struct_ops/my_init") int my_init(void *ctx) { return 0; }
+SEC("struct_ops/my_run") int my_run(void *ctx) { return 1; }
+SEC(".struct_ops.link") struct pybpf_ops ops_a = { .init = (void *)my_init, .flags = 7,
+                                                   .run = (void *)my_run };
+SEC(".struct_ops") struct pybpf_ops ops_b = { .run = (void *)my_run };
+char LICENSE[] SEC("license") = "GPL";
+""")
+    spec = load_object(obj)
+    a, b = spec.maps["ops_a"], spec.maps["ops_b"]
+    # struct pybpf_ops: init @0, flags @8, run @16 -> 24 bytes (x86-64/BPF layout)
+    assert (a.type, a.key_size, a.value_size, a.max_entries) == (MapType.STRUCT_OPS, 4, 24, 1)
+    assert a.flags == 1 << 13 and b.flags == 0                  # BPF_F_LINK for .link
+    assert a.struct_ops == {"init": "my_init", "run": "my_run"}
+    assert b.struct_ops == {"run": "my_run"}
+    assert a.contents[0][1][8:12] == (7).to_bytes(4, "little")
+    assert spec.programs["my_run"].type == ProgramType.STRUCT_OPS
+    assert spec.programs["my_run"].attach_to == "my_run"
+
+
+def test_question_mark_section_disables_autoload_and_is_forgotten(build):
+    obj = build("optional", 'SEC("?xdp") int maybe(void *ctx) { return 2; }\n'
+                            'SEC("xdp") int always(void *ctx) { return 2; }\n'
+                            'char LICENSE[] SEC("license") = "GPL";\n')
+    spec = load_object(obj)
+    assert (spec.programs["maybe"].autoload, spec.programs["maybe"].section) == (False, "xdp")
+    assert spec.programs["always"].autoload
+    assert spec.programs["maybe"].type == ProgramType.XDP

@@ -27,6 +27,16 @@ ProgramSpec.instructions is FULLY LINKED: every used subprogram is appended, bpf
 ``index`` (list position) and ``slot`` (8-byte slot, the kernel's insn_off). CO-RE is a separate
 explicit step: ``pybpf.obj.core.relocate(program, target_btf, local_btf)``.
 
+Maps come from BTF-defined ``.maps`` (``contents`` holds ``.values`` slots: ``(index, "prog")`` for
+PROG_ARRAY, ``(index, "map")`` for *_OF_MAPS), the legacy ``maps`` section, global data
+(``.rodata``/``.data``/``.bss``/``.data.*``/``.rodata.*``: one-entry ARRAYs, ``contents=[(0,
+bytes)]``, ``value_type`` = the DATASEC), ``.kconfig`` externs, and ``.struct_ops[.link]``
+variables (STRUCT_OPS maps; ``struct_ops`` maps member name -> program name; the loader still has
+to translate the value to the kernel's struct). ``pybpf.obj.maps.kernel_map_name`` gives libbpf's
+kernel-visible names ("obj_nam.rodata"). The object's BTF is returned with DATASEC sizes and
+offsets filled from the ELF file (libbpf's btf_fixup_datasec); .ksyms sanitising is the loader's.
+
+SEC("?x") programs get ``autoload=False`` (and ``section="x"``), as in libbpf.
 Unknown SEC() names raise ObjectError; pass ``allow_unknown_sections=True`` to keep such programs
 with ``type=ProgramType.UNSPEC`` (libbpf's behaviour: the caller must set the type before loading).
 """

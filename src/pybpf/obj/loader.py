@@ -17,6 +17,7 @@ from .globals import GlobalVars
 from .linker import Fixup, Function, Linker, MapLocation, to_instructions
 from .maps import (LEGACY_MAPS_SECTION, MAPS_SECTION, btf_maps, global_data_kind,
                    global_data_maps, legacy_maps, values_member_offset)
+from .structops import struct_ops_maps
 from .sections import parse_section_name
 from .spec import (BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, ExternSpec, MapSpec, ObjectSpec, ProgramSpec)
 
@@ -105,6 +106,8 @@ def _build(elf: ElfView, data: bytes, allow_unknown: bool) -> ObjectSpec:
 
     if maps_sec is not None:
         _fill_map_values(elf, maps_sec, btf_map_entries, btf, programs, maps)
+    for spec in struct_ops_maps(elf, btf, programs):
+        _add_map(maps, spec, path)
 
     spec = ObjectSpec(path=path, programs=programs, maps=maps, btf=btf, btf_ext=btf_ext,
                       license=license_, kern_version=kern_version, externs=externs)
@@ -142,8 +145,11 @@ def _kern_version(elf: ElfView) -> int:
 def _program(elf: ElfView, linker: Linker, fn: Function, btf: Any, btf_ext: Any,
              license_: str, kern_version: int, allow_unknown: bool) -> ProgramSpec:
     where = f"{elf.path}: section {fn.section.name!r}, program {fn.name!r}"
+    # libbpf: SEC("?x") is SEC("x") with autoload off; the '?' is then forgotten
+    autoload = not fn.section.name.startswith("?")
+    section = fn.section.name[0 if autoload else 1:]
     try:
-        info = parse_section_name(fn.section.name)
+        info = parse_section_name(section)
     except ObjectError as exc:
         if not allow_unknown:
             raise ObjectError(f"{elf.path}: program {fn.name!r}: {exc}") from None
@@ -155,17 +161,19 @@ def _program(elf: ElfView, linker: Linker, fn: Function, btf: Any, btf_ext: Any,
         btf, btf_ext, linked.placements, slot_to_index, where)
     subprogs = [f.name for f, _ in linked.placements[1:]]
     if info is None:
-        return ProgramSpec(name=fn.name, section=fn.section.name, type=ProgramType.UNSPEC,
+        return ProgramSpec(name=fn.name, section=section, type=ProgramType.UNSPEC,
                            expected_attach_type=None, attach_to="", instructions=insns,
                            license=license_, kern_version=kern_version, func_info=func_info,
                            line_info=line_info, core_relos=core_relos, autoattach=False,
-                           subprograms=subprogs, section_known=False, btf=btf)
-    return ProgramSpec(name=fn.name, section=fn.section.name, type=info.prog_type,
+                           subprograms=subprogs, section_known=False, btf=btf,
+                           autoload=autoload)
+    return ProgramSpec(name=fn.name, section=section, type=info.prog_type,
                        expected_attach_type=info.expected_attach_type, attach_to=info.attach_to,
                        instructions=insns, license=license_, kern_version=kern_version,
                        flags=info.prog_flags, func_info=func_info, line_info=line_info,
                        core_relos=core_relos, autoattach=info.autoattach,
-                       attach_btf=info.attach_btf, subprograms=subprogs, btf=btf)
+                       attach_btf=info.attach_btf, subprograms=subprogs, btf=btf,
+                       autoload=autoload)
 
 
 def _fill_map_values(elf: ElfView, maps_sec: Section, entries: list[tuple[MapSpec, int, int]],

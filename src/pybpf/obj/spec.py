@@ -18,6 +18,7 @@ BPF_F_XDP_HAS_FRAGS = 1 << 5
 # map_flags the object layer sets itself
 BPF_F_RDONLY_PROG = 1 << 7
 BPF_F_MMAPABLE = 1 << 10
+BPF_F_LINK = 1 << 13
 
 
 class Pinning(IntEnum):
@@ -107,6 +108,8 @@ class MapSpec:
     frozen: bool = False               # .rodata / .kconfig: freeze after filling contents
     section: str = ""                  # ELF section it came from
     btf_var: int | None = None         # BTF VAR/DATASEC id (BTF-defined maps / global data)
+    struct_ops: dict[str, str] = field(default_factory=dict)   # STRUCT_OPS: member -> program
+    autocreate: bool = True            # False for SEC("?.struct_ops") maps
 
     @property
     def is_global_data(self) -> bool:
@@ -133,6 +136,7 @@ class ProgramSpec:
     subprograms: list[str] = field(default_factory=list)   # names of the appended subprograms
     section_known: bool = True         # False when loaded with allow_unknown_sections=True
     btf: Any = field(default=None, repr=False, compare=False)   # the object's BTF (local BTF)
+    autoload: bool = True              # False for SEC("?...") (libbpf: not loaded by default)
 
     @property
     def sleepable(self) -> bool:
