@@ -1,17 +1,22 @@
 /* execsnoop.bpf.c: traces execve(2)/execveat(2) on syscall tracepoints and sends one record per exec
  * through a BPF ring buffer (CO-RE; filters set in .rodata before load). Never writes user memory,
  * never blocks, never loops without a constant bound. */
+#ifdef EXECSNOOP_USE_VMLINUX_H
+/* Kernel types from the vmlinux.h that `pybpf btf dump /sys/kernel/btf/vmlinux --format c` writes. */
+#include "vmlinux.h"
+#else
 #include <linux/types.h>
 #include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-#include "execsnoop.h"
 
-/* The two task_struct fields we read, relocated against the running kernel's BTF (CO-RE). */
+/* Without vmlinux.h: the two task_struct fields we read (CO-RE relocates them all the same). */
 struct task_struct {
 	int tgid;
 	struct task_struct *real_parent;
 } __attribute__((preserve_access_index));
+#endif
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "execsnoop.h"
 
 /* Layouts from /sys/kernel/tracing/events/syscalls/sys_{enter,exit}_execve{,at}/format. */
 struct syscall_enter_ctx {

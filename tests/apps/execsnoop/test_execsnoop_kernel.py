@@ -139,3 +139,14 @@ def test_execveat_is_traced_and_flagged():
     (event,) = [e for e in events if e.pid == pid]
     assert event.execveat and event.retval == 0
     assert event.args == ["", "via-fd"]          # execveat's filename is "" with AT_EMPTY_PATH
+
+
+def test_object_built_without_vmlinux_h_reads_ppid_through_core_too():
+    from pybpf.apps.execsnoop import compile_object
+    plain = compile_object(use_vmlinux_h=False)
+    with Execsnoop(ExecsnoopOptions(), object_path=plain) as snoop:
+        child = subprocess.Popen(["/bin/true", "plain"])
+        child.wait()
+        events = collect_until(snoop, lambda evs: any(e.pid == child.pid for e in evs))
+    (event,) = [e for e in events if e.pid == child.pid]
+    assert (event.ppid, event.args) == (os.getpid(), ["/bin/true", "plain"])

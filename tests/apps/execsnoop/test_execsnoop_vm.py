@@ -122,3 +122,15 @@ def test_simulating_an_unknown_pid_is_an_error():
     with Execsnoop(ExecsnoopOptions(), backend="vm") as snoop:
         with pytest.raises(BPFError, match="no pid 4242"):
             snoop.simulate(ProcessTable(), [SimulatedExec(pid=4242, filename="/bin/true")])
+
+
+def test_object_built_without_vmlinux_h_behaves_the_same_in_the_vm():
+    table, execs, pids = _scenario()
+    plain = compile_object(use_vmlinux_h=False)
+    with Execsnoop(ExecsnoopOptions(include_failed=True, max_args=5), backend="vm",
+                   object_path=plain) as snoop:
+        snoop.simulate(table, execs)
+        events = snoop.poll(timeout=0)
+    table2, execs2, _ = _scenario()
+    assert events == run_simulated((table2, execs2),
+                                   ExecsnoopOptions(include_failed=True, max_args=5))

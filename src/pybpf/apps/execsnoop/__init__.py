@@ -17,7 +17,8 @@ from .options import ExecsnoopOptions
 from .output import TextFormatter, format_args, json_line
 from .recording import RecordingError, RecordingWriter, read_recording
 from .simulate import ProcessTable, SimTask, SimulatedExec, scripted_execs
-from .tracer import DropCounts, Execsnoop, compile_object, run_simulated
+from .build import compile_object
+from .tracer import DropCounts, Execsnoop, run_simulated
 
 __all__ = ["Execsnoop", "ExecsnoopOptions", "ExecEvent", "DropCounts", "decode_event",
            "EventDecodeError", "TextFormatter", "format_args", "json_line", "RecordingWriter",

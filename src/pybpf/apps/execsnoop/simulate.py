@@ -43,6 +43,10 @@ class SimulatedExec:
     execveat: bool = False
     ts_ns: int | None = None            # bpf_ktime_get_ns() during the exec (None: VM clock)
     comm_after: str | None = None       # comm after success (None: basename of filename)
+    # what the process looks like when it calls exec (None: as the process table says)
+    comm_before: str | None = None
+    ppid: int | None = None
+    uid: int | None = None
 
 
 class ProcessTable:
@@ -83,6 +87,12 @@ def _sim_process(task: SimTask) -> Any:
 def run_exec(collection: Any, table: ProcessTable, exec_: SimulatedExec) -> None:
     """Run the enter and exit programs for one exec, updating the task's comm when it succeeds."""
     task = table[exec_.pid]
+    if exec_.comm_before is not None:
+        task.comm = exec_.comm_before
+    if exec_.ppid is not None:
+        task.ppid = exec_.ppid
+    if exec_.uid is not None:
+        task.uid = exec_.uid
     machine = collection.machine
     if exec_.ts_ns is not None:
         stamp = exec_.ts_ns
@@ -109,22 +119,16 @@ def execs_from_events(events: Iterable[ExecEvent]) -> tuple[ProcessTable, list[S
     table = ProcessTable()
     execs: list[SimulatedExec] = []
     for event in events:
-        comm_before = event.comm if event.failed else "sh"
         if event.pid not in table.tasks:
-            table.add(SimTask(pid=event.pid, ppid=event.ppid, uid=event.uid, comm=comm_before))
-        else:
-            task = table.tasks[event.pid]
-            task.ppid, task.uid = event.ppid, event.uid
-            if event.failed:
-                task.comm = event.comm
-        filename = event.filename
-        argv = [filename, *event.args[1:]]
+            table.add(SimTask(pid=event.pid, ppid=event.ppid, uid=event.uid, comm="sh"))
+        argv = [event.filename, *event.args[1:]]
         if event.truncated:
             argv.append(TRUNCATION_PLACEHOLDER)
-        execs.append(SimulatedExec(pid=event.pid, filename=filename, argv=argv,
-                                   retval=event.retval, execveat=event.execveat,
-                                   ts_ns=event.ts_ns or None,
-                                   comm_after=None if event.failed else event.comm))
+        execs.append(SimulatedExec(
+            pid=event.pid, filename=event.filename, argv=argv, retval=event.retval,
+            execveat=event.execveat, ts_ns=event.ts_ns or None, ppid=event.ppid, uid=event.uid,
+            comm_before=event.comm if event.failed else None,
+            comm_after=None if event.failed else event.comm))
     return table, execs
 
 

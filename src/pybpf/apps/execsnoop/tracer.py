@@ -12,10 +12,9 @@ from typing import Any
 
 from ...errors import BPFError
 from . import layout
+from .build import compile_object
 from .event import ExecEvent
 from .options import ExecsnoopOptions
-
-SOURCE = Path(__file__).resolve().parents[4] / "bpf" / "execsnoop.bpf.c"
 
 # (program, tracepoint category, tracepoint name)
 TRACEPOINTS = (
@@ -24,12 +23,6 @@ TRACEPOINTS = (
     ("execsnoop_enter_execveat", "syscalls", "sys_enter_execveat"),
     ("execsnoop_exit_execveat", "syscalls", "sys_exit_execveat"),
 )
-
-
-def compile_object() -> Path:
-    """Compile bpf/execsnoop.bpf.c once (cached by pybpf.build) and return the object's path."""
-    from ...build import compile_bpf
-    return compile_bpf(SOURCE, mcpu="v3")
 
 
 @dataclass(frozen=True)
