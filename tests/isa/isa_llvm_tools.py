@@ -17,7 +17,8 @@ LLVM_MC = "llvm-mc-19"
 _LINE = re.compile(r"^\s*(\d+):\t(.*)$")
 _SECTION = re.compile(r"^Disassembly of section (.*):$")
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus" / "isa"
-CORPUS = sorted(CORPUS_DIR.glob("*.c"))
+FAR_JUMP = CORPUS_DIR / "far_jump.c"          # 24000 instructions: compiled at v4 only
+CORPUS = sorted(p for p in CORPUS_DIR.glob("*.c") if p != FAR_JUMP)
 MCPUS = ("v1", "v2", "v3", "v4")
 
 

@@ -10,7 +10,7 @@ from pybpf.isa.asm import assemble
 from pybpf.isa.disasm import disassemble, nearest_symbol
 from pybpf.isa.opcodes import AtomicOp
 
-from isa_llvm_tools import CORPUS, MCPUS, objdump
+from isa_llvm_tools import CORPUS, FAR_JUMP, MCPUS, objdump
 
 CASES = [(src, mcpu) for src in CORPUS for mcpu in MCPUS]
 IDS = [f"{src.stem}-{mcpu}" for src, mcpu in CASES]
@@ -88,3 +88,14 @@ def test_disassembly_assembles_back_to_the_section_bytes(compiled, src, mcpu):
         for alu32 in (False, True):
             text = "\n".join(disassemble(insns, alu32=alu32, symbolize=nearest_symbol(section.symbols)))
             assert encode(assemble(text)) == section.data, f"{section.name} alu32={alu32}"
+
+
+def test_far_branch_becomes_gotol_and_matches_llvm_objdump(compile_bpf):
+    obj = compile_bpf(FAR_JUMP, mcpu="v4")
+    (section,) = read_code_sections(obj)
+    insns = decode(section.data)
+    assert any(insn.opcode == 0x06 for insn in insns), "clang should have emitted gotol"
+    theirs = [text for _, text in objdump(obj, "--mcpu=v4")[section.name]]
+    ours = disassemble(insns, alu32=True, symbolize=nearest_symbol(section.symbols))
+    assert ours == theirs
+    assert encode(assemble("\n".join(ours))) == section.data
