@@ -67,3 +67,9 @@ def vmlinux_bytes(vmlinux_path) -> bytes:
 def vmlinux_btf(vmlinux_path):
     from pybpf.btf import load_vmlinux
     return load_vmlinux(vmlinux_path)
+
+
+@pytest.fixture(scope="session")
+def vmlinux_raw_text(bpftool_raw, vmlinux_path) -> str:
+    """`bpftool btf dump file /sys/kernel/btf/vmlinux format raw`, run once per session."""
+    return bpftool_raw(vmlinux_path)

@@ -121,12 +121,12 @@ def test_bad_magic_is_rejected():
         BTF.parse(b"\x00" * 64)
 
 
-def test_vmlinux_task_struct_found_lazily_with_kernel_layout(vmlinux_path, bpftool_raw):
+def test_vmlinux_task_struct_found_lazily_with_kernel_layout(vmlinux_path, vmlinux_raw_text):
     btf = BTF.from_file(vmlinux_path)               # fresh, not the shared cached instance
     task = btf.find_one("task_struct", Kind.STRUCT)
     for m in task.members:
         btf.resolve(m.type_id)
-    raw = bpftool_raw(vmlinux_path)
+    raw = vmlinux_raw_text
     header = re.search(rf"^\[{task.id}\] STRUCT 'task_struct' size=(\d+) vlen=(\d+)$", raw, re.M)
     assert header is not None
     assert (task.size, len(task.members)) == (int(header.group(1)), int(header.group(2)))
@@ -138,8 +138,8 @@ def test_vmlinux_load_is_cached(vmlinux_path):
     assert load_vmlinux(vmlinux_path) is load_vmlinux(vmlinux_path)
 
 
-def test_vmlinux_kind_counts_match_bpftool(vmlinux_btf, vmlinux_path, bpftool_raw):
-    raw = bpftool_raw(vmlinux_path)
+def test_vmlinux_kind_counts_match_bpftool(vmlinux_btf, vmlinux_raw_text):
+    raw = vmlinux_raw_text
     expected: dict[str, int] = {}
     for kind in re.findall(r"^\[\d+\] (\w+) ", raw, re.M):
         expected[kind] = expected.get(kind, 0) + 1
@@ -157,3 +157,19 @@ def test_array_of_arrays_size(zoo_object):
     assert btf.size_of(arr) == 24
     assert isinstance(btf.find_one("node"), Composite)
     assert isinstance(btf.find_one(".maps"), Datasec)
+
+
+def test_elf_with_vmlinux_btf_section_loads_like_the_raw_file(tmp_path, vmlinux_bytes,
+                                                              zoo_object):
+    """The BTFHub case: kernel BTF shipped inside an ELF file's .BTF section."""
+    import subprocess
+    raw = tmp_path / "vmlinux.btf"
+    raw.write_bytes(vmlinux_bytes)
+    elf = tmp_path / "vmlinux.elf"
+    subprocess.run(["llvm-objcopy-19", "--remove-section=.rel.BTF", "--remove-section=.BTF",
+                    "--remove-section=.rel.BTF.ext", "--remove-section=.BTF.ext",
+                    f"--add-section=.BTF={raw}", str(zoo_object), str(elf)], check=True)
+    btf = BTF.from_file(elf)
+    assert btf.to_bytes() == vmlinux_bytes
+    assert btf.find_one("task_struct", Kind.STRUCT).id == \
+        BTF.parse(vmlinux_bytes).find_one("task_struct", Kind.STRUCT).id
