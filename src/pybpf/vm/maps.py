@@ -23,6 +23,13 @@ BPF_F_RDONLY_PROG = 1 << 7
 MAX_POOL_BYTES = 1 << 31
 
 
+def map_error(message: str, code: int = errno.EINVAL) -> MapError:
+    """A MapError carrying the errno the kernel would have returned (``.errno``)."""
+    err = MapError(message)
+    err.errno = code                                # type: ignore[attr-defined]
+    return err
+
+
 def possible_cpus() -> int:
     """Number of possible CPUs of this machine (what per-CPU values are sized by)."""
     try:
@@ -88,7 +95,9 @@ class VMMap(Map):
     def _raise(self, code: int, what: str) -> None:
         if code < 0:
             name = errno.errorcode.get(-code, str(-code))
-            raise MapError(f"map {self.name!r}: {what} failed: {name} ({os.strerror(-code)})")
+            err = MapError(f"map {self.name!r}: {what} failed: {name} ({os.strerror(-code)})")
+            err.errno = -code                       # type: ignore[attr-defined]
+            raise err
 
 
 class _ValuePool:
@@ -180,7 +189,7 @@ class ArrayMap(VMMap):
         return 0
 
     def _delete(self, key: bytes) -> bool:
-        raise MapError(f"map {self.name!r}: array elements cannot be deleted (EINVAL)")
+        raise map_error(f"map {self.name!r}: array elements cannot be deleted (EINVAL)")
 
     def _next_key(self, key: bytes | None) -> bytes | None:
         index = self._index(key)
@@ -188,7 +197,7 @@ class ArrayMap(VMMap):
         return nxt.to_bytes(4, "little") if nxt < self.max_entries else None
 
     def _lookup_and_delete(self, key: bytes | None) -> bytes | None:
-        raise MapError(f"map {self.name!r}: lookup_and_delete is not supported on arrays (EINVAL)")
+        raise map_error(f"map {self.name!r}: lookup_and_delete is not supported on arrays (EINVAL)")
 
     def __len__(self) -> int:
         return self.max_entries
@@ -335,6 +344,7 @@ class LPMTrieMap(VMMap):
         self.max_prefix = (self.key_size - 4) * 8
         self.pool = _ValuePool(self.memory, self.name, self.max_entries, self.value_size, 1)
         self.entries: dict[tuple[int, int], int] = {}   # (prefixlen, masked int) -> slot
+        self.stored_keys: dict[tuple[int, int], bytes] = {}   # the key as given (host bits kept)
         self.free = list(range(self.max_entries - 1, -1, -1))
 
     def _parse(self, key: bytes | None) -> tuple[int, int] | None:
@@ -385,6 +395,7 @@ class LPMTrieMap(VMMap):
                 return -errno.ENOSPC
             slot = self.free.pop()
             self.entries[parsed] = slot
+        self.stored_keys[parsed] = bytes(key)            # type: ignore[arg-type]
         self.pool.write_all(slot, value)
         return 0
 
@@ -396,6 +407,7 @@ class LPMTrieMap(VMMap):
         slot = self.entries.pop(parsed, None) if parsed else None
         if slot is None:
             return False
+        self.stored_keys.pop(parsed, None)               # type: ignore[arg-type]
         self.free.append(slot)
         return True
 
@@ -403,12 +415,12 @@ class LPMTrieMap(VMMap):
         ordered = sorted(self.entries, key=lambda e: (-e[0], e[1]))
         parsed = self._parse(key)
         if parsed is None or parsed not in self.entries:
-            return self._encode(*ordered[0]) if ordered else None
+            return self.stored_keys[ordered[0]] if ordered else None
         i = ordered.index(parsed)
-        return self._encode(*ordered[i + 1]) if i + 1 < len(ordered) else None
+        return self.stored_keys[ordered[i + 1]] if i + 1 < len(ordered) else None
 
     def _lookup_and_delete(self, key: bytes | None) -> bytes | None:
-        raise MapError(f"map {self.name!r}: lookup_and_delete is not supported on LPM tries")
+        raise map_error(f"map {self.name!r}: lookup_and_delete is not supported on LPM tries (EINVAL)")
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -458,7 +470,7 @@ class QueueStackMap(VMMap):
         self._raise(self.push_elem(value, flags), "push")
 
     def _delete(self, key: bytes) -> bool:
-        raise MapError(f"map {self.name!r}: delete is not supported on queues/stacks (EINVAL)")
+        raise map_error(f"map {self.name!r}: delete is not supported on queues/stacks (EINVAL)")
 
     def _next_key(self, key: bytes | None) -> bytes | None:
         return None
