@@ -59,6 +59,13 @@ def bpftool_dump(path: Path) -> list[dict]:
     return json.loads(out)
 
 
+def bpftool_lookup(path: Path, index: int) -> dict:
+    key = [str(b) for b in index.to_bytes(4, "little")]
+    out = subprocess.run(["bpftool", "-j", "map", "lookup", "pinned", str(path), "key", *key],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
 def test_attach_pins_the_balancer_and_detach_removes_program_and_pins(testbed):
     netns, pin_dir = testbed
     pybpf_lb(pin_dir, "attach", "lb0", "--netns", netns, "--mode", "drv",
@@ -81,9 +88,10 @@ def test_separate_invocations_write_vips_and_backends_into_the_pinned_maps(testb
     members = bpftool_dump(pin_dir / "maps" / "vip_backends")
     weights = sorted(int(e["formatted"]["value"]["weight"]) for e in members)
     assert weights == [1, 3]
-    backends = bpftool_dump(pin_dir / "maps" / "backends")
-    alive = [e for e in backends if int(e["formatted"]["value"]["flags"]) == 1]
-    assert len(alive) == 2
+    for member in members:
+        index = int(member["formatted"]["key"]["backend_index"])
+        entry = bpftool_lookup(pin_dir / "maps" / "backends", index)
+        assert int(entry["formatted"]["value"]["flags"]) == 1            # LB_BACKEND_ALIVE
     pybpf_lb(pin_dir, "backend", "del", VIP, "10.200.51.1")
     assert len(bpftool_dump(pin_dir / "maps" / "vip_backends")) == 1
     pybpf_lb(pin_dir, "vip", "del", VIP)
@@ -91,10 +99,11 @@ def test_separate_invocations_write_vips_and_backends_into_the_pinned_maps(testb
 
 
 def test_stats_json_lists_vips_backends_and_weights(testbed):
-    netns, pin_dir = testbed
-    pybpf_lb(pin_dir, "attach", "lb0", "--netns", netns)
-    pybpf_lb(pin_dir, "vip", "add", VIP)
-    pybpf_lb(pin_dir, "backend", "add", VIP, "10.200.51.1")
+    from pybpf.apps.lb import deploy
+    _, pin_dir = testbed
+    with deploy.start(pin_dir) as inst:        # configured through the API: same pinned state
+        inst.lb.add_vip(VIP)
+        inst.lb.add_backend(VIP, "10.200.51.1")
     pybpf_lb(pin_dir, "backend", "weight", VIP, "10.200.51.1", "--weight", "7")
     snap = json.loads(pybpf_lb(pin_dir, "stats", "--json").stdout)
     assert [v["vip"] for v in snap["vips"]] == [VIP]
@@ -104,8 +113,9 @@ def test_stats_json_lists_vips_backends_and_weights(testbed):
 
 
 def test_bad_vip_is_reported_in_one_line_with_status_1(testbed):
-    netns, pin_dir = testbed
-    pybpf_lb(pin_dir, "attach", "lb0", "--netns", netns)
+    from pybpf.apps.lb import deploy
+    _, pin_dir = testbed
+    deploy.start(pin_dir).close()
     proc = pybpf_lb(pin_dir, "vip", "add", "10.200.50.1/tcp", check=False)
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "ADDR:PORT/PROTO" in proc.stderr
