@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", metavar="FILE",
                         help="also write every event shown to FILE (JSON lines)")
     parser.add_argument("--ring-size", type=int, metavar="BYTES",
-                        help="ring buffer size (power of two, default 262144)")
+                        help="ring buffer size in bytes (power of two, default 1048576)")
 
 
 def _uid(text: str) -> int:
