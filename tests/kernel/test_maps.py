@@ -226,3 +226,17 @@ def test_closed_map_refuses_operations():
     m.close()                       # idempotent
     with pytest.raises(KernelError, match="closed"):
         m[u32(0)]
+
+
+def test_pinned_map_decodes_values_through_its_kernel_btf(compile_bpf, bpffs_dir):
+    import pybpf
+    from pathlib import Path
+    from pybpf.kernel import Collection
+    spec = pybpf.load_object(str(compile_bpf(Path(__file__).parent / "progs" / "xdp_swap.bpf.c")))
+    with Collection(spec) as coll:
+        coll.maps["verdicts"][3] = 77
+        coll.maps["verdicts"].pin(bpffs_dir / "verdicts")
+    with KernelMap.from_pin(bpffs_dir / "verdicts", decode_btf=True) as again:
+        assert again[3] == 77                  # __u32 key / __u64 value from the map's BTF
+    with KernelMap.from_pin(bpffs_dir / "verdicts") as raw:
+        assert raw[u32(3)] == u64(77)

@@ -197,19 +197,21 @@ class KernelMap(Map):
                    key_codec=key_codec, value_codec=value_codec, map_id=info.id)
 
     @classmethod
-    def from_id(cls, map_id: int, **codecs: Any) -> "KernelMap":
-        """BPF_MAP_GET_FD_BY_ID (needs CAP_SYS_ADMIN)."""
+    def from_id(cls, map_id: int, *, decode_btf: bool = False, **codecs: Any) -> "KernelMap":
+        """BPF_MAP_GET_FD_BY_ID (needs CAP_SYS_ADMIN). ``decode_btf``: key/value codecs from the
+        map's kernel BTF (when it has one)."""
         attr = sc.Attr(sc.Cmd.MAP_GET_FD_BY_ID, map_id=map_id)
         fd = sc.bpf(attr, what=f"no map with id {map_id}")
-        return cls.from_fd(FD(fd, "map"), **codecs)
+        return _maybe_btf(cls.from_fd(FD(fd, "map"), **codecs), decode_btf)
 
     @classmethod
-    def from_pin(cls, path: str | os.PathLike[str], **codecs: Any) -> "KernelMap":
-        """BPF_OBJ_GET of a map pinned in bpffs."""
+    def from_pin(cls, path: str | os.PathLike[str], *, decode_btf: bool = False,
+                 **codecs: Any) -> "KernelMap":
+        """BPF_OBJ_GET of a map pinned in bpffs (``decode_btf`` as in :meth:`from_id`)."""
         from .pin import obj_get
         m = cls.from_fd(obj_get(path, kind="map"), **codecs)
         m.pinned_path = os.fspath(path)
-        return m
+        return _maybe_btf(m, decode_btf)
 
     # --- identity ---------------------------------------------------------------------------
     @property
@@ -451,7 +453,12 @@ class KernelMap(Map):
         return reader
 
 
-_TYPE_SUPPORT: dict[MapType, bool] = {}
+def _maybe_btf(m: KernelMap, decode: bool) -> KernelMap:
+    if decode:
+        from .ids import map_with_btf_codecs
+        map_with_btf_codecs(m)
+    return m
+
 
 
 def _type_supported(mtype: MapType) -> bool:
