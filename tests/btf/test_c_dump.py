@@ -182,3 +182,14 @@ def test_bitfields_packed_and_padding_round_trip_through_clang(tmp_path):
         assert theirs.size == ours.size
         assert [(m.name, m.bit_offset, m.bitfield_size) for m in theirs.members if m.name] == \
             [(m.name, m.bit_offset, m.bitfield_size) for m in ours.members]
+
+
+def test_format_decl_writes_c_declarators_like_bpftool(zoo_object, bpftool):
+    from pybpf.btf.c_dump import format_decl
+    btf = BTF.from_file(zoo_object)
+    node = btf.find_one("node", Kind.STRUCT)
+    theirs = subprocess.run([bpftool, "btf", "dump", "file", str(zoo_object), "format", "c"],
+                            check=True, capture_output=True, text=True).stdout
+    for m in node.members:
+        if m.name in ("callback", "handlers", "names", "cvp", "next", "name"):
+            assert f"\t{format_decl(btf, m.type_id, m.name)};\n" in theirs

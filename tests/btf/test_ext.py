@@ -132,3 +132,11 @@ def test_ext_with_bad_string_offset_is_a_btf_error(core_object):
 def test_from_elf_finds_btf_and_ext(core_object):
     ext = BTFExt.from_elf(core_object.read_bytes())
     assert ext is not None and "tp/syscalls/sys_enter_write" in ext.func_info
+
+
+def test_source_line_shortcut_matches_source_map(core_object):
+    _, _, ext = _load(core_object)
+    for insn in (0, 7, 18, 26):
+        assert ext.source_line("raw_tp/sys_enter", insn) == \
+            ext.source_map("raw_tp/sys_enter").lookup(insn)
+    assert ext.source_line("no_such_section", 0) is None

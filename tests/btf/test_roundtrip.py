@@ -100,3 +100,20 @@ def test_added_type_carries_its_new_id():
     btf = BTF()
     tid = btf.add(Int("int", 4, 1, 0, 32))
     assert btf[tid].id == tid == 1
+
+
+def test_big_endian_btf_is_read_by_bpftool_like_little_endian(bpftool_raw, tmp_path):
+    blobs = {}
+    for endian in "<>":
+        btf = BTF(endian=endian)
+        i32 = btf.add_int("int", 4, signed=True)
+        s = btf.add_struct("s", 8, [("a", i32, 0), ("b", i32, 32, 3)])
+        btf.add_enum("e", {"X": -1})
+        btf.add_enum("w", {"Y": 1 << 40}, size=8)
+        btf.add_decl_tag("tag", s, 0)
+        path = tmp_path / f"endian{ord(endian)}.btf"
+        path.write_bytes(btf.to_bytes())
+        blobs[endian] = path
+        assert BTF.parse(path.read_bytes()) == btf
+    assert blobs["<"].read_bytes() != blobs[">"].read_bytes()
+    assert bpftool_raw(blobs["<"]) == bpftool_raw(blobs[">"])

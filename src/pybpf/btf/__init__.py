@@ -39,13 +39,18 @@ Container (:class:`BTF`):
 ``.BTF.ext`` (:mod:`pybpf.btf.ext`): ``BTFExt.parse(data, btf)`` -> ``.func_info``,
 ``.line_info``, ``.core_relos`` (dicts: section name -> record list), ``.to_bytes(btf)``;
 ``SourceMap`` / ``BTFExt.source_map(section)``: ``lookup(insn_index) -> SourceLine(file, line,
-column, text)``.
+column, text)``; shortcut ``ext.source_line(section, insn)``; ``pack_func_infos`` /
+``pack_line_infos`` give the kernel's bpf_func_info/bpf_line_info arrays.
 
 Codecs (:mod:`pybpf.btf.codec`): ``codec_for(btf, type) -> Codec`` (``size``, ``encode``,
 ``decode``) producing ``Record`` objects for structs/unions.
 
 Dumps: ``dump_c(btf) -> str`` (like ``bpftool btf dump ... format c``), ``dump_raw(btf) -> str``
-(like ``format raw``); CLI ``pybpf btf dump FILE --format c|raw``.
+(like ``format raw``), ``format_decl(btf, type_id, name)`` (one C declaration, for messages);
+CLI ``pybpf btf dump FILE --format c|raw [--base FILE] [--type ID]``.
+
+Checks: ``btf.validate()`` (dangling ids, modifier loops, members past the end);
+``btf.fixup_datasec(name, size, {var: offset})`` fills in what clang leaves 0 in objects.
 """
 from __future__ import annotations
 
@@ -74,9 +79,9 @@ def __getattr__(name: str):  # lazy re-exports of the heavier modules
     if name in ("codec_for", "Record"):
         from . import codec
         return getattr(codec, name)
-    if name == "dump_c":
-        from .c_dump import dump_c
-        return dump_c
+    if name in ("dump_c", "format_decl"):
+        from . import c_dump
+        return getattr(c_dump, name)
     if name == "dump_raw":
         from .raw_dump import dump_raw
         return dump_raw

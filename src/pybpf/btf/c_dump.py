@@ -54,6 +54,12 @@ def dump_c(btf: BTF, type_ids: Iterable[int] | None = None, *, header: bool = Tr
     return HEADER + body + FOOTER if header else body
 
 
+def format_decl(btf: BTF, type_id: int, name: str = "") -> str:
+    """One C declaration of ``name`` with type ``type_id`` (``struct task_struct *p``,
+    ``int (*cb)(void *)``, ``char comm[16]``); anonymous structs/enums are written inline."""
+    return CDumper(btf, mark_referenced=False)._decl(type_id, name, 0)
+
+
 def _pfx(lvl: int) -> str:
     return "\t" * lvl
 
@@ -61,7 +67,7 @@ def _pfx(lvl: int) -> str:
 class CDumper:
     """Stateful emitter: call dump_type() for each root id; text accumulates in ``out``."""
 
-    def __init__(self, btf: BTF) -> None:
+    def __init__(self, btf: BTF, *, mark_referenced: bool = True) -> None:
         self.btf = btf
         self.out: list[str] = []
         n = len(btf)
@@ -73,7 +79,8 @@ class CDumper:
         self.cached_names: dict[int, str] = {}
         self.type_names: dict[str, int] = {}
         self.ident_names: dict[str, int] = {}
-        self._mark_referenced()
+        if mark_referenced:
+            self._mark_referenced()
 
     def t(self, type_id: int) -> Type:
         return self.btf[type_id]

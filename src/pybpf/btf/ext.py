@@ -232,6 +232,13 @@ class BTFExt:
         """A SourceMap over ``section``'s line_info (empty when it has none)."""
         return SourceMap(self.line_info.get(section, []), insn_base=insn_base)
 
+    def source_line(self, section: str, insn: int) -> SourceLine | None:
+        """The source line of instruction ``insn`` (index within ``section``), if known."""
+        cache = self.__dict__.setdefault("_source_maps", {})
+        if section not in cache:
+            cache[section] = self.source_map(section)
+        return cache[section].lookup(insn)
+
     def to_bytes(self, btf: BTF) -> bytes:
         """Serialize; strings are looked up in (or added to) ``btf``'s string table."""
         e = self.endian
