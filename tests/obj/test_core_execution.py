@@ -48,3 +48,29 @@ def test_vm_run_agrees_with_the_relocation(corpus_object, b_offset):
     with pybpf.Collection(spec, backend="vm", btf=_target(b_offset)) as coll:
         result = coll.programs["read_hdr"].test_run(PACKET)
     assert result.retval == 0x1000 + b_offset // 4
+
+
+def _two_flavors(second_b_offset: int | None) -> BTF:
+    btf = _target(8)
+    u32 = btf.find_one("unsigned int").id
+    members = [("a", u32, 0)]
+    if second_b_offset is not None:
+        members.append(("b", u32, second_b_offset * 8))
+    btf.add_struct("pybpf_pkt_hdr___v2", 12, members)
+    return btf
+
+
+def test_flavored_target_candidate_without_the_field_is_skipped(corpus_object):
+    from pybpf.obj.core import relocate
+    spec = load_object(corpus_object(SOURCE))
+    result = relocate(spec.programs["read_hdr"], _two_flavors(None))
+    (read,) = [o for o in result.outcomes if o.kind.name == "FIELD_BYTE_OFFSET"]
+    assert read.new_value == 8 and "pybpf_pkt_hdr.b" in read.target
+
+
+def test_flavored_target_candidates_disagreeing_is_an_ambiguity_error(corpus_object):
+    from pybpf.errors import CORERelocationError
+    from pybpf.obj.core import relocate
+    spec = load_object(corpus_object(SOURCE))
+    with pytest.raises(CORERelocationError, match="ambiguity"):
+        relocate(spec.programs["read_hdr"], _two_flavors(4))

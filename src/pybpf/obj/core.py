@@ -541,15 +541,50 @@ def calc(kind: K, local: Spec, targ: Spec | None) -> _Res:
 
 
 # --- candidates and the driver ---------------------------------------------------------------
+_FLAVORED: dict[int, tuple[Any, dict[str, set[str]]]] = {}
+
+
+def _flavored_names(btf: Any) -> dict[str, set[str]]:
+    """essential name -> the target's names with a ``___flavor`` suffix (scanned once per BTF)."""
+    cached = _FLAVORED.get(id(btf))
+    if cached is not None and cached[0]() is btf:
+        return cached[1]
+    import weakref
+
+    from ..btf.wire import parse_header
+    out: dict[str, set[str]] = {}
+    layer = btf
+    while layer is not None:
+        data = layer.to_bytes()
+        hdr = parse_header(data)
+        start = hdr.hdr_len + hdr.str_off
+        strings = data[start:start + hdr.str_len]
+        pos = strings.find(b"___")
+        while pos != -1:
+            begin = strings.rfind(b"\0", 0, pos) + 1
+            end = strings.find(b"\0", pos)
+            end = len(strings) if end == -1 else end
+            name = strings[begin:end].decode("utf-8", "surrogateescape")
+            essential = essential_name(name)
+            if essential != name:
+                out.setdefault(essential, set()).add(name)
+            pos = strings.find(b"___", end)
+        layer = getattr(layer, "base", None)
+    _FLAVORED[id(btf)] = (weakref.ref(btf), out)
+    return out
+
+
 def find_candidates(local_btf: Any, local_id: int, target_btf: Any) -> list[int]:
-    """Target types of a CO-RE compatible kind whose essential name equals the local one's."""
+    """Target types of a CO-RE compatible kind whose essential name equals the local one's
+    (libbpf bpf_core_add_cands: flavored target names such as ``foo___v2`` count too)."""
     lt = local_btf[local_id]
     name = essential_name(lt.name)
-    out = []
-    for t in target_btf.find(name):
-        if _kind_compat(t, lt) and t.name:
-            out.append(t.id)
-    return sorted(set(out))
+    out = set()
+    for candidate in (name, *sorted(_flavored_names(target_btf).get(name, ()))):
+        for t in target_btf.find(candidate):
+            if t.name and _kind_compat(t, lt) and essential_name(t.name) == name:
+                out.add(t.id)
+    return sorted(out)
 
 
 def _poison_insn() -> Instruction:
