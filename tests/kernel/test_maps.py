@@ -240,3 +240,24 @@ def test_pinned_map_decodes_values_through_its_kernel_btf(compile_bpf, bpffs_dir
         assert again[3] == 77                  # __u32 key / __u64 value from the map's BTF
     with KernelMap.from_pin(bpffs_dir / "verdicts") as raw:
         assert raw[u32(3)] == u64(77)
+
+
+def test_concurrent_threads_on_one_map_never_mix_keys_and_values():
+    import threading
+    with KernelMap.create(MapType.HASH, 4, 8, 512, key_codec=IntCodec(4),
+                          value_codec=IntCodec(8)) as m:
+        m.batch_update((i, i * 1000) for i in range(512))
+        bad = []
+
+        def reader(offset: int) -> None:
+            for n in range(2000):
+                k = (n * 7 + offset) % 512
+                if m[k] != k * 1000:
+                    bad.append(k)
+
+        threads = [threading.Thread(target=reader, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert bad == []

@@ -11,6 +11,7 @@ import mmap as _mmap
 import os
 import re
 import struct
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +134,7 @@ class KernelMap(Map):
         self._next_buf, self._next_addr = _pinned(key_size)
         self._value_buf, self._value_addr = _pinned(self._value_len)
         self._attr, self._attr_addr = _pinned(_ELEM_ATTR_SIZE)
+        self._lock = threading.Lock()       # ctypes drops the GIL: the shared buffers need it
 
     # --- construction -----------------------------------------------------------------------
     @classmethod
@@ -271,24 +273,27 @@ class KernelMap(Map):
                               errno=err, command=f"BPF_{cmd.name}")
 
     def _lookup(self, key: bytes | None, flags: int = 0) -> bytes | None:
-        ret = self._elem(1, key, self._value_addr, flags)          # BPF_MAP_LOOKUP_ELEM
-        if ret < 0:
-            if ret == -_errno.ENOENT:
-                return None
-            raise self._fail(sc.Cmd.MAP_LOOKUP_ELEM, -ret)
-        return bytes(self._value_buf)
+        with self._lock:
+            ret = self._elem(1, key, self._value_addr, flags)      # BPF_MAP_LOOKUP_ELEM
+            if ret >= 0:
+                return bytes(self._value_buf)
+        if ret == -_errno.ENOENT:
+            return None
+        raise self._fail(sc.Cmd.MAP_LOOKUP_ELEM, -ret)
 
     def _update(self, key: bytes | None, value: bytes, flags: int = BPF_ANY) -> None:
         if len(value) != self._value_len:
             raise KernelMapError(f"map {self.name!r}: value must be {self._value_len} bytes, "
                                  f"got {len(value)}")
-        self._value_buf[:] = value
-        ret = self._elem(2, key, self._value_addr, flags)          # BPF_MAP_UPDATE_ELEM
+        with self._lock:
+            self._value_buf[:] = value
+            ret = self._elem(2, key, self._value_addr, flags)      # BPF_MAP_UPDATE_ELEM
         if ret < 0:
             raise self._fail(sc.Cmd.MAP_UPDATE_ELEM, -ret)
 
     def _delete(self, key: bytes) -> bool:
-        ret = self._elem(3, key, 0, 0)                              # BPF_MAP_DELETE_ELEM
+        with self._lock:
+            ret = self._elem(3, key, 0, 0)                          # BPF_MAP_DELETE_ELEM
         if ret < 0:
             if ret == -_errno.ENOENT:
                 return False
@@ -296,20 +301,22 @@ class KernelMap(Map):
         return True
 
     def _next_key(self, key: bytes | None) -> bytes | None:
-        ret = self._elem(4, key, self._next_addr, 0)                # BPF_MAP_GET_NEXT_KEY
-        if ret < 0:
-            if ret == -_errno.ENOENT:
-                return None
-            raise self._fail(sc.Cmd.MAP_GET_NEXT_KEY, -ret)
-        return bytes(self._next_buf)
+        with self._lock:
+            ret = self._elem(4, key, self._next_addr, 0)            # BPF_MAP_GET_NEXT_KEY
+            if ret >= 0:
+                return bytes(self._next_buf)
+        if ret == -_errno.ENOENT:
+            return None
+        raise self._fail(sc.Cmd.MAP_GET_NEXT_KEY, -ret)
 
     def _lookup_and_delete(self, key: bytes | None) -> bytes | None:
-        ret = self._elem(21, key, self._value_addr, 0)              # LOOKUP_AND_DELETE_ELEM
-        if ret < 0:
-            if ret == -_errno.ENOENT:
-                return None
-            raise self._fail(sc.Cmd.MAP_LOOKUP_AND_DELETE_ELEM, -ret)
-        return bytes(self._value_buf)
+        with self._lock:
+            ret = self._elem(21, key, self._value_addr, 0)          # LOOKUP_AND_DELETE_ELEM
+            if ret >= 0:
+                return bytes(self._value_buf)
+        if ret == -_errno.ENOENT:
+            return None
+        raise self._fail(sc.Cmd.MAP_LOOKUP_AND_DELETE_ELEM, -ret)
 
     # --- native batch operations ----------------------------------------------------------
     def batch_lookup_raw(self, *, delete: bool = False, chunk: int | None = None,
