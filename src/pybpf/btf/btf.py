@@ -42,6 +42,7 @@ class BTF:
         self._strings = b"\0" if base is None else b""   # parsed string section
         self._extra_strings = bytearray()          # strings added since parsing
         self._string_offsets: dict[str, int] | None = None
+        self._str_cache: dict[int, str] = {0: ""} if base is None else {}
         self._cache: dict[int, Type] = {}
         self._replaced: set[int] = set()
         self._added: list[Type] = []
@@ -97,6 +98,9 @@ class BTF:
 
     def string_at(self, offset: int) -> str:
         """The NUL-terminated string at ``offset`` of the (base + own) string table."""
+        cached = self._str_cache.get(offset)
+        if cached is not None:
+            return cached
         if offset < self._str_start:
             assert self.base is not None
             return self.base.string_at(offset)
@@ -105,11 +109,14 @@ class BTF:
         if local >= len(table):
             local -= len(table)
             table = self._extra_strings  # type: ignore[assignment]
-            if local >= len(table):
+            if local >= len(table) or local < 0:
                 raise BTFError(f"{self._source}: string offset {offset} is past the end of the "
                                f"BTF string table ({self._str_total()} bytes)")
         end = table.index(0, local)
-        return bytes(table[local:end]).decode("utf-8", "surrogateescape")
+        text = bytes(table[local:end]).decode("utf-8", "surrogateescape")
+        if table is self._strings:
+            self._str_cache[offset] = text
+        return text
 
     def _offsets_of_strings(self) -> dict[str, int]:
         if self._string_offsets is None:

@@ -32,9 +32,11 @@ _FIXED[Kind.VAR] = 4
 _PER_VLEN[Kind.DATASEC] = 12
 _FIXED[Kind.DECL_TAG] = 4
 _VALID_KIND = [False] * 32
+_KIND_BY_VALUE: list[Kind] = [Kind.UNKN] * 32
 for _k in Kind:
     if _k != Kind.UNKN:
         _VALID_KIND[_k] = True
+        _KIND_BY_VALUE[_k] = _k
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def decode_type(types: bytes | memoryview, pos: int, endian: str, type_id: int,
                 string_at: Callable[[int], str]) -> Type:
     """Decode the record at ``pos`` into a Type with the given id."""
     name_off, info, size_or_type = struct.unpack_from(endian + "III", types, pos)
-    kind = Kind((info >> 24) & 0x1F)
+    kind = _KIND_BY_VALUE[(info >> 24) & 0x1F]
     vlen = info & 0xFFFF
     kflag = bool(info >> 31)
     name = string_at(name_off)
