@@ -126,3 +126,13 @@ def test_vmlinux_struct_codec_size_matches_btf(vmlinux_btf):
         codec = codec_for(vmlinux_btf, t)
         assert codec.size == vmlinux_btf.size_of(t)
         assert codec.encode(codec.decode(bytes(codec.size))) == bytes(codec.size)
+
+
+def test_decoded_records_work_as_dict_keys(data_section):
+    btf, data, offsets = data_section
+    codec = codec_for(btf, btf.find_one("value", Kind.STRUCT))
+    a = codec.decode(data[:codec.size])
+    b = codec.decode(data[:codec.size])
+    other = codec.decode(codec.encode({"pid": 1}))
+    table = {a: "first", other: "second"}
+    assert table[b] == "first" and len(table) == 2

@@ -84,7 +84,11 @@ class Record:
             return self._asdict() == other
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        """Hash by value, so decoded map keys work as dict keys (do not mutate such a key)."""
+        def frozen(v: Any) -> Any:
+            return tuple(frozen(x) for x in v) if isinstance(v, list) else v
+        return hash((self._name, tuple((k, frozen(v)) for k, v in self._values.items())))
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._values.items())
