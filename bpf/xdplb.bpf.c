@@ -10,8 +10,11 @@
  *  - malformed IP headers (bad version, ihl < 5, total length shorter than the header or longer than
  *    the packet) and truncated TCP/UDP headers are dropped and counted;
  *  - IPv4 options are accepted (the L4 header is found at ihl * 4);
- *  - IPv4 fragments, IPv6 fragment / extension headers and every non-TCP/UDP protocol (including ICMP
- *    "fragmentation needed" and ICMPv6 "packet too big") are passed to the kernel and counted;
+ *  - ICMP "fragmentation needed" and ICMPv6 "packet too big" quoting a packet sent from a VIP are
+ *    encapsulated, whole, to the backend that owns the quoted flow (its conntrack entry, else the
+ *    Maglev choice; no entry is created), as Katran does, so path-MTU discovery works with DSR;
+ *  - IPv4 fragments, IPv6 fragment / extension headers and every other non-TCP/UDP packet are passed
+ *    to the kernel and counted;
  *  - a TCP SYN always picks a fresh backend through the VIP's Maglev table; any other packet uses the
  *    conntrack entry of its flow, or the Maglev table when the entry is missing or points at a
  *    backend that was removed.
@@ -38,6 +41,20 @@
 #define NEXTHDR_ESP 50
 #define NEXTHDR_NONE 59
 #define NEXTHDR_MOBILITY 135
+
+/* ICMP header fields used here (linux/icmp.h drags in libc headers a BPF build cannot use). */
+struct icmp_error_hdr {
+	__u8 type;
+	__u8 code;
+	__be16 checksum;
+	__be32 rest;                /* unused / next-hop MTU */
+};
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED 4
+#define ICMPV6_PKT_TOOBIG 2
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
 
 #define BACKEND_NONE 0xffffffffu
 #define HASH_SEED 0x2b7e1516u
@@ -113,8 +130,9 @@ struct packet {
 	__u32 inner_len;            /* IP header + payload of the client packet, from its IP header */
 	__u8 tos;                   /* IPv4 TOS or IPv6 traffic class */
 	__u8 is_syn;
-	__u8 pad[2];
-	__be32 flow_label;          /* IPv6 only: the 20-bit flow label, network order in 3 bytes */
+	__u8 icmp_error;            /* an ICMP error about flow (flow is the quoted packet, reversed) */
+	__u8 pad;
+	__u32 flow_label;           /* IPv6 only: the 20-bit flow label (host order) */
 };
 
 static __always_inline void count(__u32 which)
@@ -190,6 +208,57 @@ static __always_inline int parse_l4(void *l4, void *data_end, struct packet *pkt
 	return LB_CNT_PASS_NON_L4;
 }
 
+/* Fill the flow from the L4 ports quoted in an ICMP error: the quoted packet went VIP -> client. */
+static __always_inline int quoted_ports(void *l4, void *data_end, struct packet *pkt)
+{
+	__be16 *ports = l4;
+
+	if ((void *)(ports + 2) > data_end)
+		return LB_CNT_PASS_NON_L4;
+	if (pkt->flow.proto != IPPROTO_TCP && pkt->flow.proto != IPPROTO_UDP)
+		return LB_CNT_PASS_NON_L4;
+	pkt->flow.sport = ports[1];
+	pkt->flow.dport = ports[0];
+	pkt->icmp_error = 1;
+	return 0;
+}
+
+static __always_inline int parse_icmp4(void *l4, void *data_end, struct packet *pkt)
+{
+	struct icmp_error_hdr *icmp = l4;
+	struct iphdr *quoted;
+
+	if ((void *)(icmp + 1) > data_end)
+		return LB_CNT_PASS_NON_L4;
+	if (icmp->type != ICMP_DEST_UNREACH || icmp->code != ICMP_FRAG_NEEDED)
+		return LB_CNT_PASS_NON_L4;
+	quoted = (void *)(icmp + 1);
+	if ((void *)(quoted + 1) > data_end || quoted->ihl != 5)
+		return LB_CNT_PASS_NON_L4;
+	pkt->flow.proto = quoted->protocol;
+	pkt->flow.src.v4 = quoted->daddr;
+	pkt->flow.dst.v4 = quoted->saddr;
+	return quoted_ports(quoted + 1, data_end, pkt);
+}
+
+static __always_inline int parse_icmp6(void *l4, void *data_end, struct packet *pkt)
+{
+	struct icmp_error_hdr *icmp = l4;
+	struct ipv6hdr *quoted;
+
+	if ((void *)(icmp + 1) > data_end)
+		return LB_CNT_PASS_NON_L4;
+	if (icmp->type != ICMPV6_PKT_TOOBIG)
+		return LB_CNT_PASS_NON_L4;
+	quoted = (void *)(icmp + 1);
+	if ((void *)(quoted + 1) > data_end)
+		return LB_CNT_PASS_NON_L4;
+	pkt->flow.proto = quoted->nexthdr;
+	__builtin_memcpy(pkt->flow.src.bytes, quoted->daddr.in6_u.u6_addr8, 16);
+	__builtin_memcpy(pkt->flow.dst.bytes, quoted->saddr.in6_u.u6_addr8, 16);
+	return quoted_ports(quoted + 1, data_end, pkt);
+}
+
 static __always_inline int parse_ipv4(void *l3, void *data_end, struct packet *pkt)
 {
 	struct iphdr *iph = l3;
@@ -214,6 +283,8 @@ static __always_inline int parse_ipv4(void *l3, void *data_end, struct packet *p
 	pkt->flow.dst.v4 = iph->daddr;
 	pkt->inner_len = total_len;
 	pkt->tos = iph->tos;
+	if (iph->protocol == IPPROTO_ICMP)
+		return parse_icmp4(l3 + header_len, data_end, pkt);
 	return parse_l4(l3 + header_len, data_end, pkt);
 }
 
@@ -249,6 +320,8 @@ static __always_inline int parse_ipv6(void *l3, void *data_end, struct packet *p
 	pkt->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	pkt->flow_label = ((__u32)(ip6->flow_lbl[0] & 0x0f) << 16) | ((__u32)ip6->flow_lbl[1] << 8) |
 			  ip6->flow_lbl[2];
+	if (ip6->nexthdr == IPPROTO_ICMPV6)
+		return parse_icmp6(l3 + sizeof(*ip6), data_end, pkt);
 	return parse_l4(l3 + sizeof(*ip6), data_end, pkt);
 }
 
@@ -287,7 +360,17 @@ static __always_inline struct lb_backend *pick_backend(struct packet *pkt, __u32
 	struct lb_backend *b;
 	__u32 slot, *entry;
 
-	if (!pkt->is_syn) {
+	if (pkt->icmp_error) {
+		count(LB_CNT_ICMP_TO_BACKEND);
+		ct = bpf_map_lookup_elem(&conntrack, &pkt->flow);
+		if (ct && ct->vip_index == vip_index) {
+			b = live_backend(ct->backend_index);
+			if (b) {
+				*backend_index = ct->backend_index;
+				return b;
+			}
+		}
+	} else if (!pkt->is_syn) {
 		ct = bpf_map_lookup_elem(&conntrack, &pkt->flow);
 		if (ct && ct->vip_index == vip_index) {
 			b = live_backend(ct->backend_index);
@@ -315,7 +398,8 @@ static __always_inline struct lb_backend *pick_backend(struct packet *pkt, __u32
 		return 0;
 	fresh.backend_index = *entry;
 	fresh.vip_index = vip_index;
-	bpf_map_update_elem(&conntrack, &pkt->flow, &fresh, BPF_ANY);
+	if (!pkt->icmp_error)       /* an ICMP error never creates a flow */
+		bpf_map_update_elem(&conntrack, &pkt->flow, &fresh, BPF_ANY);
 	*backend_index = fresh.backend_index;
 	return b;
 }

@@ -113,6 +113,7 @@ enum lb_counter {
 	LB_CNT_DROP_NO_BACKEND,     /* VIP has no live backend */
 	LB_CNT_DROP_NO_CONFIG,
 	LB_CNT_DROP_ENCAP,          /* bpf_xdp_adjust_head failed */
+	LB_CNT_ICMP_TO_BACKEND,     /* ICMP frag-needed / ICMPv6 packet-too-big sent to the flow's backend */
 	LB_CNT_MAX,
 };
 

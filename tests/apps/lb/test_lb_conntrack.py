@@ -117,3 +117,17 @@ def test_kernel_and_vm_send_every_flow_to_the_same_backend():
         kernel.close()
         if vm is not None:
             vm.close()
+
+
+def test_icmp_frag_needed_follows_the_tracked_flow_and_creates_no_entry(balancer):
+    from scapy.layers.inet import ICMP
+    with_backends(balancer, BACKENDS)
+    owners = {port: backend_of(balancer, tcp_frame(port, "S")) for port in range(21000, 21030)}
+    balancer.lb.add_backend(VIP, "10.200.3.14")         # the table changes; tracked flows do not
+    tracked = len(balancer.lb.flows())
+    for port, owner in owners.items():
+        icmp = raw(Ether(src=CLIENT_MAC, dst=LB_MAC) / IP(src="10.200.3.1", dst="10.200.9.1")
+                   / ICMP(type=3, code=4, nexthopmtu=1400)
+                   / IP(src="10.200.9.1", dst="10.200.1.2") / TCP(sport=80, dport=port, flags="A"))
+        assert backend_of(balancer, icmp) == owner
+    assert len(balancer.lb.flows()) == tracked

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+from scapy.layers.inet6 import ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw, raw
 
@@ -119,6 +119,24 @@ def test_ethernet_padding_is_kept_but_not_counted_in_outer_length(services):
     assert result.data_out == ipip(raw(packet), V4_TCP[1]) + b"\0" * 6
 
 
+def test_icmp_frag_needed_for_a_vip_flow_goes_to_the_backend_owning_the_flow(services):
+    frame = (eth() / IP(src="10.200.3.1", dst=vip_addr(V4_TCP[0])) / ICMP(type=3, code=4, nexthopmtu=1400)
+             / IP(src=vip_addr(V4_TCP[0]), dst=CLIENT4) / TCP(sport=80, dport=40000, flags="SA"))
+    before = services.lb.counters()["icmp_to_backend"]
+    result = run(services, raw(frame))
+    assert result.retval == pybpf.XDP_TX
+    assert result.data_out == ipip(inner_of(frame), V4_TCP[1])
+    assert services.lb.counters()["icmp_to_backend"] == before + 1
+
+
+def test_icmpv6_packet_too_big_for_a_vip_flow_goes_to_the_backend_owning_the_flow(services):
+    frame = (eth() / IPv6(src="fd00:200::3:1", dst=vip_addr(V6_TCP[0])) / ICMPv6PacketTooBig(mtu=1280)
+             / IPv6(src=vip_addr(V6_TCP[0]), dst=CLIENT6) / TCP(sport=80, dport=40000, flags="SA"))
+    result = run(services, raw(frame))
+    assert result.retval == pybpf.XDP_TX
+    assert result.data_out == over_ipv6(inner_of(frame), V6_TCP[1], nh=41)
+
+
 # --- passed to the kernel untouched, and counted -----------------------------------------------
 PASSED = {
     "non-vip address": (lambda: eth() / IP(src=CLIENT4, dst="10.200.8.8") / TCP(dport=80), "pass_non_vip"),
@@ -130,10 +148,19 @@ PASSED = {
                      "pass_non_vip"),
     "arp": (lambda: eth() / ARP(psrc=CLIENT4, pdst="10.200.9.1"), "pass_non_ip"),
     "icmp echo to vip": (lambda: eth() / IP(src=CLIENT4, dst="10.200.9.1") / ICMP(), "pass_non_l4"),
-    "icmp frag-needed to vip": (lambda: eth() / IP(src="10.200.3.1", dst="10.200.9.1")
-                                / ICMP(type=3, code=4, nexthopmtu=1400)
-                                / IP(src="10.200.9.1", dst=CLIENT4) / TCP(sport=80, dport=40000),
-                                "pass_non_l4"),
+    "icmp frag-needed quoting a non-vip flow": (lambda: eth() / IP(src="10.200.3.1", dst="10.200.9.1")
+                                                / ICMP(type=3, code=4, nexthopmtu=1400)
+                                                / IP(src="10.200.9.1", dst=CLIENT4)
+                                                / TCP(sport=81, dport=40000), "pass_non_vip"),
+    "icmp port-unreachable quoting a vip flow": (lambda: eth() / IP(src="10.200.3.1", dst="10.200.9.1")
+                                                 / ICMP(type=3, code=3)
+                                                 / IP(src="10.200.9.1", dst=CLIENT4)
+                                                 / TCP(sport=80, dport=40000), "pass_non_l4"),
+    "icmp frag-needed quoting too few bytes": (lambda: eth() / IP(src="10.200.3.1", dst="10.200.9.1")
+                                               / ICMP(type=3, code=4)
+                                               / Raw(raw(IP(src="10.200.9.1", dst=CLIENT4)
+                                                         / TCP(sport=80, dport=40000))[:22]),
+                                               "pass_non_l4"),
     "first ipv4 fragment to vip": (lambda: eth() / IP(src=CLIENT4, dst="10.200.9.1", flags="MF")
                                    / TCP(dport=80), "pass_fragment"),
     "later ipv4 fragment to vip": (lambda: eth() / IP(src=CLIENT4, dst="10.200.9.1", frag=100, proto=6)
@@ -149,6 +176,7 @@ PASSED = {
 def test_packet_is_passed_untouched_and_counted(services, case):
     build, counter = PASSED[case]
     frame = raw(build())
+    assert len(frame) >= 14
     before = services.lb.counters()[counter]
     result = run(services, frame)
     assert result.retval == pybpf.XDP_PASS

@@ -45,6 +45,7 @@ class Counter(IntEnum):
     DROP_NO_BACKEND = 13
     DROP_NO_CONFIG = 14
     DROP_ENCAP = 15
+    ICMP_TO_BACKEND = 16
 
 
 def parse_address(text: str | IPAddress) -> IPAddress:
