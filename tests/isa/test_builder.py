@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pybpf.errors import AssemblerError
-from pybpf.isa import Instruction, encode
+from pybpf.isa import encode
 from pybpf.isa.builder import FP, R0, R1, R2, R3, Program, Reg
 
 from isa_llvm_tools import llvm_assemble

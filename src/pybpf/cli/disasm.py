@@ -21,6 +21,7 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import BPFError, InstructionError, ObjectError
 from ..isa.codec import decode, slot_offsets
@@ -83,7 +84,7 @@ def read_code_sections(path: str | Path) -> list[CodeSection]:
                           f"{type(exc).__name__}: {exc})") from None
 
 
-def _read_relocations(elf, sections: dict[int, CodeSection], symtab) -> None:
+def _read_relocations(elf: Any, sections: dict[int, CodeSection], symtab: Any) -> None:
     """Fill each code section's relocations from the SHT_REL section that targets it."""
     if symtab is None:
         return

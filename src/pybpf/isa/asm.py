@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..errors import AssemblerError
 from .codec import check
 from .instruction import Instruction
-from .opcodes import CALL, JA32, MAX_REG, Class
+from .opcodes import EXIT, MAX_REG
 
 _LABEL_DEF = re.compile(r"\s*([A-Za-z_.$][\w.$]*)\s*:(?!\S)")
 _INT = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|[0-9]+)\Z")
@@ -106,7 +106,7 @@ def _strip_comment(text: str) -> str:
 
 
 def _pick_parser(body: str) -> LineParser:
-    from . import asm_conformance, asm_llvm
+    from . import asm_conformance, asm_llvm     # they import this module's helpers
     if asm_conformance.looks_like(body):
         return asm_conformance.parse_line
     return asm_llvm.parse_line
@@ -137,7 +137,7 @@ def assemble(text: str) -> list[Instruction]:
             continue
         offset = len(body) - len(body[start:].lstrip())
         item = _pick_parser(body[offset:])(body[offset:], offset + 1, line)
-        if item.insn.opcode == (Class.JMP | 0x90) and first_exit is None:
+        if item.insn.opcode == EXIT and first_exit is None:
             first_exit = slot
         parsed.append(item)
         lines.append((line, offset + 1))
@@ -174,4 +174,4 @@ def _resolve(parsed: list[Parsed], lines: list[tuple[SourceLine, int]],
 
 
 __all__ = ["assemble", "Token", "SourceLine", "Parsed", "parse_int", "parse_imm32", "parse_imm64",
-           "parse_off16", "register_number", "CALL", "JA32"]
+           "parse_off16", "register_number"]
