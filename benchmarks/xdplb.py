@@ -37,6 +37,30 @@ def per_run(program, packet: bytes, runs: int) -> tuple[float, float]:
     return statistics.median(samples), statistics.fmean(samples)
 
 
+def vm_timings(rows_packets: list[tuple[str, bytes]], runs: int = 300) -> list[tuple[str, float]]:
+    """Wall-clock microseconds per packet in the VM (test_run on a fresh packet each time)."""
+    try:
+        inst = deploy.load("vm")
+    except Exception as exc:  # the VM is optional for this benchmark
+        print(f"(VM skipped: {exc})")
+        return []
+    with inst:
+        lb = inst.lb
+        lb.set_config(nexthop_mac=bytes.fromhex("0200000000aa"), src_v4="10.200.2.1",
+                      src_v6="fd00:200::2:1")
+        lb.add_vip(VIP)
+        for i in range(3):
+            lb.add_backend(VIP, f"10.200.3.{11 + i}")
+        inst.program.test_run(frame(40001, "A"))
+        out = []
+        for label, packet in rows_packets:
+            started = time.perf_counter()
+            for _ in range(runs):
+                inst.program.test_run(packet)
+            out.append((label, (time.perf_counter() - started) / runs * 1e6))
+        return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20000, help="single runs per packet kind")
@@ -76,6 +100,14 @@ def main() -> int:
                   f"{'' if rep is None else rep:>10} {median - overhead:>7.0f}")
         print("net ns = median minus the single-run timer overhead seen on the floor program "
               f"({overhead:.0f} ns)")
+
+        vm_rows = vm_timings(rows_packets=[(label, packet) for label, _, packet, _ in rows[1:]])
+        if vm_rows:
+            print()
+            print(f"{'userspace VM (pybpf.vm), same object and packets':<62} {'us/packet':>10} "
+                  f"{'x kernel':>9}")
+            for (label, micros), (_, median, _, _) in zip(vm_rows, results[1:]):
+                print(f"{label:<62} {micros:>10.1f} {micros * 1e3 / median:>9.0f}")
 
         # Maglev: build in Python, then write with one batch update
         names = [f"10.200.{i // 250}.{i % 250 + 1}" for i in range(100)]
