@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from ..errors import BPFError
@@ -96,28 +97,21 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         raise BPFError("--replay needs --engine vm")
     if args.count is not None and args.count < 1:
         raise BPFError(f"invalid --count {args.count}: must be at least 1")
-    replayed = list(read_recording(args.replay)) if args.replay else []
+    replayed = list(read_recording(args.replay)) if args.replay else None
     options = options_from_args(args)
     recorder = RecordingWriter(args.record) if args.record else None
     shown = 0
-    interrupted = False
     try:
         with Execsnoop(options, backend=args.engine) as snoop:
             fmt = TextFormatter(time=args.time, timestamp=args.timestamp,
                                 print_uid=args.print_uid, quote=args.quote,
                                 start_ns=snoop.start_ns)
-            if not args.json:
-                print(fmt.header(), file=out, flush=True)
             if replayed:
                 fmt.start_ns = min(e.ts_ns for e in replayed)
-                snoop.replay(replayed)
-            deadline = None if args.duration is None else time.monotonic() + args.duration
+            if not args.json:
+                print(fmt.header(), file=out, flush=True)
             try:
-                while True:
-                    timeout = 0.1
-                    if deadline is not None:
-                        timeout = max(0.0, min(timeout, deadline - time.monotonic()))
-                    events = snoop.poll(timeout=0 if replayed else timeout)
+                for events in _batches(snoop, replayed, args.duration):
                     for event in events:
                         print(json_line(event) if args.json else fmt.line(event), file=out)
                         if recorder:
@@ -128,12 +122,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                     out.flush()
                     if args.count is not None and shown >= args.count:
                         break
-                    if replayed and not events:
-                        break           # the replay is fully drained
-                    if deadline is not None and time.monotonic() >= deadline:
-                        break
             except KeyboardInterrupt:
-                interrupted = True
+                pass                    # Ctrl-C: detach below and report drops
             drops = snoop.drops()
     finally:
         if recorder:
@@ -142,3 +132,20 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"Lost {drops.total} events ({drops.ringbuf} ring buffer full, "
               f"{drops.inflight} in-flight table full)", file=err)
     return 0
+
+
+REPLAY_CHUNK = 64       # execs simulated between two reads of the VM's ring buffer
+
+
+def _batches(snoop: Any, replayed: list[Any] | None, duration: float | None) -> Iterator[list[Any]]:
+    """Successive lists of events: from the VM while replaying, else from the kernel until the
+    duration (if any) has passed."""
+    if replayed is not None:
+        for start in range(0, len(replayed), REPLAY_CHUNK):
+            snoop.replay(replayed[start:start + REPLAY_CHUNK])
+            yield snoop.poll(timeout=0)
+        return
+    deadline = None if duration is None else time.monotonic() + duration
+    while deadline is None or time.monotonic() < deadline:
+        timeout = 0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))
+        yield snoop.poll(timeout=timeout)

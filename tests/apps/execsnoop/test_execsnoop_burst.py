@@ -37,7 +37,8 @@ def _drain(snoop, events, stop: threading.Event) -> None:
 def test_burst_while_reading_loses_nothing_unreported(burst_tools):
     events: list = []
     stop = threading.Event()
-    with Execsnoop(ExecsnoopOptions(name="pybpf_tiny", ring_size=4 << 20)) as snoop:
+    name = burst_tools[1].name
+    with Execsnoop(ExecsnoopOptions(name=name, ring_size=4 << 20)) as snoop:
         reader = threading.Thread(target=_drain, args=(snoop, events, stop))
         reader.start()
         try:
@@ -49,12 +50,12 @@ def test_burst_while_reading_loses_nothing_unreported(burst_tools):
         drops = snoop.drops()
     assert done == TOTAL
     assert len({(e.pid, e.ts_ns) for e in events}) == len(events), "duplicated events"
-    assert all(e.comm == "pybpf_tiny" and e.retval == 0 for e in events)
+    assert all(e.comm == name and e.retval == 0 for e in events)
     assert len(events) + drops.total == TOTAL
 
 
 def test_full_ring_buffer_drops_are_counted_exactly(burst_tools):
-    with Execsnoop(ExecsnoopOptions(name="pybpf_tiny", ring_size=4096)) as snoop:
+    with Execsnoop(ExecsnoopOptions(name=burst_tools[1].name, ring_size=4096)) as snoop:
         done = _finish(_run_burst(burst_tools))       # nobody reads while the burst runs
         events = []
         while batch := snoop.poll(timeout=0.1):

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -134,22 +135,35 @@ def test_kernel_record_then_vm_replay_prints_the_same_lines(tmp_path, capsys):
     assert replay_lines == [HEADER] + kernel_lines
 
 
+def _prog_ids_held_by(pid: int) -> set[int]:
+    """BPF program ids whose fds process ``pid`` holds (from /proc/PID/fdinfo)."""
+    ids = set()
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.add(int(line.split()[1]))
+    return ids
+
+
 @pytest.mark.kernel
-def test_ctrl_c_detaches_every_program(tmp_path):
+def test_ctrl_c_detaches_every_program():
     if not shutil.which("bpftool"):
         pytest.skip("bpftool is not installed")
 
-    def execsnoop_prog_ids() -> set[int]:
+    def loaded_prog_ids() -> set[int]:
         progs = json.loads(subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
                                           text=True, check=True).stdout)
-        return {p["id"] for p in progs if p.get("name", "").startswith("execsnoop_")}
+        return {p["id"] for p in progs}
 
-    before = execsnoop_prog_ids()
     proc = _pybpf("execsnoop")
     try:
         _wait_for_header(proc)
-        running = execsnoop_prog_ids() - before
-        assert len(running) == 4
+        running = _prog_ids_held_by(proc.pid)
+        assert len(running) == 4 and running <= loaded_prog_ids()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
     finally:
@@ -157,15 +171,15 @@ def test_ctrl_c_detaches_every_program(tmp_path):
     assert proc.returncode == 0
     assert "Traceback" not in proc.stderr.read()
     deadline = time.monotonic() + 5
-    while running & execsnoop_prog_ids() and time.monotonic() < deadline:
+    while running & loaded_prog_ids() and time.monotonic() < deadline:
         time.sleep(0.1)                 # programs are freed after an RCU grace period
-    assert not running & execsnoop_prog_ids()
+    assert not running & loaded_prog_ids()
 
 
 @pytest.mark.kernel
 def test_json_and_count_stop_after_n_events(burst_tools):
     _, tiny = burst_tools
-    proc = _pybpf("execsnoop", "--json", "--count", "2", "-n", "pybpf_tiny")
+    proc = _pybpf("execsnoop", "--json", "--count", "2", "-n", tiny.name)
     try:
         deadline = time.monotonic() + 15
         while proc.poll() is None and time.monotonic() < deadline:
@@ -177,7 +191,7 @@ def test_json_and_count_stop_after_n_events(burst_tools):
     assert proc.returncode == 0, err
     events = [json.loads(line) for line in out.splitlines()]
     assert len(events) == 2
-    assert all(e["comm"] == "pybpf_tiny" and e["args"] == [str(tiny)] and e["retval"] == 0
+    assert all(e["comm"] == tiny.name and e["args"] == [str(tiny)] and e["retval"] == 0
                for e in events)
     assert all(e["ppid"] == os.getpid() for e in events)
 
@@ -190,3 +204,25 @@ def test_demo_uses_the_kernel_when_it_can(capsys):
     assert f"{os.getpid():<6}" in out
     assert " -2 /nonexistent/pybpf-demo --fails" in out
     assert " 0 /bin/echo hello from pybpf" in out
+
+
+def test_replay_reports_ring_buffer_drops_on_stderr(tmp_path, capsys):
+    path = tmp_path / "many.jsonl"
+    lines = [RECORDING[0]] + [
+        {"pid": 3000 + i, "ppid": 2000, "uid": 0, "retval": 0, "comm": "true",
+         "args": ["/bin/true", "x" * 100], "truncated": False, "execveat": False, "ts_ns": 0}
+        for i in range(200)]
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in lines))
+    assert main(["execsnoop", "--engine", "vm", "--replay", str(path), "--ring-size", "4096",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    shown = len(captured.out.splitlines())
+    lost = int(captured.err.split("Lost ", 1)[1].split()[0])
+    assert lost > 0 and shown + lost == 200
+
+
+def test_replay_of_an_empty_recording_prints_only_the_header(tmp_path, capsys):
+    path = tmp_path / "empty.jsonl"
+    path.write_text(json.dumps(RECORDING[0]) + "\n")
+    assert main(["execsnoop", "--engine", "vm", "--replay", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [HEADER]

@@ -59,3 +59,17 @@ def test_unsupported_version_is_rejected(tmp_path):
 def test_missing_file_is_a_recording_error(tmp_path):
     with pytest.raises(RecordingError, match="cannot read recording"):
         list(read_recording(tmp_path / "absent.jsonl"))
+
+
+def test_empty_file_is_not_a_recording(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    with pytest.raises(RecordingError, match="empty file"):
+        list(read_recording(path))
+
+
+def test_binary_garbage_is_a_recording_error(tmp_path):
+    path = tmp_path / "garbage.jsonl"
+    path.write_bytes(b"\xff\xfe\x00garbage\n")
+    with pytest.raises(RecordingError, match="garbage.jsonl:1: not UTF-8 text"):
+        list(read_recording(path))

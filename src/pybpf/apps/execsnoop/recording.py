@@ -57,19 +57,22 @@ def read_recording(path: str | os.PathLike[str]) -> Iterator[ExecEvent]:
     """Yield the events of a recording, in order; RecordingError on any malformed line."""
     name = os.fspath(path)
     try:
-        handle = open(name, encoding="utf-8")
+        handle = open(name, "rb")
     except OSError as exc:
         raise RecordingError(f"{name}: cannot read recording: {exc.strerror}") from None
     with handle:
-        for number, text in enumerate(handle, start=1):
+        header_seen = False
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RecordingError(f"{name}:{number}: not UTF-8 text") from None
             if not text.strip():
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise RecordingError(f"{name}:{number}: not JSON ({exc.msg})") from None
-            except UnicodeDecodeError:
-                raise RecordingError(f"{name}:{number}: not UTF-8 text") from None
             if number == 1:
                 if not (isinstance(obj, dict) and obj.get("format") == FORMAT_NAME):
                     raise RecordingError(f"{name}:1: not a {FORMAT_NAME} recording (missing "
@@ -78,6 +81,7 @@ def read_recording(path: str | os.PathLike[str]) -> Iterator[ExecEvent]:
                     raise RecordingError(f"{name}:1: unsupported recording version "
                                          f"{obj.get('version')!r} (this pybpf reads "
                                          f"{FORMAT_VERSION})")
+                header_seen = True
                 continue
             try:
                 yield ExecEvent.from_json(obj, where=f"{name}:{number}")
@@ -85,3 +89,5 @@ def read_recording(path: str | os.PathLike[str]) -> Iterator[ExecEvent]:
                 raise
             except BPFError as exc:
                 raise RecordingError(str(exc)) from None
+        if not header_seen:
+            raise RecordingError(f"{name}: empty file, not a {FORMAT_NAME} recording")
