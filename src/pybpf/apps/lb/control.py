@@ -158,7 +158,7 @@ class LoadBalancer:
         self.maps["backends"][_u32(index)] = _UNUSED_BACKEND
 
     def _free_backend_slot(self) -> int:
-        used = {b for key in self.maps["vip_backends"].keys() for b in [struct.unpack("<II", key)[1]]}
+        used = {struct.unpack("<II", key)[1] for key in self.maps["vip_backends"].keys()}
         for index in range(self.max_backends):
             if index not in used and self._backend(index) is None:
                 return index

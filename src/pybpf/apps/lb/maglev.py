@@ -66,26 +66,38 @@ def build_table(backends: Mapping[str, int] | Sequence[str], table_size: int = D
     table = [EMPTY] * table_size
     if not active:
         return table
-    max_weight = max(weights[names[i]] for i in active)
-    position: dict[int, int] = {}
-    skips: dict[int, int] = {}
-    credit = dict.fromkeys(active, 0)
-    for i in active:
-        position[i], skips[i] = permutation_params(names[i], table_size)
+    return _fill(active, [weights[names[i]] for i in active],
+                 [permutation_params(names[i], table_size) for i in active], table_size)
+
+
+def _fill(order: list[int], weights: list[int], params: list[tuple[int, int]], size: int) -> list[int]:
+    """The round-robin fill; ``order[j]`` is written for the j-th backend's claims."""
+    table = [EMPTY] * size
+    taken = bytearray(size)
+    max_weight = max(weights)
+    position = [offset for offset, _ in params]
+    skips = [skip for _, skip in params]
+    credit = [0] * len(order)
     filled = 0
     while True:
-        for i in active:
-            credit[i] += weights[names[i]]
-            while credit[i] >= max_weight:
-                credit[i] -= max_weight
-                slot, skip = position[i], skips[i]
-                while table[slot] != EMPTY:
+        for j, index in enumerate(order):
+            c = credit[j] + weights[j]
+            if c < max_weight:
+                credit[j] = c
+                continue
+            slot, skip = position[j], skips[j]
+            while c >= max_weight:
+                c -= max_weight
+                while taken[slot]:
                     slot += skip
-                    if slot >= table_size:
-                        slot -= table_size
-                table[slot] = i
-                nxt = slot + skip
-                position[i] = nxt - table_size if nxt >= table_size else nxt
+                    if slot >= size:
+                        slot -= size
+                taken[slot] = 1
+                table[slot] = index
                 filled += 1
-                if filled == table_size:
+                if filled == size:
                     return table
+                slot += skip
+                if slot >= size:
+                    slot -= size
+            position[j], credit[j] = slot, c
