@@ -95,7 +95,7 @@ def lddw(draw):
 
 instruction = st.one_of(alu(), misc_alu(), jump(), control(), memory(), lddw())
 programs = st.lists(instruction, min_size=1, max_size=30)
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
