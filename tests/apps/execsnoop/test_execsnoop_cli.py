@@ -226,3 +226,12 @@ def test_replay_of_an_empty_recording_prints_only_the_header(tmp_path, capsys):
     path.write_text(json.dumps(RECORDING[0]) + "\n")
     assert main(["execsnoop", "--engine", "vm", "--replay", str(path)]) == 0
     assert capsys.readouterr().out.splitlines() == [HEADER]
+
+
+def test_demo_falls_back_to_the_vm_and_says_why(monkeypatch, capsys):
+    from pybpf.cli import demo
+    monkeypatch.setattr(demo, "kernel_unavailable_reason", lambda: "bpf(2) is not permitted")
+    assert main(["demo"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == ("pybpf demo: execsnoop in the userspace VM with simulated execs "
+                     "(kernel unavailable: bpf(2) is not permitted)")

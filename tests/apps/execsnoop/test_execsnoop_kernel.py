@@ -150,3 +150,28 @@ def test_object_built_without_vmlinux_h_reads_ppid_through_core_too():
         events = collect_until(snoop, lambda evs: any(e.pid == child.pid for e in evs))
     (event,) = [e for e in events if e.pid == child.pid]
     assert (event.ppid, event.args) == (os.getpid(), ["/bin/true", "plain"])
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_close_releases_every_fd():
+    from pybpf.apps.execsnoop import compile_object
+    compile_object()
+    before = _open_fds()
+    with Execsnoop(ExecsnoopOptions(cgroup_path=str(CGROUP2_ROOT))
+                   if CGROUP2_ROOT.is_dir() else ExecsnoopOptions()) as snoop:
+        assert len(_open_fds()) > len(before)
+        snoop.poll(timeout=0)
+    assert _open_fds() == before
+
+
+def test_a_directory_that_is_no_cgroup_is_a_clear_error_and_leaks_nothing(tmp_path):
+    from pybpf.apps.execsnoop import compile_object
+    from pybpf.errors import BPFError
+    compile_object()
+    before = _open_fds()
+    with pytest.raises(BPFError, match="is not a cgroup v2 directory"):
+        Execsnoop(ExecsnoopOptions(cgroup_path=str(tmp_path))).open()
+    assert _open_fds() == before

@@ -87,7 +87,11 @@ class Execsnoop:
         except OSError as exc:
             raise BPFError(f"cannot open cgroup {path!r}: {exc.strerror}") from None
         if self.backend == "kernel":
-            self.collection.maps["cgroup_map"][0] = self._cgroup_fd
+            try:
+                self.collection.maps["cgroup_map"][0] = self._cgroup_fd
+            except BPFError as exc:
+                raise BPFError(f"{path!r} is not a cgroup v2 directory (e.g. under "
+                               f"/sys/fs/cgroup/unified): {exc}") from None
         else:       # the VM's cgroup array holds cgroup ids (the directory's inode number)
             self.collection.maps["cgroup_map"][0] = os.fstat(self._cgroup_fd).st_ino & 0xFFFFFFFF
 
