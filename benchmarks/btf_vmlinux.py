@@ -1,12 +1,14 @@
 """Benchmark: lazy vmlinux BTF in pybpf vs bpftool (cold process each run; prints a table + ratios).
 
-Measures, each in a fresh Python process so nothing is cached: import + load + find("task_struct")
-+ resolving its members (the lazy path a CO-RE loader takes), decoding every type, the raw and C
-dumps; and bpftool's raw and C dumps of the same file as the reference. Never asserts timings.
+Measures, each in a fresh process so nothing is cached: import + load + find("task_struct") +
+resolving its members (the lazy path a CO-RE loader takes), decoding every type, and the raw and C
+dumps; bpftool's raw and C dumps of the same file are the reference. Reports wall time and CPU time
+(user+sys, robust when other jobs share the machine). Never asserts on timings.
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -14,41 +16,51 @@ import time
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 
-LAZY = """
+PHASES = """
 import time
-t0 = time.perf_counter()
+def now():
+    return time.perf_counter(), time.process_time()
+marks = [now()]
 from pybpf.btf import BTF, Kind
-t1 = time.perf_counter()
+marks.append(now())
 btf = BTF.from_file({path!r})
-t2 = time.perf_counter()
+marks.append(now())
 task = btf.find_one("task_struct", Kind.STRUCT)
-t3 = time.perf_counter()
+marks.append(now())
 for m in task.members:
     btf.resolve(m.type_id)
-t4 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, len(btf._cache), len(btf) - 1)
-"""
-
-FULL = """
-import time
-from pybpf.btf import BTF
-btf = BTF.from_file({path!r})
-t0 = time.perf_counter()
+marks.append(now())
+decoded = len(btf._cache)
 for t in btf:
     pass
-print(time.perf_counter() - t0)
+marks.append(now())
+out = []
+for (w0, c0), (w1, c1) in zip(marks, marks[1:]):
+    out += [w1 - w0, c1 - c0]
+print(*out, decoded, len(btf) - 1)
 """
+PHASE_NAMES = ["import pybpf.btf", "load: one indexing pass, nothing decoded",
+               "find('task_struct')", "resolve task_struct's members", "decode every type"]
 
 
-def run_python(code: str) -> list[float]:
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return [float(x) for x in out.stdout.split()]
+def run_phases(path: str) -> list[float]:
+    out = subprocess.run([sys.executable, "-c", PHASES.format(path=path)], check=True,
+                         capture_output=True, text=True).stdout
+    return [float(x) for x in out.split()]
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall, CPU user+sys) seconds of one child process; its output goes to /dev/null."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def median_pair(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
 def main() -> None:
@@ -56,39 +68,34 @@ def main() -> None:
     parser.add_argument("--path", default=VMLINUX)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    path = args.path
+    path, n = args.path, args.repeat
 
-    lazy = [run_python(LAZY.format(path=path)) for _ in range(args.repeat)]
-    imp, load, find, members = (statistics.median(col) for col in list(zip(*lazy))[:4])
-    decoded, total = int(lazy[-1][4]), int(lazy[-1][5])
-    full = statistics.median(run_python(FULL.format(path=path))[0] for _ in range(args.repeat))
-    reps = max(1, args.repeat // 2)
-    bt_raw = statistics.median(timed(["bpftool", "btf", "dump", "file", path, "format", "raw"])
-                               for _ in range(args.repeat))
-    bt_c = statistics.median(timed(["bpftool", "btf", "dump", "file", path, "format", "c"])
-                             for _ in range(args.repeat))
-    py_raw = statistics.median(timed([sys.executable, "-m", "pybpf", "btf", "dump", path,
-                                      "--format", "raw"]) for _ in range(reps))
-    py_c = statistics.median(timed([sys.executable, "-m", "pybpf", "btf", "dump", path,
-                                    "--format", "c"]) for _ in range(reps))
-    lazy_total = load + find + members
+    runs = [run_phases(path) for _ in range(n)]
+    cols = list(zip(*runs))
+    phases = [(statistics.median(cols[2 * i]), statistics.median(cols[2 * i + 1]))
+              for i in range(len(PHASE_NAMES))]
+    decoded, total = int(runs[-1][-2]), int(runs[-1][-1])
+    bt_raw = median_pair([timed(["bpftool", "btf", "dump", "file", path, "format", "raw"])
+                          for _ in range(n)])
+    bt_c = median_pair([timed(["bpftool", "btf", "dump", "file", path, "format", "c"])
+                        for _ in range(n)])
+    k = max(1, n // 2)
+    py_raw = median_pair([timed([sys.executable, "-m", "pybpf", "btf", "dump", path, "--format",
+                                 "raw"]) for _ in range(k)])
+    py_c = median_pair([timed([sys.executable, "-m", "pybpf", "btf", "dump", path, "--format",
+                               "c"]) for _ in range(k)])
+    lazy = tuple(sum(p[j] for p in phases[1:4]) for j in (0, 1))
 
-    print(f"BTF of {path}: {total} types; lazy path decoded {decoded} of them")
-    print(f"{'measurement':58} {'seconds':>9} {'vs bpftool raw':>15}")
-    rows = [
-        ("pybpf import pybpf.btf", imp),
-        ("pybpf load (one indexing pass, no decoding)", load),
-        ("pybpf find('task_struct') (builds name index)", find),
-        ("pybpf resolve task_struct's members", members),
-        ("pybpf load + find + members (lazy path, excl. import)", lazy_total),
-        ("pybpf decode every type", full),
-        ("bpftool btf dump format raw > /dev/null", bt_raw),
-        ("pybpf btf dump --format raw > /dev/null (process)", py_raw),
-        ("bpftool btf dump format c > /dev/null", bt_c),
-        ("pybpf btf dump --format c > /dev/null (process)", py_c),
-    ]
-    for name, seconds in rows:
-        print(f"{name:58} {seconds:9.4f} {seconds / bt_raw:14.2f}x")
+    print(f"BTF of {path}: {total} types; the lazy path decoded {decoded} of them")
+    print(f"{'measurement':56} {'wall s':>8} {'cpu s':>8} {'cpu vs bpftool raw':>19}")
+    rows = [(f"pybpf {name}", p) for name, p in zip(PHASE_NAMES, phases)]
+    rows.insert(4, ("pybpf load + find + members (lazy path, excl. import)", lazy))
+    rows += [("bpftool btf dump format raw > /dev/null", bt_raw),
+             ("pybpf btf dump --format raw > /dev/null (whole process)", py_raw),
+             ("bpftool btf dump format c > /dev/null", bt_c),
+             ("pybpf btf dump --format c > /dev/null (whole process)", py_c)]
+    for name, (wall, cpu) in rows:
+        print(f"{name:56} {wall:8.3f} {cpu:8.3f} {cpu / bt_raw[1]:18.2f}x")
 
 
 if __name__ == "__main__":

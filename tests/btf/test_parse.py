@@ -173,3 +173,14 @@ def test_elf_with_vmlinux_btf_section_loads_like_the_raw_file(tmp_path, vmlinux_
     assert btf.to_bytes() == vmlinux_bytes
     assert btf.find_one("task_struct", Kind.STRUCT).id == \
         BTF.parse(vmlinux_bytes).find_one("task_struct", Kind.STRUCT).id
+
+
+@pytest.mark.parametrize("name", ["task_struct", "list_head", "id", "u32", "file", "next",
+                                  "bpf_map", "__u8", "no_such_name_at_all"])
+def test_find_returns_exactly_the_ids_bpftool_lists_under_that_name(vmlinux_path,
+                                                                     vmlinux_raw_text, name):
+    expected = [int(i) for i in re.findall(rf"^\[(\d+)\] \w+ '{re.escape(name)}'",
+                                           vmlinux_raw_text, re.M)]
+    btf = BTF.from_file(vmlinux_path)                # fresh: exercises the one-off scan path
+    assert [t.id for t in btf.find(name)] == expected
+    assert btf._ids_named_all(name) == expected       # and the dict-index path

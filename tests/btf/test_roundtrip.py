@@ -115,5 +115,6 @@ def test_big_endian_btf_is_read_by_bpftool_like_little_endian(bpftool_raw, tmp_p
         path.write_bytes(btf.to_bytes())
         blobs[endian] = path
         assert BTF.parse(path.read_bytes()) == btf
+        assert BTF.parse(path.read_bytes()).find_one("s").id == s
     assert blobs["<"].read_bytes() != blobs[">"].read_bytes()
     assert bpftool_raw(blobs["<"]) == bpftool_raw(blobs[">"])

@@ -6,6 +6,7 @@ fast); never touches the kernel except load_vmlinux() reading a file, and never 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -47,6 +48,7 @@ class BTF:
         self._replaced: set[int] = set()
         self._added: list[Type] = []
         self._names: dict[int, list[int]] | None = None
+        self._packed_names: bytes | None = None
         self._original: bytes | None = None
         self._source = "<BTF>"
 
@@ -230,23 +232,32 @@ class BTF:
         """Ids of own parsed types whose name offset is one of ``name_offsets``."""
         if not name_offsets or self._index is None:
             return []
-        if self._names is None and len(name_offsets) <= 4:
-            # a few C-speed scans beat building the whole index for a one-off lookup
-            offs = self._index.name_offs
+        if self._names is None and len(name_offsets) <= 32:
+            # memchr-speed scans of the packed name-offset array beat building a dict index
+            packed = self._packed_names
+            if packed is None:
+                packed = self._packed_names = self._index.name_offs.tobytes()
             ids = []
             for off in name_offsets:
-                i = -1
-                while True:
-                    try:
-                        i = offs.index(off, i + 1)
-                    except ValueError:
-                        break
-                    ids.append(self.first_id + i)
-            self._lookups = getattr(self, "_lookups", 0) + 1
-            if self._lookups < 64:
-                return ids
+                needle = off.to_bytes(4, sys.byteorder)       # array("I") is native order
+                pos = packed.find(needle)
+                while pos != -1:
+                    if pos % 4 == 0:
+                        ids.append(self.first_id + pos // 4)
+                    pos = packed.find(needle, pos + 1)
+            return ids
         names = self._name_index()
         return [i for off in name_offsets for i in names.get(off, ())]
+
+    def _ids_named_all(self, name: str) -> list[int]:
+        """Own parsed ids named ``name`` via the dict index (for tests and bulk lookups)."""
+        needle = name.encode("utf-8", "surrogateescape") + b"\0"
+        names = self._name_index()
+        ids, table, pos = [], self._strings, self._strings.find(needle)
+        while pos != -1:
+            ids.extend(names.get(self._str_start + pos, ()))
+            pos = table.find(needle, pos + 1)
+        return sorted(ids)
 
     def find(self, name: str, kind: Kind | None = None) -> list[Type]:
         """All types called ``name`` (in base BTF too), optionally only of ``kind``."""
