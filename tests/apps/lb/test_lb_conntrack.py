@@ -14,7 +14,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import raw
 
 import pybpf
-from conftest import CLIENT_MAC, LB_MAC, open_balancer
+from lbsupport import CLIENT_MAC, LB_MAC, open_balancer
 from pybpf.apps.lb.layout import FlowKey, parse_address
 
 VIP = "10.200.9.1:80/tcp"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import open_balancer
+from lbsupport import open_balancer
 from pybpf.apps.lb import EMPTY, LBConfigError, VipKey
 
 VIP4 = "10.200.9.1:80/tcp"

@@ -18,7 +18,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw, raw
 
 import pybpf
-from conftest import (CLIENT_MAC, LB_MAC, NEXTHOP_MAC, SRC_V4, SRC_V6, V4_ANY_PORT, V4_OVER_V6,
+from lbsupport import (CLIENT_MAC, LB_MAC, NEXTHOP_MAC, SRC_V4, SRC_V6, V4_ANY_PORT, V4_OVER_V6,
                       V4_TCP, V4_UDP, V6_TCP, V6_UDP, open_balancer, vm_available)
 
 SERVICES = [V4_TCP, V4_UDP, V6_TCP, V6_UDP, V4_ANY_PORT, V4_OVER_V6]

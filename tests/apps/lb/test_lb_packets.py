@@ -13,7 +13,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw, raw
 
 import pybpf
-from conftest import (CLIENT_MAC, LB_MAC, NEXTHOP_MAC, NO_BACKEND_VIP, SRC_V4, SRC_V6, V4_ANY_PORT,
+from lbsupport import (CLIENT_MAC, LB_MAC, NEXTHOP_MAC, NO_BACKEND_VIP, SRC_V4, SRC_V6, V4_ANY_PORT,
                       V4_OVER_V6, V4_TCP, V4_UDP, V6_TCP, V6_UDP)
 
 CLIENT4 = "10.200.1.2"
