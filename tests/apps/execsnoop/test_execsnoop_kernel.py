@@ -175,3 +175,33 @@ def test_a_directory_that_is_no_cgroup_is_a_clear_error_and_leaks_nothing(tmp_pa
     with pytest.raises(BPFError, match="is not a cgroup v2 directory"):
         Execsnoop(ExecsnoopOptions(cgroup_path=str(tmp_path))).open()
     assert _open_fds() == before
+
+
+def test_exec_from_a_non_leader_thread_is_reported_under_the_process_id():
+    with Execsnoop(ExecsnoopOptions()) as snoop:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                import threading
+                worker = threading.Thread(
+                    target=os.execv, args=("/bin/true", ["true", "from-a-thread"]))
+                worker.start()
+                worker.join(timeout=10)
+            finally:
+                os._exit(127)
+        _, status = os.waitpid(pid, 0)
+        events = collect_until(snoop, lambda evs: any(e.pid == pid for e in evs))
+    assert os.waitstatus_to_exitcode(status) == 0          # /bin/true ran, not the fallback exit
+    (event,) = [e for e in events if e.pid == pid]
+    assert (event.ppid, event.comm, event.args) == (os.getpid(), "true",
+                                                    ["/bin/true", "from-a-thread"])
+
+
+def test_long_arguments_are_cut_to_127_bytes():
+    long_arg = "x" * 300
+    with Execsnoop(ExecsnoopOptions()) as snoop:
+        child = subprocess.Popen(["/bin/true", long_arg, "after"])
+        child.wait()
+        events = collect_until(snoop, lambda evs: any(e.pid == child.pid for e in evs))
+    (event,) = [e for e in events if e.pid == child.pid]
+    assert event.args == ["/bin/true", "x" * 127, "after"]
