@@ -170,9 +170,12 @@ def _storage_btf() -> Any:
 
 @lru_cache(maxsize=None)
 def helper_supported(ptype: ProgramType | int, helper: int | str) -> bool:
-    """Whether programs of ``ptype`` may call ``helper`` (libbpf_probe_bpf_helper semantics)."""
+    """Whether programs of ``ptype`` may call ``helper`` (libbpf_probe_bpf_helper semantics; False
+    for tracing/ext/lsm/struct_ops, which cannot be probed without an attach target)."""
     ptype = ProgramType(ptype)
     helper_id = HELPER_IDS[helper] if isinstance(helper, str) else int(helper)
+    if ptype in _BTF_ID_TYPES:
+        return False      # cannot load without a real attach target: unknown, like libbpf's probe
     if not prog_type_supported(ptype):
         return False
     code = bytes([0x85, 0]) + b"\0\0" + helper_id.to_bytes(4, "little") + _RET0
