@@ -312,3 +312,25 @@ def test_classic_tc_fallback_attaches_and_detaches(veth_netns):
                                     "ingress"], capture_output=True, text=True).stdout
         assert int.from_bytes(hits[bytes(4)], "little") >= 3
         assert "bpf" not in shown
+
+
+def test_tracepoint_falls_back_to_perf_ioctl_when_links_are_refused(compile_bpf, monkeypatch):
+    import errno as errno_mod
+    from pybpf.errors import KernelError
+    from pybpf.kernel import links as links_mod
+
+    def no_perf_links(*args, **kwargs):
+        raise KernelError("perf links unsupported", errno=errno_mod.EINVAL,
+                          command="BPF_LINK_CREATE")
+
+    monkeypatch.setattr(links_mod, "link_create", no_perf_links)
+    spec = pybpf.load_object(str(compile_bpf(PROGS / "tp_getpid.bpf.c")))
+    spec.rodata["target_tgid"] = os.getpid()
+    with Collection(spec) as coll:
+        ring = coll.maps["events"].ring_reader()
+        with coll.programs["on_getpid"].attach() as link:
+            assert isinstance(link, links_mod.PerfEventLink)
+            os.getpid()
+            os.getpid()
+        os.getpid()                                  # after close(): detached
+        assert len(ring.poll(0.2)) == 2
