@@ -118,3 +118,19 @@ def test_removing_a_backend_moves_only_its_flows_and_adding_it_back_restores_the
     assert table_by_address(topo, vip) == table_before
     after, _ = topo.in_client(tcp_identities, VIP4, TCP_PORT, range(26000, 26300))
     assert set(after.values()) == set(backend_names(topo))
+
+
+def test_a_double_weight_backend_receives_half_of_the_new_flows(topo):
+    vip = f"{VIP4}:{UDP_PORT}/udp"
+    heavy = topo.backends[1]
+    flows = 4000                    # the light backends' quarter shares need more samples
+    topo.lb.set_weight(vip, heavy.addr4, 2)
+    try:
+        names = topo.in_client(udp_identities, VIP4, UDP_PORT, range(32000, 32000 + flows))
+    finally:
+        topo.lb.set_weight(vip, heavy.addr4, 1)
+    counts = Counter(names.values())
+    assert abs(counts[heavy.name] - flows / 2) <= 0.10 * flows / 2, counts
+    for other in topo.backends:
+        if other is not heavy:
+            assert abs(counts[other.name] - flows / 4) <= 0.10 * flows / 4, counts
