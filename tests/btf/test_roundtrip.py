@@ -118,3 +118,14 @@ def test_big_endian_btf_is_read_by_bpftool_like_little_endian(bpftool_raw, tmp_p
         assert BTF.parse(path.read_bytes()).find_one("s").id == s
     assert blobs["<"].read_bytes() != blobs[">"].read_bytes()
     assert bpftool_raw(blobs["<"]) == bpftool_raw(blobs[">"])
+
+
+def test_shared_kernel_btf_is_read_only_but_copies_are_editable(vmlinux_btf):
+    with pytest.raises(BTFError, match="read-only"):
+        vmlinux_btf.add_int("mine", 4)
+    with pytest.raises(BTFError, match="read-only"):
+        vmlinux_btf[1] = Int("x", 4, 0, 0, 32)
+    copy = vmlinux_btf.copy()
+    new_id = copy.add_int("mine", 4)
+    assert new_id == len(vmlinux_btf) and copy.find_one("mine").id == new_id
+    assert vmlinux_btf.find("mine") == []

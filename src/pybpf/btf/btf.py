@@ -51,6 +51,7 @@ class BTF:
         self._packed_names: bytes | None = None
         self._original: bytes | None = None
         self._source = "<BTF>"
+        self.read_only = False
 
     # --- construction --------------------------------------------------------------------------
     @classmethod
@@ -141,6 +142,7 @@ class BTF:
         offsets = self._offsets_of_strings()
         if s in offsets:
             return offsets[s]
+        self._check_writable()
         if s == "" and not self._strings and not self._extra_strings and self.base is not None:
             return 0
         off = self._str_start + len(self._strings) + len(self._extra_strings)
@@ -381,9 +383,19 @@ class BTF:
                                        f"bit {end}, past the {t.size}-byte size")
 
     # --- editing -------------------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise BTFError(f"{self._source}: this BTF is shared and read-only (the cached kernel "
+                           "BTF); edit a copy made with .copy()")
+
+    def copy(self) -> BTF:
+        """An independent, editable copy (same base)."""
+        return BTF.parse(self.to_bytes(), self.base, source=self._source)
+
     def add(self, t: Type) -> int:
         """Append ``t`` (its ``id`` is ignored) and return its new id."""
         from dataclasses import replace
+        self._check_writable()
         if isinstance(t, Void):
             raise BTFError("void (id 0) cannot be added to BTF")
         type_id = len(self)
@@ -393,6 +405,7 @@ class BTF:
     def __setitem__(self, type_id: int, t: Type) -> None:
         """Replace the type with id ``type_id`` (of this blob, not its base)."""
         from dataclasses import replace
+        self._check_writable()
         if not self.first_id <= type_id < len(self):
             raise BTFError(f"cannot replace type id {type_id}: not one of this BTF's own types")
         new = replace(t, id=type_id)
@@ -544,11 +557,15 @@ def describe(t: Type) -> str:
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str, mtime_ns: int, size: int) -> BTF:
-    return BTF.from_file(path)
+    btf = BTF.from_file(path)
+    btf.read_only = True          # shared by every caller: editing it would leak between them
+    return btf
 
 
 def load_vmlinux(path: str | os.PathLike[str] = "/sys/kernel/btf/vmlinux") -> BTF:
-    """The kernel's BTF (raw or ELF), parsed lazily and cached per path and modification time."""
+    """The kernel's BTF (raw or ELF), parsed lazily and cached per path and modification time.
+
+    The cached object is shared and read-only; use ``.copy()`` for an editable one."""
     try:
         st = os.stat(path)
     except OSError as exc:
