@@ -91,3 +91,31 @@ def test_close_releases_every_program_and_map(compile_bpf):
         time.sleep(0.05)
     assert not progs & set(live_prog_ids())
     assert not maps & set(live_map_ids())
+
+
+def test_kconfig_externs_and_kfuncs_resolve_against_the_running_kernel(compile_bpf):
+    import gzip
+    import re as re_mod
+    spec = pybpf.load_object(str(compile_bpf(CORPUS / "core" / "core_externs.bpf.c")))
+    try:
+        coll = Collection(spec)
+    except pybpf.errors.NotSupportedError as exc:
+        pytest.skip(f"tp_btf refused here: {exc}")
+    with coll, coll.programs["on_switch"].attach():
+        time.sleep(0.05)                       # a few context switches
+        result = coll.bss["externs_result"]
+    major, minor, patch = (int(x) for x in
+                           re_mod.match(r"(\d+)\.(\d+)\.(\d+)", os.uname().release).groups())
+    assert result.version == (major << 16) + (minor << 8) + min(patch, 255)
+    config = {}
+    try:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            config = dict(line.split("=", 1) for line in f.read().splitlines()
+                          if line.startswith("CONFIG_") and "=" in line)
+    except OSError:
+        pass
+    if config:
+        assert result.hz == int(config["CONFIG_HZ"])
+        assert result.has_syscall == (config.get("CONFIG_BPF_SYSCALL") == "y")
+    assert result.missing_option == 0          # weak, unknown: zero
+    assert result.next_pid >= 0 and result.prev_tgid >= 0

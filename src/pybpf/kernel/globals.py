@@ -49,9 +49,15 @@ class KernelGlobals(MutableMapping[str, Any]):
         return (value or b"")[var.offset:var.offset + var.size]
 
     def __getitem__(self, name: str) -> Any:
+        """The variable's value: ints/strings like ``spec.rodata``, structs as BTF Records."""
+        from ..btf import Composite
         from ..obj.globals import decode_value
         var = self._var(name)
-        return decode_value(self._spec_vars.btf, var.type_id, self.raw(name))
+        btf = self._spec_vars.btf
+        if isinstance(btf.resolve(var.type_id), Composite):
+            from ..btf.codec import codec_for
+            return codec_for(btf, var.type_id).decode(self.raw(name))
+        return decode_value(btf, var.type_id, self.raw(name))
 
     def __setitem__(self, name: str, value: Any) -> None:
         from ..obj.globals import encode_value
