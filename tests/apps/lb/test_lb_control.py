@@ -88,3 +88,21 @@ def test_deleting_a_vip_empties_its_table_and_frees_its_backends(balancer):
     lb.add_vip(VIP4)
     assert set(lb.read_table(VIP4)) == {EMPTY}
     assert lb.add_backend(VIP4, "10.200.3.2") == index        # the slot was freed
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("src_v4, src_v6", [("10.200.2.300", "::"), ("fd00::1", "::"),
+                                            ("10.200.2.1", "10.200.2.2")])
+def test_bad_outer_source_address_is_rejected(balancer, src_v4, src_v6):
+    with pytest.raises(LBConfigError):
+        balancer.lb.set_config(nexthop_mac=b"\x02" * 6, src_v4=src_v4, src_v6=src_v6)
+
+
+@pytest.mark.kernel
+def test_config_reads_back_what_was_written(balancer):
+    balancer.lb.set_config(nexthop_mac=bytes.fromhex("0200000000aa"), src_v4="10.200.2.1",
+                           src_v6="fd00:200::2:1")
+    raw = balancer.maps["config"][b"\0\0\0\0"]
+    assert raw[:6] == bytes.fromhex("0200000000aa")                 # struct lb_config, by hand
+    assert raw[8:12] == bytes([10, 200, 2, 1])
+    assert raw[12:28] == bytes.fromhex("fd000200000000000000000000020001")

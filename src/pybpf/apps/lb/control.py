@@ -59,7 +59,10 @@ class LoadBalancer:
         """Next-hop MAC of encapsulated packets and the outer source addresses."""
         if len(nexthop_mac) != 6:
             raise LBConfigError("next-hop MAC must be 6 bytes")
-        cfg = LBConfig(bytes(nexthop_mac), ipaddress.IPv4Address(src_v4), ipaddress.IPv6Address(src_v6))
+        v4, v6 = parse_address(src_v4), parse_address(src_v6)
+        if v4.version != 4 or v6.version != 6:
+            raise LBConfigError(f"outer source addresses must be IPv4 then IPv6, got {src_v4}, {src_v6}")
+        cfg = LBConfig(bytes(nexthop_mac), v4, v6)
         self.maps["config"][_u32(0)] = cfg.to_bytes()
 
     def config(self) -> LBConfig:
