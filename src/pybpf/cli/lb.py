@@ -196,6 +196,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_detach(args: argparse.Namespace) -> int:
     from pybpf.apps.lb import deploy
+    from pybpf.apps.lb.layout import LBConfigError
+    if not Path(args.pin_dir).exists():
+        raise LBConfigError(f"no load balancer pinned at {args.pin_dir}: nothing to detach")
     done = deploy.detach(args.iface, pin_dir=Path(args.pin_dir), netns=args.netns)
     for ns, iface in done:
         print(f"detached from {iface}" + (f" (netns {ns})" if ns else ""))
