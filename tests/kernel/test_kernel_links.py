@@ -334,3 +334,22 @@ def test_tracepoint_falls_back_to_perf_ioctl_when_links_are_refused(compile_bpf,
             os.getpid()
         os.getpid()                                  # after close(): detached
         assert len(ring.poll(0.2)) == 2
+
+
+def test_legacy_netlink_xdp_attach_counts_and_detaches(compile_bpf, veth_netns):
+    from pybpf.kernel.links import NetlinkXDPLink
+
+    def xdp_prog_shown() -> bool:
+        out = subprocess.run(["ip", "link", "show", veth_netns["host_if"]],
+                             capture_output=True, text=True).stdout
+        return "prog/xdp" in out
+
+    spec = pybpf.load_object(str(compile_bpf(PROGS / "xdp_count.bpf.c")))
+    with Collection(spec) as coll:
+        with coll.programs["xdp_count"].attach_xdp(veth_netns["host_if"], mode="skb",
+                                                   legacy=True) as link:
+            assert isinstance(link, NetlinkXDPLink)
+            assert xdp_prog_shown()
+            send_from_netns(veth_netns["ns"], veth_netns["host_ip"], udp=4, icmp=0)
+        assert not xdp_prog_shown()
+        assert coll.maps["proto_count"][socket.IPPROTO_UDP] == 4

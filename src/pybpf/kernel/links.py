@@ -166,6 +166,26 @@ class SocketFilterLink(Link):
                 pass
 
 
+class NetlinkXDPLink(Link):
+    """XDP attached through rtnetlink (no BPF link); close() detaches it with the same mode flags."""
+
+    def __init__(self, ifindex: int, flags: int, description: str) -> None:
+        self.ifindex, self.flags = ifindex, flags
+        self.description = description
+        self._open = True
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        from .netlink import set_xdp_fd
+        try:
+            set_xdp_fd(self.ifindex, -1, self.flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST)
+        except KernelError as exc:
+            if exc.errno != _errno.ENODEV:       # the interface is gone: nothing to detach
+                raise
+
+
 class TCFilterLink(Link):
     """Classic tc (clsact + bpf filter through iproute2) for kernels without tcx."""
 
@@ -307,14 +327,28 @@ def attach_perf_event(program: Any, perf_fd: int | FD, *, cookie: int = 0) -> Li
 
 
 def attach_xdp(program: Any, interface: str | int, *, mode: str | None = None,
-               flags: int = 0) -> Link:
-    """XDP via BPF_LINK_CREATE; ``mode`` "skb"/"generic", "drv"/"native", "hw" or None (kernel picks)."""
+               flags: int = 0, legacy: bool | None = None) -> Link:
+    """XDP via BPF_LINK_CREATE; ``mode`` "skb"/"generic", "drv"/"native", "hw" or None (kernel picks).
+
+    ``legacy``: True forces the rtnetlink path; None (default) falls back to it when the kernel
+    has no XDP links (EINVAL/EOPNOTSUPP from BPF_LINK_CREATE); False never falls back.
+    """
     if mode not in XDP_MODES:
         raise BPFError(f"unknown XDP mode {mode!r}: use skb, drv or hw")
     ifindex = interface_index(interface)
-    fd = link_create(program, ifindex, AttachType.XDP, flags=flags | XDP_MODES[mode],
-                     description=f"XDP on {interface}")
-    return FDLink(fd, f"xdp {interface}")
+    all_flags = flags | XDP_MODES[mode]
+    if not legacy:
+        try:
+            fd = link_create(program, ifindex, AttachType.XDP, flags=all_flags,
+                             description=f"XDP on {interface}")
+            return FDLink(fd, f"xdp {interface}")
+        except KernelError as exc:
+            if legacy is False or exc.errno not in (_errno.EINVAL, _errno.EOPNOTSUPP,
+                                                    sc.ENOTSUPP):
+                raise
+    from .netlink import set_xdp_fd
+    set_xdp_fd(ifindex, program.fd, all_flags | XDP_FLAGS_UPDATE_IF_NOEXIST)
+    return NetlinkXDPLink(ifindex, all_flags, f"xdp (netlink) {interface}")
 
 
 def attach_tcx(program: Any, interface: str | int, direction: str = "ingress") -> Link:
@@ -392,6 +426,7 @@ def attach_socket(program: Any, sock: socket.socket) -> Link:
 
 
 __all__ = ["Link", "FDLink", "PerfEventLink", "SocketFilterLink", "TCFilterLink", "LinkInfo",
+           "NetlinkXDPLink",
            "attach_tracepoint", "attach_raw_tracepoint", "attach_tracing", "attach_kprobe",
            "attach_uprobe", "attach_perf_event", "attach_xdp", "attach_tcx", "attach_tc_classic",
            "attach_cgroup", "attach_socket", "LinkType"]
