@@ -88,3 +88,15 @@ def test_table_size_must_be_prime(size):
 def test_bad_weight_is_rejected(weight):
     with pytest.raises(MaglevError, match="weight"):
         build_table({"a": weight}, SMALL_PRIME)
+
+
+@given(st.dictionaries(st.from_regex(r"10\.200\.3\.[0-9]{1,3}", fullmatch=True),
+                       st.integers(1, 8), min_size=1, max_size=24))
+@settings(max_examples=40, deadline=None)
+def test_every_backend_gets_its_weighted_share_within_two_entries(weights):
+    table = build_table(weights, SMALL_PRIME)
+    counts = Counter(table)
+    total = sum(weights.values())
+    assert EMPTY not in counts
+    for index, weight in enumerate(weights.values()):
+        assert abs(counts[index] - SMALL_PRIME * weight / total) <= 2
