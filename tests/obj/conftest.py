@@ -84,6 +84,10 @@ def libbpf_loaded(corpus_object):
                     if map_id not in view.maps:
                         view.maps[map_id] = json.loads(
                             _bpftool("-j", "map", "show", "id", str(map_id)).stdout)
+                        info_ = view.maps[map_id]
+                        if not (info_["type"] in ("prog_array", "array_of_maps", "hash_of_maps")
+                                or info_["name"].endswith(".rodata")):
+                            continue     # big data maps (e.g. a Maglev table) dump slowly
                         dump = _bpftool("-j", "map", "dump", "id", str(map_id), check=False)
                         view.map_dumps[map_id] = (json.loads(dump.stdout)
                                                   if dump.returncode == 0 and dump.stdout
