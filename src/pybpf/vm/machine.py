@@ -69,6 +69,8 @@ class Machine:
         self.code_regions: dict[int, CompiledProgram] = {}   # code base -> program
         self.stacks = [self.mem.new(f"stack[{i}]", STACK_SIZE, kind="stack")
                        for i in range(MAX_CALL_FRAMES)]
+        self.stack_tops = [s.base + STACK_SIZE for s in self.stacks]
+        self._targets: dict[int, tuple[CompiledProgram, int]] = {}
         self.state: RunState | None = None
         self.ns = base_namespace(self.mem)
         self.last_executed = 0
@@ -211,16 +213,18 @@ class Machine:
         if depth >= MAX_CALL_FRAMES:
             raise VMError(f"call depth exceeds {MAX_CALL_FRAMES} frames (stack overflow)")
         st.frames.append(Frame(st.prog, return_pc, R[6:11]))
-        stack = self.stacks[depth]
-        stack.buf[:] = bytes(STACK_SIZE)
-        R[10] = stack.base + STACK_SIZE
+        R[10] = self.stack_tops[depth]      # like the kernel, a callee's stack starts uninitialised
 
     def _code_target(self, addr: int) -> tuple[CompiledProgram, int]:
+        cached = self._targets.get(addr)
+        if cached is not None:
+            return cached
         region = self.mem.region_at(addr)
         prog = region.owner if region is not None and region.kind == "code" else None
         off = (addr & M64) - region.base if region is not None else -1
         if prog is None or off % 8 or off // 8 not in prog.slot_to_index:
             raise VMError(f"{addr:#x} is not the address of a function")
+        self._targets[addr] = (prog, off // 8)
         return prog, off // 8
 
     # --- instructions the compiler leaves to the machine ---------------------------------------
