@@ -88,3 +88,22 @@ def test_run_with_vm_engine_agrees_with_kernel(swap_obj, tmp_path, capsys):
     vm = cli(capsys, "run", swap_obj, "--prog", "xdp_swap", "--data-in", str(data),
              "--engine", "vm")
     assert kernel.split(",")[0] == vm.split(",")[0]
+
+
+def test_load_attach_pins_links_that_keep_tracing_after_exit(compile_bpf, bpffs_dir, capsys):
+    import os
+    from pybpf.kernel import KernelMap
+    from pybpf.kernel.links import FDLink
+    obj = str(compile_bpf(PROGS / "tp_getpid.bpf.c"))
+    out = cli(capsys, "load", obj, "--pin", str(bpffs_dir), "--attach",
+              "--set", f"target_tgid={os.getpid()}")
+    assert "link pinned at" in out
+    with KernelMap.from_pin(bpffs_dir / "events") as events:
+        reader = events.ring_reader()
+        os.getpid()
+        assert len(reader.poll(1)) == 1            # still attached: the pinned link holds it
+        link = FDLink.from_pin(bpffs_dir / "link_on_getpid")
+        link.unpin()
+        link.close()                               # last reference gone: detached
+        os.getpid()
+        assert reader.poll(0.2) == []

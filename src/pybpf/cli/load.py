@@ -1,7 +1,8 @@
 """``pybpf load OBJ [--pin DIR]``: load every map and program of an object into the kernel.
 
-With --pin the maps and programs stay alive pinned under DIR (like ``bpftool prog loadall``);
-without it the object is verified, summarised and unloaded. Argument parsing and printing only.
+With --pin the maps and programs stay alive pinned under DIR (like ``bpftool prog loadall``),
+--attach also auto-attaches them by section and pins the links (``link_<prog>``); without --pin
+the object is verified, summarised and unloaded. Argument parsing and printing only.
 """
 from __future__ import annotations
 
@@ -27,10 +28,20 @@ def run(args: argparse.Namespace) -> int:
                 print(prog.verifier_log.rstrip())
         for name, m in coll.maps.items():
             print(f"map {name}: {m.type.name.lower()} id {m.id}")
+        if args.attach and not args.pin:
+            from ..errors import BPFError
+            raise BPFError("--attach needs --pin DIR (the links must outlive this command)")
         if args.pin:
             coll.pin(args.pin)
             print(f"pinned {len(coll.maps)} map(s) and {len(coll.programs)} program(s) "
                   f"under {args.pin}")
+        if args.attach:
+            import os
+            for name, prog in coll.programs.items():
+                link = prog.attach()
+                path = os.path.join(args.pin, f"link_{name}")
+                link.pin(path)
+                print(f"attached {name} ({link.description}), link pinned at {path}")
     return 0
 
 
@@ -40,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Create the object's maps and load its programs with bpf(2).")
     parser.add_argument("object", help="clang-compiled BPF ELF object")
     parser.add_argument("--pin", metavar="DIR", help="pin maps and programs under DIR (bpffs)")
+    parser.add_argument("--attach", action="store_true",
+                        help="auto-attach every program by section and pin its link (needs --pin)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="set a .rodata constant before loading (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print verifier logs")
