@@ -63,6 +63,8 @@ def register(subparsers: Any) -> None:
     demo = verbs.add_parser("demo", help="build a namespace testbed and show live traffic spread")
     demo.add_argument("--seconds", type=float, default=8.0)
     demo.add_argument("--mode", choices=["drv", "skb"], default="drv")
+    demo.add_argument("--vm", action="store_true",
+                      help="run in the userspace VM (the default when bpf(2) or netns are unusable)")
     demo.set_defaults(handler=cmd_demo)
 
 
@@ -208,6 +210,28 @@ def cmd_detach(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pybpf.apps.lb.demo import run_demo
-    run_demo(seconds=args.seconds, mode=args.mode)
+    from pybpf.apps.lb.demo import run_demo, run_vm_demo
+    reason = None if args.vm else _kernel_demo_unusable()
+    if args.vm or reason:
+        if reason:
+            print(f"(kernel demo unavailable: {reason})")
+        run_vm_demo()
+    else:
+        run_demo(seconds=args.seconds, mode=args.mode)
     return 0
+
+
+def _kernel_demo_unusable() -> str | None:
+    import os
+    import shutil
+    if os.geteuid() != 0:
+        return "needs root for network namespaces and XDP"
+    if shutil.which("ip") is None:
+        return "iproute2 (ip) is not installed"
+    try:
+        from pybpf.kernel.maps import KernelMap
+        from pybpf.isa.uapi import MapType
+        KernelMap.create(MapType.ARRAY, 4, 4, 1).close()
+    except Exception as exc:  # any failure means: use the VM
+        return f"bpf(2) unusable: {exc}"
+    return None

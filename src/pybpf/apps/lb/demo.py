@@ -1,5 +1,6 @@
 """``pybpf lb demo``: build the namespace testbed, push traffic through the balancer and show, live,
 how flows spread over the backends (and what happens when one is removed and added back).
+Without a usable kernel (or with --vm) the same story runs in pybpf's userspace VM on crafted packets.
 
 For people watching a terminal: never used by the control plane; tears the testbed down on exit.
 """
@@ -59,4 +60,59 @@ def run_demo(*, seconds: float = 8.0, mode: str = "drv", flows_per_tick: int = 1
         counters = topo.lb.counters()
         out("balancer counters: " + ", ".join(f"{k}={v}" for k, v in counters.items() if v))
     out("testbed removed")
+    return phases
+
+
+def run_vm_demo(*, flows: int = 150, out: Callable[[str], None] = print) -> dict[str, Counter]:
+    """The demo in the userspace VM: crafted TCP packets through xdp_lb, backends read from the
+    outer header of each XDP_TX frame. Returns the per-phase counts of new flows per backend."""
+    import struct
+
+    from . import deploy
+    backends = {"b1": "10.200.11.2", "b2": "10.200.12.2", "b3": "10.200.13.2"}
+    by_addr = {v: k for k, v in backends.items()}
+    vip = f"{VIP4}:{TCP_PORT}/tcp"
+    vip_packed = bytes(int(x) for x in VIP4.split("."))
+
+    def packet(sport: int, flags: int) -> bytes:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, bytes([10, 200, 1, 2]),
+                         vip_packed)
+        tcp = struct.pack("!HHIIBBHHH", sport, TCP_PORT, 0, 0, 0x50, flags, 8192, 0, 0)
+        return bytes.fromhex("020000000002020000000001" "0800") + ip + tcp
+
+    def send(inst: deploy.Instance, sport: int, flags: int) -> str:
+        result = inst.program.test_run(packet(sport, flags))
+        return by_addr.get(".".join(str(b) for b in result.data_out[30:34]), "?")
+
+    phases: dict[str, Counter] = {}
+    out("pybpf lb demo in the userspace VM: xdp_lb runs in pybpf.vm on crafted TCP packets")
+    with deploy.load("vm", defines={"LB_RING_SIZE": "4099"}) as inst:
+        lb = inst.lb
+        lb.set_config(nexthop_mac=bytes.fromhex("0200000000aa"), src_v4="10.200.2.1",
+                      src_v6="fd00:200:2::1")
+        lb.add_vip(vip)
+        for addr in backends.values():
+            lb.add_backend(vip, addr)
+        port = 20000
+        first: dict[int, str] = {}
+        for phase in ("3 backends", "b1 removed", "b1 added back"):
+            if phase == "b1 removed":
+                lb.del_backend(vip, backends["b1"])
+                kept = sum(send(inst, p, 0x10) == b for p, b in first.items() if b != "b1")
+                out(f"--- removed b1: {kept}/{sum(b != 'b1' for b in first.values())} established "
+                    "flows on b2/b3 kept their backend")
+            if phase == "b1 added back":
+                lb.add_backend(vip, backends["b1"])
+            counts: Counter = Counter()
+            for sport in range(port, port + flows):
+                name = send(inst, sport, 0x02)
+                counts[name] += 1
+                if phase == "3 backends":
+                    first[sport] = name
+            port += flows
+            phases[phase] = counts
+            out(f"{phase}: {flows} new TCP connections to {vip}")
+            for line in _bars(counts, list(backends)):
+                out(line)
+        out("balancer counters: " + ", ".join(f"{k}={v}" for k, v in lb.counters().items() if v))
     return phases
