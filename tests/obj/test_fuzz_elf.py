@@ -25,6 +25,11 @@ def objects(corpus_object) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
+def fields_spec(corpus_object):
+    return load_object(corpus_object("core_fields.bpf.c"))
+
+
+@pytest.fixture(scope="module")
 def small_target() -> BTF:
     btf = BTF()
     s32 = btf.add_int("int", 4, signed=True)
@@ -76,3 +81,26 @@ def test_mutated_section_headers_raise_only_pybpf_errors(objects, small_target, 
         pos = shoff + data.draw(st.integers(0, span - 1))
         blob[pos] = data.draw(st.integers(0, 255))
     _exercise(bytes(blob), small_target)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_core_records_raise_only_pybpf_errors(fields_spec, small_target, data):
+    """Random type ids, access strings and kinds on real instructions: errors, never crashes."""
+    from dataclasses import replace
+
+    from pybpf.obj import CORERelocKind
+    spec = fields_spec
+    program = spec.programs["read_task_fields"]
+    relos = list(program.core_relos)
+    n = data.draw(st.integers(0, len(relos) - 1))
+    access = data.draw(st.one_of(
+        st.from_regex(r"\A[0-9]{1,3}(:[0-9]{1,3}){0,4}\Z"), st.text(max_size=6)))
+    relos[n] = replace(relos[n], type_id=data.draw(st.integers(0, len(spec.btf) + 3)),
+                       access=access, kind=data.draw(st.sampled_from(list(CORERelocKind))))
+    mutated = replace(program, core_relos=relos)
+    for target in (small_target, spec.btf):
+        try:
+            relocate(mutated, target, spec.btf)
+        except BPFError:
+            pass
