@@ -205,3 +205,22 @@ def test_long_arguments_are_cut_to_127_bytes():
         events = collect_until(snoop, lambda evs: any(e.pid == child.pid for e in evs))
     (event,) = [e for e in events if e.pid == child.pid]
     assert event.args == ["/bin/true", "x" * 127, "after"]
+
+
+def test_full_inflight_table_is_counted_as_a_drop():
+    with Execsnoop(ExecsnoopOptions(uid=65534)) as snoop:
+        inflight = snoop.collection.maps["execs"]
+        blank = bytes(inflight.value_size)
+        for fake_pid in range(5_000_000, 5_000_000 + inflight.max_entries):   # > any pid_max
+            inflight[fake_pid] = blank
+        child = subprocess.Popen(["/bin/true", "lost"], user=65534, group=65534)
+        child.wait()
+        for fake_pid in range(5_000_000, 5_000_000 + inflight.max_entries):
+            del inflight[fake_pid]
+        late = subprocess.Popen(["/bin/true", "seen"], user=65534, group=65534)
+        late.wait()
+        events = collect_until(snoop, lambda evs: any(e.pid == late.pid for e in evs))
+        drops = snoop.drops()
+    assert child.pid not in {e.pid for e in events}
+    assert late.pid in {e.pid for e in events}
+    assert (drops.inflight, drops.ringbuf) == (1, 0)

@@ -134,3 +134,15 @@ def test_object_built_without_vmlinux_h_behaves_the_same_in_the_vm():
     table2, execs2, _ = _scenario()
     assert events == run_simulated((table2, execs2),
                                    ExecsnoopOptions(include_failed=True, max_args=5))
+
+
+def test_vm_full_inflight_table_is_counted_as_a_drop():
+    table = ProcessTable()
+    child = table.spawn(1)
+    with Execsnoop(ExecsnoopOptions(), backend="vm") as snoop:
+        inflight = snoop.collection.maps["execs"]
+        for fake_pid in range(5_000_000, 5_000_000 + inflight.max_entries):
+            inflight[fake_pid] = bytes(inflight.value_size)
+        snoop.simulate(table, [SimulatedExec(pid=child.pid, filename="/bin/true")])
+        assert snoop.poll(timeout=0) == []
+        assert (snoop.drops().inflight, snoop.drops().ringbuf) == (1, 0)
