@@ -10,7 +10,6 @@ import errno as _errno
 import os
 import socket
 import struct
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,11 +186,10 @@ class NetlinkXDPLink(Link):
 
 
 class TCFilterLink(Link):
-    """Classic tc (clsact + bpf filter through iproute2) for kernels without tcx."""
+    """Classic tc: a direct-action bpf filter on the clsact qdisc; close() deletes that filter."""
 
-    def __init__(self, interface: str, direction: str, pin_path: str, description: str,
-                 prio: int) -> None:
-        self.interface, self.direction, self._pin, self.prio = interface, direction, pin_path, prio
+    def __init__(self, ifindex: int, direction: str, prio: int, description: str) -> None:
+        self.ifindex, self.direction, self.prio = ifindex, direction, prio
         self.description = description
         self._open = True
 
@@ -199,12 +197,12 @@ class TCFilterLink(Link):
         if not self._open:
             return
         self._open = False
-        subprocess.run(["tc", "filter", "del", "dev", self.interface, self.direction, "prio",
-                        str(self.prio)], capture_output=True)
+        from .netlink import del_bpf_filter
         try:
-            os.unlink(self._pin)
-        except OSError:
-            pass
+            del_bpf_filter(self.ifindex, self.direction, self.prio)
+        except KernelError as exc:
+            if exc.errno not in (_errno.ENODEV, _errno.ENOENT, _errno.EINVAL):
+                raise
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -363,27 +361,22 @@ def attach_tcx(program: Any, interface: str | int, direction: str = "ingress") -
     except KernelError as exc:
         if exc.errno not in (_errno.EINVAL, sc.ENOTSUPP, _errno.EOPNOTSUPP):
             raise
-    return attach_tc_classic(program, socket.if_indextoname(ifindex), direction)
+    return attach_tc_classic(program, ifindex, direction)
 
 
-def attach_tc_classic(program: Any, interface: str, direction: str = "ingress", *,
+def attach_tc_classic(program: Any, interface: str | int, direction: str = "ingress", *,
                       prio: int | None = None) -> Link:
-    """Classic tc: clsact qdisc + direct-action bpf filter (through iproute2's tc); the filter gets
-    its own priority so close() removes exactly it."""
-    from .pin import ensure_bpffs, obj_pin
-    ensure_bpffs()
-    pin_path = f"/sys/fs/bpf/pybpf_tc_{os.getpid()}_{interface}_{direction}"
-    obj_pin(program.fd, pin_path)
-    subprocess.run(["tc", "qdisc", "add", "dev", interface, "clsact"], capture_output=True)
+    """Classic tc over rtnetlink: clsact qdisc + a direct-action bpf filter with its own priority,
+    so close() removes exactly it (the qdisc stays, like libbpf's bpf_tc_detach)."""
+    from .netlink import add_bpf_filter, ensure_clsact
+    if direction not in ("ingress", "egress"):
+        raise BPFError(f"tc direction must be 'ingress' or 'egress', not {direction!r}")
+    ifindex = interface_index(interface)
     if prio is None:
         prio = 0xC000 + (os.getpid() + program.fd) % 0x3FFF
-    proc = subprocess.run(["tc", "filter", "add", "dev", interface, direction, "prio", str(prio),
-                           "bpf", "da", "pinned", pin_path], capture_output=True, text=True)
-    if proc.returncode != 0:
-        os.unlink(pin_path)
-        raise KernelError(f"tc could not attach {program.name!r} to {interface} {direction}: "
-                          f"{proc.stderr.strip()}")
-    return TCFilterLink(interface, direction, pin_path, f"tc {direction} {interface}", prio)
+    ensure_clsact(ifindex)
+    add_bpf_filter(ifindex, direction, program.fd, program.name or "pybpf", prio)
+    return TCFilterLink(ifindex, direction, prio, f"tc {direction} {interface} prio {prio}")
 
 
 CGROUP_ATTACH_DEFAULTS = {
