@@ -205,3 +205,18 @@ def test_unsigned_field_shrink_narrows_the_load(corpus_object):
     assert (insn.off, insn.size_bytes) == (8 + 7 * 8, 4)      # was an 8-byte load
     original = program.instructions[cur.index]
     assert original.size_bytes == 8
+
+
+def test_self_containing_anonymous_member_is_a_clear_error(fields_spec):
+    """A malformed target whose struct embeds itself through an anonymous member."""
+    from dataclasses import replace
+
+    from pybpf.btf import Kind, Member
+    btf = BTF()
+    s32 = btf.add_int("int", 4, signed=True)
+    loop = btf.add_struct("task_struct", 8, [("tgid", s32, 0)])
+    t = btf[loop]
+    btf[loop] = replace(t, members=(Member("", loop, 0), *t.members))
+    assert btf.find_one("task_struct", Kind.STRUCT).members[0].type_id == loop
+    with pytest.raises(CORERelocationError):
+        relocate(fields_spec.programs["read_task_fields"], btf)

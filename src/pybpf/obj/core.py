@@ -668,8 +668,11 @@ def relocate_program(program: ProgramSpec, target_btf: Any, local_btf: Any = Non
         try:
             outcome = _relocate_one(relo, index, insns, local_btf, target_btf, cand_cache,
                                     where)
-        except (ValueError, BTFError, IndexError, AttributeError) as exc:
-            raise CORERelocationError(f"{where}: {exc}") from None
+        except RecursionError:
+            raise CORERelocationError(f"{where}: type graph too deep (a cycle in the BTF?)") \
+                from None
+        except (ValueError, BTFError, IndexError, AttributeError, KeyError, TypeError) as exc:
+            raise CORERelocationError(f"{where}: {type(exc).__name__}: {exc}") from None
         inserted += len(insns) - before
         result.outcomes.append(outcome)
     return result
