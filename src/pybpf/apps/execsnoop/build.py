@@ -9,8 +9,6 @@ import hashlib
 import os
 from pathlib import Path
 
-from ...errors import BPFError
-
 SOURCE = Path(__file__).resolve().parents[4] / "bpf" / "execsnoop.bpf.c"
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 
@@ -31,7 +29,7 @@ def vmlinux_header_dir(btf_path: Path = VMLINUX_BTF) -> Path | None:
         from ...btf import BTF
         from ...btf.c_dump import dump_c
         text = dump_c(BTF.from_file(str(btf_path)))
-    except (BPFError, ImportError, RecursionError):
+    except Exception:       # noqa: BLE001 - any dump failure just means "use the fallback"
         return None
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f"vmlinux.h.tmp{os.getpid()}"
@@ -43,8 +41,12 @@ def vmlinux_header_dir(btf_path: Path = VMLINUX_BTF) -> Path | None:
 def compile_object(*, use_vmlinux_h: bool = True) -> Path:
     """Compile bpf/execsnoop.bpf.c (cached by pybpf.build) and return the object's path."""
     from ...build import compile_bpf
+    from ...build import BuildError
     headers = vmlinux_header_dir() if use_vmlinux_h else None
-    if headers is None:
-        return compile_bpf(SOURCE, mcpu="v3")
-    return compile_bpf(SOURCE, mcpu="v3", include_dirs=[headers],
-                       defines={"EXECSNOOP_USE_VMLINUX_H": "1"})
+    if headers is not None:
+        try:
+            return compile_bpf(SOURCE, mcpu="v3", include_dirs=[headers],
+                               defines={"EXECSNOOP_USE_VMLINUX_H": "1"})
+        except BuildError:
+            pass            # a vmlinux.h clang rejects: the source's own declarations still work
+    return compile_bpf(SOURCE, mcpu="v3")
