@@ -108,3 +108,24 @@ def test_raw_file_of_odd_length_gives_one_line_and_exit_1(tmp_path):
     proc = _cli("disasm", "--raw", str(raw))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "not a multiple of 8" in proc.stderr
+
+
+@pytest.mark.parametrize("syntax", ["llvm", "conformance"])
+def test_bare_listing_reads_back_through_pybpf_asm(capsys, compile_bpf, tmp_path, syntax):
+    from pybpf.cli.disasm import read_code_sections
+    obj = compile_bpf("isa/branches.c", mcpu="v3")
+    (section,) = read_code_sections(obj)
+    code, out, _ = _run(capsys, "disasm", "--bare", "--syntax", syntax, str(obj))
+    assert code == 0 and out.startswith(f"# section {section.name}\n")
+    source = tmp_path / "listing.s"
+    source.write_text(out)
+    code, _, err = _run(capsys, "asm", str(source), "-o", str(tmp_path / "listing.bin"))
+    assert (code, err) == (0, "")
+    assert (tmp_path / "listing.bin").read_bytes() == section.data
+
+
+def test_conformance_syntax_refuses_map_loads_with_one_line(capsys, tmp_path):
+    raw = tmp_path / "map.bin"
+    raw.write_bytes(bytes.fromhex("1811000005000000" "0000000000000000" "9500000000000000"))
+    code, _, err = _run(capsys, "disasm", "--raw", "--syntax", "conformance", str(raw))
+    assert code == 1 and err.count("\n") == 1 and "no bpf_conformance spelling" in err

@@ -146,3 +146,15 @@ def test_any_text_assembles_or_raises_assembler_error(text):
         assert exc.line is not None and exc.line >= 1
         return
     assert assemble("\n".join(disassemble(insns))) == insns
+
+
+def _conformance_expressible(insn: Instruction) -> bool:
+    return not ((insn.opcode == 0x18 and insn.src) or insn.cls == 0x00 and insn.opcode != 0x18
+                or insn.opcode == 0xE5)
+
+
+@SETTINGS
+@given(st.lists(instruction.filter(_conformance_expressible), min_size=1, max_size=30))
+def test_conformance_syntax_assembles_back_to_the_same_instructions(insns):
+    from pybpf.isa.disasm_conformance import disassemble_conformance
+    assert assemble("\n".join(disassemble_conformance(insns))) == insns

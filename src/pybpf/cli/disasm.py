@@ -14,6 +14,9 @@ Each instruction line is the slot index right-aligned in 8 columns, ``:``, a tab
 :func:`pybpf.isa.disasm.format_instruction` (jump targets annotated ``<symbol+0xoff>``). With ``-r``
 each relocation follows its instruction as llvm-objdump -r prints it
 (``\t\t0000000000000038:  R_BPF_64_64\tcounts``).
+
+``--bare`` prints only the instruction text (``# section NAME`` comments between sections), which
+``pybpf asm`` reads back; ``--syntax conformance`` prints the bpf_conformance syntax instead.
 """
 from __future__ import annotations
 
@@ -126,6 +129,21 @@ def section_listing(section: CodeSection, insns: list[Instruction], *, alu32: bo
     return out
 
 
+def _print_section(section: CodeSection, insns: list[Instruction], args: argparse.Namespace) -> None:
+    if args.syntax == "conformance":
+        from ..isa.disasm_conformance import disassemble_conformance
+        texts = disassemble_conformance(insns)
+        lines = texts if args.bare else [f"{slot:8d}:\t{text}" for slot, text
+                                         in zip(slot_offsets(insns), texts)]
+    elif args.bare:
+        lines = disassemble(insns, alu32=args.alu32, llvm_exact=args.llvm_exact)
+    else:
+        lines = section_listing(section, insns, alu32=args.alu32, llvm_exact=args.llvm_exact,
+                                relocations=args.reloc)
+    for line in lines:
+        print(line)
+
+
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if args.raw:
@@ -134,22 +152,19 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ObjectError(f"{path}: cannot read: {exc.strerror or exc}") from None
         section = CodeSection("raw", data)
-        for line in section_listing(section, decode_section(section, path), alu32=args.alu32,
-                                    llvm_exact=args.llvm_exact):
-            print(line)
+        _print_section(section, decode_section(section, path), args)
         return 0
     sections = read_code_sections(path)
     if args.section:
         sections = [s for s in sections if s.name == args.section]
         if not sections:
             raise ObjectError(f"{path}: no executable section named {args.section!r}")
-    print(f"\n{args.file}:\tfile format elf64-bpf")
+    if not args.bare:
+        print(f"\n{args.file}:\tfile format elf64-bpf")
     for section in sections:
         insns = decode_section(section, path)
-        print(f"\nDisassembly of section {section.name}:")
-        for line in section_listing(section, insns, alu32=args.alu32, llvm_exact=args.llvm_exact,
-                                    relocations=args.reloc):
-            print(line)
+        print(f"# section {section.name}" if args.bare else f"\nDisassembly of section {section.name}:")
+        _print_section(section, insns, args)
     return 0
 
 
@@ -166,6 +181,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="print sub-register loads/stores as w registers (llvm --mcpu=v3)")
     parser.add_argument("--llvm-exact", action="store_true",
                         help="spell calls and ld_pseudo exactly as llvm-objdump (lossy)")
+    parser.add_argument("--syntax", choices=("llvm", "conformance"), default="llvm",
+                        help="llvm-objdump syntax (default) or bpf_conformance syntax")
+    parser.add_argument("--bare", action="store_true",
+                        help="instruction text only (no slot numbers or headers): input for 'pybpf asm'")
     parser.set_defaults(handler=run)
 
 
