@@ -123,15 +123,23 @@ def test_uprobe_auto_attached_from_section_counts_calls(compile_bpf, target_bina
         assert (bss.calls, bss.last_arg) == (7, 7)
 
 
+def test_uretprobe_sees_every_return_value(compile_bpf, target_binary):
+    spec = pybpf.load_object(str(compile_bpf(PROGS / "uprobe_count.bpf.c")))
+    with Collection(spec) as coll:
+        with coll.programs["on_return"].attach_uprobe(str(target_binary), "pybpf_target",
+                                                      retprobe=True):
+            subprocess.run([str(target_binary), "5"], capture_output=True, check=True)
+        bss = coll.maps[".bss"][0]
+        assert (bss.returns, bss.last_ret, bss.calls) == (5, 10, 0)   # pybpf_target(5) == 10
+
+
 def test_uretprobe_filtered_by_pid_only_sees_that_process(compile_bpf, target_binary):
     spec = pybpf.load_object(str(compile_bpf(PROGS / "uprobe_count.bpf.c")))
     with Collection(spec) as coll:
-        proc = subprocess.Popen([str(target_binary), "3"], stdout=subprocess.DEVNULL)
-        proc.wait()
-        with coll.programs["on_call"].attach_uprobe(str(target_binary), "pybpf_target",
-                                                    retprobe=True, pid=os.getpid()):
+        with coll.programs["on_return"].attach_uprobe(str(target_binary), "pybpf_target",
+                                                      retprobe=True, pid=os.getpid()):
             subprocess.run([str(target_binary), "4"], capture_output=True)
-        assert coll.maps[".bss"][0].calls == 0      # other processes are not traced
+        assert coll.maps[".bss"][0].returns == 0    # other processes are not traced
 
 
 def test_uprobe_unknown_symbol_names_symbol_and_binary(compile_bpf, target_binary):
