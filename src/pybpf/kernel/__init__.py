@@ -6,12 +6,19 @@ package does not touch the kernel; objects are created on request and own their 
 Public API::
 
     Collection(spec, *, btf=None, kconfig=None, pin_path=None, log_level=0, programs=None)
+        .programs[name] (KernelProgram), .maps[name] (KernelMap), .bss/.data/.rodata (live
+        globals by name), .attach_all(), .pin(dir), .close()
     KernelMap.create(type, key_size, value_size, max_entries, ...) / .from_id / .from_pin / .from_fd
-    KernelProgram.load(insns, prog_type=..., ...) / .from_id / .from_pin; .test_run(); .attach*()
-    RingBufReader(map, codec=None) (.poll, .poll_batch, .poll_array, .multi), PerfBufReader
-    links: attach_tracepoint/raw_tracepoint/tracing/kprobe/uprobe/perf_event/xdp/tcx/cgroup/socket
-    features: prog_type_supported, map_type_supported, helper_supported, attach_type_supported
-    pin: ensure_bpffs, obj_pin, obj_get
+        dict-like (pybpf.obj.mapapi.Map), batch_lookup/update/delete (native), freeze(), mmap(),
+        pin(), info(), ring_reader(codec), perf_reader(codec)
+    KernelProgram.load(insns, prog_type=..., ...) / .from_id / .from_pin; .test_run(); .attach()
+        (by section) and attach_tracepoint/raw_tracepoint/tracing/kprobe/uprobe/perf_event/xdp/
+        tcx/cgroup/socket -> Link (close() detaches; FDLink.pin/from_pin)
+    RingBufReader(map, codec=None) (.poll, .poll_batch, .poll_array, .consume_raw, .multi),
+    PerfBufReader (.poll, .lost)
+    features: prog_type_supported, map_type_supported, helper_supported, attach_type_supported,
+        probe_all
+    pin: ensure_bpffs, obj_pin, obj_get, unpin;  ids: prog_ids/map_ids/link_ids, btf_by_id
 """
 from __future__ import annotations
 
