@@ -193,3 +193,28 @@ def test_format_decl_writes_c_declarators_like_bpftool(zoo_object, bpftool):
     for m in node.members:
         if m.name in ("callback", "handlers", "names", "cvp", "next", "name"):
             assert f"\t{format_decl(btf, m.type_id, m.name)};\n" in theirs
+
+
+def test_one_type_dump_is_lazy_and_compiles_with_the_kernel_layout(vmlinux_path, tmp_path):
+    btf = BTF.from_file(vmlinux_path)                   # fresh: count what gets decoded
+    task = btf.find_one("task_struct", Kind.STRUCT)
+    header = dump_c(btf, [task.id])
+    assert len(btf._cache) < len(btf) // 10
+    checks = [f"_Static_assert(sizeof(struct task_struct) == {task.size}, \"size\");"]
+    checks += [f"_Static_assert(__builtin_offsetof(struct task_struct, {m.name}) == "
+               f"{m.bit_offset // 8}, \"{m.name}\");"
+               for m in task.members if m.name and not m.bitfield_size]
+    src = tmp_path / "task.c"
+    src.write_text(header + "\n".join(checks) + "\n")
+    proc = subprocess.run([*CLANG_BPF, "-fsyntax-only", str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_cli_dump_by_name_selects_that_type(vmlinux_path, bpftool_vmlinux_h):
+    proc = subprocess.run([sys.executable, "-m", "pybpf", "btf", "dump", str(vmlinux_path),
+                           "--name", "xdp_md", "--format", "c"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    theirs = bpftool_vmlinux_h
+    start = proc.stdout.index("struct xdp_md {")
+    block = proc.stdout[start:proc.stdout.index("};", start) + 2]
+    assert block in theirs

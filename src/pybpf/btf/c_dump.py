@@ -57,7 +57,7 @@ def dump_c(btf: BTF, type_ids: Iterable[int] | None = None, *, header: bool = Tr
 def format_decl(btf: BTF, type_id: int, name: str = "") -> str:
     """One C declaration of ``name`` with type ``type_id`` (``struct task_struct *p``,
     ``int (*cb)(void *)``, ``char comm[16]``); anonymous structs/enums are written inline."""
-    return CDumper(btf, mark_referenced=False)._decl(type_id, name, 0)
+    return CDumper(btf)._decl(type_id, name, 0)
 
 
 def _pfx(lvl: int) -> str:
@@ -67,26 +67,30 @@ def _pfx(lvl: int) -> str:
 class CDumper:
     """Stateful emitter: call dump_type() for each root id; text accumulates in ``out``."""
 
-    def __init__(self, btf: BTF, *, mark_referenced: bool = True) -> None:
+    def __init__(self, btf: BTF) -> None:
         self.btf = btf
         self.out: list[str] = []
         n = len(btf)
         self.order_state = bytearray(n)
         self.emit_state = bytearray(n)
         self.fwd_emitted = bytearray(n)
-        self.referenced = bytearray(n)
+        self.referenced: bytearray | None = None       # computed on first need (lazy vmlinux)
         self.queue: list[int] = []
         self.cached_names: dict[int, str] = {}
         self.type_names: dict[str, int] = {}
         self.ident_names: dict[str, int] = {}
-        if mark_referenced:
-            self._mark_referenced()
 
     def t(self, type_id: int) -> Type:
         return self.btf[type_id]
 
+    def _is_referenced(self, type_id: int) -> bool:
+        if self.referenced is None:
+            self._mark_referenced()
+        assert self.referenced is not None
+        return bool(self.referenced[type_id])
+
     def _mark_referenced(self) -> None:
-        ref = self.referenced
+        ref = self.referenced = bytearray(len(self.btf))
         n = len(ref)
         for type_id in range(1, len(self.btf)):
             t = self.btf[type_id]
@@ -141,7 +145,8 @@ class CDumper:
         for queued in self.queue:
             self._emit(queued, 0, 0)
 
-    def _order(self, type_id: int, through_ptr: bool, depth: int) -> bool:
+    def _order(self, type_id: int, through_ptr: bool, depth: int,
+               unmarked_edge: bool = False) -> bool:
         """Queue named definitions ``type_id`` needs; True when it is a strong (by-value) link."""
         if depth > MAX_DEPTH:
             raise BTFError(f"type nesting under id {type_id} is too deep to dump as C (a cycle?)")
@@ -177,7 +182,10 @@ class CDumper:
             state[type_id] = _DONE
             return True
         if isinstance(t, (EnumBase, Fwd)):
-            if t.name or not self.referenced[type_id]:
+            # reached through a member/param/target (depth > 0) means referenced, like libbpf's
+            # global marking (which skips func_proto return types); only a root anonymous enum,
+            # or one reached as a return type, needs the whole-BTF pass
+            if t.name or ((depth == 0 or unmarked_edge) and not self._is_referenced(type_id)):
                 self.queue.append(type_id)
             state[type_id] = _DONE
             return True
@@ -191,7 +199,7 @@ class CDumper:
         if t.kind in _MODS:
             return self._order(t.type_id, through_ptr, depth + 1)  # type: ignore[attr-defined]
         if isinstance(t, FuncProto):
-            strong = self._order(t.return_type_id, through_ptr, depth + 1)
+            strong = self._order(t.return_type_id, through_ptr, depth + 1, True)
             for p in t.params:
                 strong = self._order(p.type_id, through_ptr, depth + 1) or strong
             return strong

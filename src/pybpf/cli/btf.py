@@ -18,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     dump.add_argument("--base", help="base BTF for split BTF (kernel modules)")
     dump.add_argument("--type", dest="type_ids", type=int, action="append", metavar="ID",
                       help="only these type ids (repeatable)")
+    dump.add_argument("--name", dest="names", action="append", metavar="NAME",
+                      help="only the types with this name (repeatable)")
     dump.set_defaults(handler=_dump)
     btf.set_defaults(handler=lambda args: (btf.print_help(), 2)[1])
 
@@ -27,15 +29,23 @@ def _dump(args: argparse.Namespace) -> int:
 
     base = BTF.from_file(args.base) if args.base else None
     btf = BTF.from_file(args.file, base)
+    type_ids = list(args.type_ids or [])
+    for name in args.names or []:
+        found = btf.find(name)
+        if not found:
+            from ..errors import BTFError
+            raise BTFError(f"{args.file}: no type named {name!r}")
+        type_ids += [t.id for t in found]
+    type_ids = type_ids or None
     out = sys.stdout
     if hasattr(out, "reconfigure"):
         out.reconfigure(errors="backslashreplace")   # names that are not UTF-8
     if args.format == "c":
         from ..btf.c_dump import dump_c
-        out.write(dump_c(btf, args.type_ids))
+        out.write(dump_c(btf, type_ids))
     else:
         from ..btf.raw_dump import iter_raw
-        for text in iter_raw(btf, args.type_ids):
+        for text in iter_raw(btf, type_ids):
             out.write(text + "\n")
     out.flush()
     return 0
