@@ -139,3 +139,45 @@ def test_unsupported_map_type_is_a_clear_error(vm_object) -> None:
     from pybpf.vm.memory import Memory
     with pytest.raises(MapError, match="STACK_TRACE is not supported by the VM"):
         create_map(memory=Memory(), name="st", type=7, key_size=4, value_size=8, max_entries=4)
+
+
+def test_snprintf_strtol_strncmp_give_hand_checked_results(vm_object) -> None:
+    with Collection(vm_object("vm_misc")) as coll:
+        coll.programs["xdp_strings"].test_run(bytes(range(3, 40)))
+        text = coll.maps["texts"][0]
+        out = dict(coll.maps["out"].items())
+    raw = text.s if hasattr(text, "s") else text
+    raw = raw.encode() if isinstance(raw, str) else bytes(raw)
+    assert raw.rstrip(b"\0") == b"n=-8 s=pybpf x=beef u=18446744073709551615"
+    assert out[0] == len("n=-8 s=pybpf x=beef u=18446744073709551615") + 1
+    assert (out[1], out[2]) == (7, -0x1A)              # "  -0x1a" consumed, value
+    assert (out[3], out[4]) == (4, 4096)
+    assert (out[5], out[6]) == (0, 0)
+
+
+def test_simulated_environment_is_deterministic_and_configurable(vm_object) -> None:
+    clock = iter(range(10**9, 10**10, 10**6))
+    env = SimEnv(clock_ns=lambda: next(clock), seed=7, hz=1000)
+    with Collection(vm_object("vm_misc"), env=env) as coll:
+        coll.programs["xdp_env"].test_run(bytes(20))
+        out = dict(coll.maps["out"].items())
+        (sample,) = coll.maps["samples"].ring_reader().poll(0)
+    import random
+    assert out[2] == random.Random(7).getrandbits(32)
+    assert out[3] == (10**9 + 2 * 10**6) * 1000 // 10**9      # third clock read, HZ=1000
+    assert out[4] == 0 and int.from_bytes(sample, "little") == 10**9
+
+
+def test_redirect_records_the_target(vm_object) -> None:
+    with Collection(vm_object("vm_misc")) as coll:
+        result = coll.programs["xdp_redirects"].test_run(bytes([1]) + bytes(20))
+    assert result.retval == pybpf.XDP_REDIRECT
+    assert result.extra["redirect"] == ("ifindex", 7, 0)
+
+
+def test_redirect_map_to_a_filled_devmap_slot_redirects(vm_object) -> None:
+    with Collection(vm_object("vm_misc")) as coll:
+        coll.maps["ports"].update(3, 9)
+        result = coll.programs["xdp_redirects"].test_run(bytes([2]) + bytes(20))
+    assert result.retval == pybpf.XDP_REDIRECT
+    assert result.extra["redirect"] == ("map", "ports", 3)

@@ -541,13 +541,15 @@ def redirect(m: "Machine", ifindex: int, flags: int, *_: int) -> int:
 
 @_helper("redirect_map")
 def redirect_map(m: "Machine", map_ptr: int, key: int, flags: int, *_: int) -> int:
+    """XDP_REDIRECT when the devmap/xskmap/cpumap slot is set (non-zero), else the fallback action
+    in the low bits of ``flags`` (the kernel's behaviour for an empty slot)."""
     vm_map = m.map_from_handle(map_ptr, "bpf_redirect_map")
     key_bytes = (key & ((1 << (8 * vm_map.key_size)) - 1)).to_bytes(vm_map.key_size, "little")
     try:
-        present = vm_map.lookup_ptr(key_bytes, m.cpu) or vm_map._lookup(key_bytes) is not None
+        raw = vm_map._lookup(key_bytes)
     except BPFError:
-        present = False
-    if not present:
+        raw = None
+    if raw is None or not any(raw):
         return flags & 3
     m.redirect = ("map", vm_map.name, key & M32)
     return XDP_REDIRECT

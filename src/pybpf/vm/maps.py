@@ -228,6 +228,28 @@ class ArrayMap(VMMap):
             yield index.to_bytes(4, "little"), self.pool.address(index)
 
 
+class SlotArrayMap(ArrayMap):
+    """DEVMAP / CPUMAP / XSKMAP / SOCKMAP / CGROUP_ARRAY stored as raw values (ifindex, cgroup id...):
+    a zero slot is empty, as an unset slot is in the kernel (lookups miss, delete clears)."""
+
+    def _lookup(self, key: bytes | None, flags: int = 0) -> bytes | None:
+        raw = super()._lookup(key, flags)
+        return raw if raw is not None and any(raw) else None
+
+    def _delete(self, key: bytes) -> bool:
+        index = self._index(key)
+        if index is None or self._lookup(key) is None:
+            return False
+        self.pool.clear(index)
+        return True
+
+    def lookup_ptr(self, key: bytes, cpu: int = 0) -> int:
+        return super().lookup_ptr(key, cpu) if self._lookup(key) is not None else 0
+
+    def delete_elem(self, key: bytes) -> int:
+        return 0 if self._delete(key) else -errno.ENOENT
+
+
 # --- hash maps -----------------------------------------------------------------------------------
 class HashMap(VMMap):
     """HASH / PERCPU_HASH / LRU_HASH / LRU_PERCPU_HASH over a preallocated value pool."""
@@ -571,8 +593,10 @@ def create_map(*, memory: Memory, name: str, type: MapType | int, key_size: int,
     kw: dict[str, Any] = dict(memory=memory, name=name, type=map_type, key_size=key_size,
                               value_size=value_size, max_entries=max_entries, flags=flags, cpus=cpus,
                               key_codec=key_codec, value_codec=value_codec)
-    if map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY) or map_type in STORAGE_AS_ARRAY:
+    if map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
         return ArrayMap(**kw)
+    if map_type in STORAGE_AS_ARRAY:
+        return SlotArrayMap(**kw)
     if map_type in (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH) \
             or map_type in STORAGE_AS_HASH:
         return HashMap(**kw)
