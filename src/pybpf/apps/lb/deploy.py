@@ -149,7 +149,7 @@ def attach(iface: str, *, mode: str = "drv", pin_dir: Path = PIN_DIR, netns: str
         raise LBConfigError(f"program {program!r} is not pinned under {pin_dir}")
 
     def do_attach() -> None:
-        if not Path(f"/sys/class/net/{iface}").exists() and not _iface_exists(iface):
+        if not _iface_exists(iface):        # asked inside the namespace (/sys shows the caller's)
             raise LBConfigError(f"no network interface named {iface!r}"
                                 + (f" in namespace {netns!r}" if netns else ""))
         with KernelProgram.from_pin(prog_pin) as prog:
