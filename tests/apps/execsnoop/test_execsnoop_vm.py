@@ -146,3 +146,15 @@ def test_vm_full_inflight_table_is_counted_as_a_drop():
         snoop.simulate(table, [SimulatedExec(pid=child.pid, filename="/bin/true")])
         assert snoop.poll(timeout=0) == []
         assert (snoop.drops().inflight, snoop.drops().ringbuf) == (1, 0)
+
+
+def test_opening_twice_is_an_error():
+    with Execsnoop(ExecsnoopOptions(), backend="vm") as snoop:
+        with pytest.raises(BPFError, match="already open"):
+            snoop.open()
+
+
+def test_polling_a_closed_tracer_is_an_error():
+    snoop = Execsnoop(ExecsnoopOptions(), backend="vm")
+    with pytest.raises(BPFError, match="not open"):
+        snoop.poll(timeout=0)

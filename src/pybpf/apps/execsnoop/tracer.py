@@ -63,6 +63,8 @@ class Execsnoop:
     def open(self) -> "Execsnoop":
         """Load, set filters, attach (kernel) and open the ring reader. Closes everything on error."""
         import pybpf
+        if self.collection is not None:
+            raise BPFError("execsnoop is already open")
         try:
             spec = pybpf.load_object(str(self.object_path or compile_object()))
             for name, value in self.options.rodata().items():
