@@ -125,3 +125,11 @@ def test_commands_without_a_running_balancer_say_so(tmp_path):
     proc = pybpf_lb(Path("/sys/fs/bpf/pybpf-lb-absent"), "stats", check=False)
     assert proc.returncode == 1
     assert "no load balancer pinned" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_attach_to_a_missing_interface_fails_cleanly_and_leaves_no_pins(testbed):
+    netns, pin_dir = testbed
+    proc = pybpf_lb(pin_dir, "attach", "nosuch0", "--netns", netns, check=False)
+    assert proc.returncode == 1
+    assert "no network interface named 'nosuch0'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not pin_dir.exists()
