@@ -99,3 +99,21 @@ def test_far_branch_becomes_gotol_and_matches_llvm_objdump(compile_bpf):
     ours = disassemble(insns, alu32=True, symbolize=nearest_symbol(section.symbols))
     assert ours == theirs
     assert encode(assemble("\n".join(ours))) == section.data
+
+
+def test_helper_calls_are_annotated_with_libbpf_names_and_still_read_back(compile_bpf):
+    import re
+    from pathlib import Path
+    defs = Path("/usr/include/bpf/bpf_helper_defs.h")
+    if not defs.exists():
+        pytest.skip("libbpf headers not installed")
+    names = {int(m.group(2)): f"bpf_{m.group(1)}" for m in re.finditer(
+        r"\(\*bpf_(\w+)\)\([^;]*?\)\s*=\s*\(void \*\)\s*(\d+);", defs.read_text(), re.S)}
+    (section,) = read_code_sections(compile_bpf("isa/maps_helpers.c", mcpu="v3"))
+    insns = decode(section.data)
+    lines = disassemble(insns, helper_names=True)
+    calls = [(insn, line) for insn, line in zip(insns, lines) if insn.is_helper_call]
+    assert len(calls) >= 6
+    for insn, line in calls:
+        assert line == f"call {insn.imm:#x} <{names[insn.imm]}>"
+    assert encode(assemble("\n".join(lines))) == section.data

@@ -111,10 +111,11 @@ def decode_section(section: CodeSection, path: str | Path = "") -> list[Instruct
 
 
 def section_listing(section: CodeSection, insns: list[Instruction], *, alu32: bool = False,
-                    llvm_exact: bool = False, relocations: bool = False) -> list[str]:
+                    llvm_exact: bool = False, relocations: bool = False,
+                    helper_names: bool = False) -> list[str]:
     """The lines ``pybpf disasm`` prints for one section (function headers included)."""
     texts = disassemble(insns, alu32=alu32, llvm_exact=llvm_exact,
-                        symbolize=nearest_symbol(section.symbols))
+                        symbolize=nearest_symbol(section.symbols), helper_names=helper_names)
     relocs: dict[int, list[tuple[int, str, str]]] = {}
     for reloc in sorted(section.relocations) if relocations else []:
         relocs.setdefault(reloc[0] // 8, []).append(reloc)
@@ -136,10 +137,11 @@ def _print_section(section: CodeSection, insns: list[Instruction], args: argpars
         lines = texts if args.bare else [f"{slot:8d}:\t{text}" for slot, text
                                          in zip(slot_offsets(insns), texts)]
     elif args.bare:
-        lines = disassemble(insns, alu32=args.alu32, llvm_exact=args.llvm_exact)
+        lines = disassemble(insns, alu32=args.alu32, llvm_exact=args.llvm_exact,
+                            helper_names=args.helpers)
     else:
         lines = section_listing(section, insns, alu32=args.alu32, llvm_exact=args.llvm_exact,
-                                relocations=args.reloc)
+                                relocations=args.reloc, helper_names=args.helpers)
     for line in lines:
         print(line)
 
@@ -183,6 +185,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="spell calls and ld_pseudo exactly as llvm-objdump (lossy)")
     parser.add_argument("--syntax", choices=("llvm", "conformance"), default="llvm",
                         help="llvm-objdump syntax (default) or bpf_conformance syntax")
+    parser.add_argument("--helpers", action="store_true",
+                        help="annotate helper calls with their names (call 0x1 <bpf_map_lookup_elem>)")
     parser.add_argument("--bare", action="store_true",
                         help="instruction text only (no slot numbers or headers): input for 'pybpf asm'")
     parser.set_defaults(handler=run)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 from .codec import check, slot_offsets
 from .instruction import Instruction
+from .uapi import HELPER_NAMES, helper_name
 from .opcodes import (
     CALL, EXIT, JA, JA32, LDDW, ALUOp, AtomicOp, CallSrc, Class, JumpOp, Mode, Size, Source,
 )
@@ -64,7 +65,8 @@ def _s64(value: int) -> int:
 
 def format_instruction(insn: Instruction, *, alu32: bool = False, llvm_exact: bool = False,
                        target: str | None = None) -> str:
-    """One instruction as llvm-objdump prints it; ``target`` is appended to jumps as ``<target>``.
+    """One instruction as llvm-objdump prints it; ``target`` is appended to jumps (and helper
+    calls) as ``<target>``.
 
     Encodings that fail :func:`pybpf.isa.check` print as ``<unknown>``, like llvm-objdump.
     """
@@ -74,7 +76,7 @@ def format_instruction(insn: Instruction, *, alu32: bool = False, llvm_exact: bo
     if cls in (Class.ALU, Class.ALU64):
         return _alu(insn)
     if cls in (Class.JMP, Class.JMP32):
-        text = _jump(insn, llvm_exact)
+        text = _jump(insn, llvm_exact, target)
         return f"{text} <{target}>" if target and _has_target(insn) else text
     if cls == Class.LD:
         return _ld(insn, llvm_exact)
@@ -114,7 +116,7 @@ def _has_target(insn: Instruction) -> bool:
     return insn.opcode in (JA, JA32, Class.JMP | JCOND) or insn.is_conditional_jump
 
 
-def _jump(insn: Instruction, llvm_exact: bool) -> str:
+def _jump(insn: Instruction, llvm_exact: bool, target: str | None = None) -> str:
     op = insn.jump_op
     if insn.opcode == EXIT:
         return "exit"
@@ -123,7 +125,8 @@ def _jump(insn: Instruction, llvm_exact: bool) -> str:
             return f"call pc{hex_offset(insn.imm)}"
         if insn.src == CallSrc.KFUNC and not llvm_exact:
             return f"call kfunc {hex_signed(insn.imm)}"
-        return f"call {hex_signed(insn.imm)}"
+        text = f"call {hex_signed(insn.imm)}"
+        return f"{text} <{target}>" if target and insn.src == CallSrc.HELPER else text
     if insn.opcode == CALL | Source.X:
         return f"callx r{insn.dst}"
     if insn.opcode == JA:
@@ -181,13 +184,17 @@ def jump_target(insn: Instruction, slot: int) -> int | None:
 
 
 def disassemble(insns: Sequence[Instruction], *, alu32: bool = False, llvm_exact: bool = False,
-                symbolize: Symbolizer | None = None) -> list[str]:
-    """One line per instruction (no slot prefix). ``symbolize(slot)`` names jump targets."""
+                symbolize: Symbolizer | None = None, helper_names: bool = False) -> list[str]:
+    """One line per instruction (no slot prefix). ``symbolize(slot)`` names jump targets;
+    ``helper_names`` annotates helper calls (``call 0x1 <bpf_map_lookup_elem>``, not llvm's output
+    but read back by the assembler, which ignores ``<...>`` annotations)."""
     lines = []
     for insn, slot in zip(insns, slot_offsets(insns)):
         target = None
         if symbolize is not None and (dest := jump_target(insn, slot)) is not None:
             target = symbolize(dest)
+        if helper_names and insn.is_helper_call and insn.imm in HELPER_NAMES:
+            target = helper_name(insn.imm)
         lines.append(format_instruction(insn, alu32=alu32, llvm_exact=llvm_exact, target=target))
     return lines
 
