@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..btf import (Array, Composite, EnumBase, Enum64, Float, Func, FuncProto, Fwd, Int, Kind,
-                   Ptr, Struct, Union)
+from ..btf import Array, Composite, EnumBase, Float, FuncProto, Fwd, Int, Kind, Ptr
 from ..errors import BTFError, CORERelocationError
 from ..isa.instruction import Instruction
-from ..isa.opcodes import CALL, LDDW, SIZE_BYTES, BYTES_SIZE, Class, Size
+from ..isa.opcodes import BYTES_SIZE, CALL, LDDW, Class
 from .spec import CORERelo, CORERelocKind as K, ObjectSpec, ProgramSpec
 
 POISON_IMM = 0xBAD2310          # 195896080: "bad relo"

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BPFError, BTFError, ObjectError
+from ..errors import BPFError, ObjectError
 from ..isa.uapi import MapType, ProgramType
 from . import btfinfo
-from .elf import SHT_REL, ElfView, Section, read_elf
+from .elf import SHT_NOBITS, SHT_PROGBITS, ElfView, Section, read_elf
 from .globals import GlobalVars
-from .linker import Fixup, Function, Linker, MapLocation, to_instructions
+from .linker import Function, Linker, MapLocation, to_instructions
 from .maps import (LEGACY_MAPS_SECTION, MAPS_SECTION, btf_maps, global_data_kind,
                    global_data_maps, legacy_maps, values_member_offset)
 from .structops import struct_ops_maps
@@ -57,40 +58,12 @@ def _build(elf: ElfView, data: bytes, allow_unknown: bool) -> ObjectSpec:
     kern_version = _kern_version(elf)
     externs = btfinfo.collect_externs(elf, btf)
     btfinfo.fixup_kconfig_datasec(btf, externs)
-
-    maps: dict[str, MapSpec] = {}
-    locations: list[MapLocation] = []
-    maps_sec = elf.section_by_name(MAPS_SECTION)
-    btf_map_entries: list[tuple[MapSpec, int, int]] = []
-    if maps_sec is not None:
-        btf_map_entries = btf_maps(elf, maps_sec, btf)
-        for spec, offset, size in btf_map_entries:
-            _add_map(maps, spec, path)
-            locations.append(MapLocation(spec.name, maps_sec.index, offset, size))
-    legacy_sec = elf.section_by_name(LEGACY_MAPS_SECTION)
-    if legacy_sec is not None:
-        for spec, offset in legacy_maps(elf, legacy_sec):
-            _add_map(maps, spec, path)
-            locations.append(MapLocation(spec.name, legacy_sec.index, offset, 0))
-    data_maps: dict[int, str] = {}
-    for spec in global_data_maps(elf, btf):
-        _add_map(maps, spec, path)
-        sec = elf.section_by_name(spec.section)
-        assert sec is not None
-        data_maps[sec.index] = spec.name
-    kconfig = [e for e in externs.values() if e.kind == "kconfig"]
-    if kconfig:
-        size = max(e.offset + e.size for e in kconfig)
-        _add_map(maps, MapSpec(name=".kconfig", type=MapType.ARRAY, key_size=4,
-                               value_size=size, max_entries=1,
-                               flags=BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
-                               contents=[(0, bytes(size))], frozen=True, section=".kconfig",
-                               value_type=btfinfo.datasec_id(btf, ".kconfig")), path)
+    found = _collect_maps(elf, btf, externs)
 
     text = elf.section_by_name(".text")
     text_index = text.index if text is not None and text.is_code else None
-    linker = Linker(elf, text_index=text_index, map_locations=locations, data_maps=data_maps,
-                    externs=externs)
+    linker = Linker(elf, text_index=text_index, map_locations=found.locations,
+                    data_maps=found.data_maps, externs=externs)
     entries: list[Function] = []
     for sec in elf.sections:
         if not sec.is_code or sec.size == 0:
@@ -98,26 +71,67 @@ def _build(elf: ElfView, data: bytes, allow_unknown: bool) -> ObjectSpec:
         funcs = linker.add_section(sec)
         if sec.index != text_index:
             entries.extend(funcs)
-
     programs: dict[str, ProgramSpec] = {}
     for fn in entries:
         programs[fn.name] = _program(elf, linker, fn, btf, btf_ext, license_, kern_version,
                                      allow_unknown)
 
-    if maps_sec is not None:
-        _fill_map_values(elf, maps_sec, btf_map_entries, btf, programs, maps)
+    if found.maps_section is not None:
+        _fill_map_values(elf, found.maps_section, found.btf_maps, btf, programs, found.maps)
     for spec in struct_ops_maps(elf, btf, programs):
-        _add_map(maps, spec, path)
+        _add_map(found.maps, spec, path)
 
-    spec = ObjectSpec(path=path, programs=programs, maps=maps, btf=btf, btf_ext=btf_ext,
+    spec = ObjectSpec(path=path, programs=programs, maps=found.maps, btf=btf, btf_ext=btf_ext,
                       license=license_, kern_version=kern_version, externs=externs)
-    spec.rodata = GlobalVars("rodata", [m for m in maps.values()
-                                        if global_data_kind(m.section, 1) == "rodata"], btf)
-    spec.data = GlobalVars("data", [m for m in maps.values()
-                                    if global_data_kind(m.section, 1) == "data"], btf)
-    spec.bss = GlobalVars("bss", [m for m in maps.values()
-                                  if global_data_kind(m.section, 8) == "bss"], btf)
+    by_kind: dict[str, list[MapSpec]] = {"rodata": [], "data": [], "bss": []}
+    for m in found.maps.values():
+        kind = global_data_kind(m.section, SHT_NOBITS if m.section.startswith(".bss")
+                                else SHT_PROGBITS)
+        if kind is not None and m.type == MapType.ARRAY:
+            by_kind[kind].append(m)
+    spec.rodata = GlobalVars("rodata", by_kind["rodata"], btf)
+    spec.data = GlobalVars("data", by_kind["data"], btf)
+    spec.bss = GlobalVars("bss", by_kind["bss"], btf)
     return spec
+
+
+@dataclass
+class _FoundMaps:
+    maps: dict[str, MapSpec] = field(default_factory=dict)
+    locations: list[MapLocation] = field(default_factory=list)   # for LDDW map relocations
+    data_maps: dict[int, str] = field(default_factory=dict)      # section index -> map name
+    btf_maps: list[tuple[MapSpec, int, int]] = field(default_factory=list)
+    maps_section: Section | None = None
+
+
+def _collect_maps(elf: ElfView, btf: Any, externs: dict[str, ExternSpec]) -> _FoundMaps:
+    """Every map declared before code is looked at: .maps, legacy maps, global data, .kconfig."""
+    found = _FoundMaps()
+    found.maps_section = elf.section_by_name(MAPS_SECTION)
+    if found.maps_section is not None:
+        found.btf_maps = btf_maps(elf, found.maps_section, btf)
+        for spec, offset, size in found.btf_maps:
+            _add_map(found.maps, spec, elf.path)
+            found.locations.append(MapLocation(spec.name, found.maps_section.index, offset,
+                                               size))
+    legacy_sec = elf.section_by_name(LEGACY_MAPS_SECTION)
+    if legacy_sec is not None:
+        for spec, offset in legacy_maps(elf, legacy_sec):
+            _add_map(found.maps, spec, elf.path)
+            found.locations.append(MapLocation(spec.name, legacy_sec.index, offset, 0))
+    for spec in global_data_maps(elf, btf):
+        _add_map(found.maps, spec, elf.path)
+        sec = elf.section_by_name(spec.section)
+        assert sec is not None
+        found.data_maps[sec.index] = spec.name
+    kconfig = [e for e in externs.values() if e.kind == "kconfig"]
+    if kconfig:
+        size = max(e.offset + e.size for e in kconfig)
+        _add_map(found.maps, MapSpec(
+            name=".kconfig", type=MapType.ARRAY, key_size=4, value_size=size, max_entries=1,
+            flags=BPF_F_RDONLY_PROG | BPF_F_MMAPABLE, contents=[(0, bytes(size))], frozen=True,
+            section=".kconfig", value_type=btfinfo.datasec_id(btf, ".kconfig")), elf.path)
+    return found
 
 
 def _add_map(maps: dict[str, MapSpec], spec: MapSpec, path: str) -> None:

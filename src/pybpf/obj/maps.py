@@ -87,9 +87,7 @@ def _has_global_var(btf: Any, datasec_id: int) -> bool:
 def legacy_maps(elf: ElfView, sec: Section) -> list[tuple[MapSpec, int]]:
     """struct bpf_map_def entries, named by the symbols in the section; (spec, offset) pairs."""
     syms = sorted((s for s in elf.symbols if s.shndx == sec.index and s.name
-                   and s.type in ("STT_OBJECT", "STT_NOTYPE") and s.bind != "STB_LOCAL"
-                   or (s.shndx == sec.index and s.type == "STT_OBJECT")),
-                  key=lambda s: s.value)
+                   and s.type in ("STT_OBJECT", "STT_NOTYPE")), key=lambda s: s.value)
     if not syms:
         return []
     def_size = sec.size // len(syms)
