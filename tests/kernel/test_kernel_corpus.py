@@ -2,6 +2,7 @@
 kernel through pybpf.kernel.Collection, and bpftool sees exactly the programs and maps we created."""
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,21 @@ SOURCES = sorted(
     key=lambda p: str(p.relative_to(REPO)))
 
 
+@pytest.fixture(scope="module")
+def vmlinux_h(tmp_path_factory, bpftool):
+    """Sources that include "vmlinux.h" get one generated from the running kernel by bpftool."""
+    inc = tmp_path_factory.mktemp("vmlinux")
+    with open(inc / "vmlinux.h", "w") as f:
+        subprocess.run([bpftool.path, "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format",
+                        "c"], stdout=f, check=True)
+    return inc
+
+
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(REPO)) for p in SOURCES])
-def test_corpus_object_loads_and_bpftool_sees_it(source, compile_bpf, bpftool):
-    spec = pybpf.load_object(str(compile_bpf(source)))
+def test_corpus_object_loads_and_bpftool_sees_it(source, compile_bpf, bpftool, vmlinux_h):
+    needs_vmlinux = '#include "vmlinux.h"' in source.read_text()
+    obj = compile_bpf(source, include_dirs=[vmlinux_h]) if needs_vmlinux else compile_bpf(source)
+    spec = pybpf.load_object(str(obj))
     if source.name in MUST_FAIL:
         with pytest.raises(KernelVerifierError):
             Collection(spec)

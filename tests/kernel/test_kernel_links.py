@@ -365,3 +365,46 @@ def test_legacy_netlink_xdp_attach_counts_and_detaches(compile_bpf, veth_netns):
             send_from_netns(veth_netns["ns"], veth_netns["host_ip"], udp=4, icmp=0)
         assert not xdp_prog_shown()
         assert coll.maps["proto_count"][socket.IPPROTO_UDP] == 4
+
+
+# --- iterators ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def iter_spec(compile_bpf, tmp_path_factory):
+    if not shutil.which("bpftool"):
+        pytest.skip("bpftool is needed to generate vmlinux.h")
+    inc = tmp_path_factory.mktemp("vmlinux")
+    with open(inc / "vmlinux.h", "w") as f:
+        subprocess.run(["bpftool", "btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format",
+                        "c"], stdout=f, check=True)
+    return pybpf.load_object(str(compile_bpf(PROGS / "iterators.bpf.c", include_dirs=[inc])))
+
+
+def test_task_iterator_lists_our_threads_with_their_comm(iter_spec):
+    import threading
+    stop = threading.Event()
+    threads = [threading.Thread(target=stop.wait) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        comm = Path("/proc/self/comm").read_text().strip()
+        with Collection(iter_spec, programs=["dump_tasks"]) as coll, \
+                coll.programs["dump_tasks"].attach() as it:
+            seen = dict(line.split(" ", 1) for line in it.lines())
+        for tid in [os.getpid()] + [t.native_id for t in threads]:
+            assert seen[str(tid)] == comm
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+
+def test_map_element_iterator_walks_the_given_map(iter_spec):
+    with Collection(iter_spec, programs=["dump_elems"]) as coll, \
+            KernelMap.create(MapType.HASH, 4, 8, 64, name="iterated") as m:
+        entries = {k: k * k + 1 for k in range(0, 40, 3)}
+        for k, v in entries.items():
+            m[k.to_bytes(4, "little")] = v.to_bytes(8, "little")
+        with coll.programs["dump_elems"].attach_iter(map=m) as it:
+            got = {int(a): int(b) for a, b in (line.split() for line in it.lines())}
+            again = {int(a): int(b) for a, b in (line.split() for line in it.lines())}
+    assert got == entries == again            # each read runs the iterator afresh

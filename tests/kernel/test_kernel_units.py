@@ -66,6 +66,7 @@ def fake_program(section: str, attach_to: str = "", **kw):
      ("/usr/bin/bash", "readline")),
     ("fentry/do_nanosleep", "do_nanosleep", "attach_tracing", ()),
     ("lsm/file_open", "file_open", "attach_tracing", ()),
+    ("iter/task", "task", "attach_iter", ()),
 ])
 def test_auto_attach_dispatches_by_libbpf_section(monkeypatch, section, attach_to, call, args):
     calls = []

@@ -1,4 +1,4 @@
-"""Auto-attach by libbpf section name for the tracing family (tracepoint, raw_tp, tp_btf, fentry...).
+"""Auto-attach by libbpf section name for the tracing family (tracepoint, raw_tp, tp_btf, fentry, iter...).
 
 Only maps a section name to one attach call in pybpf.kernel.links; never guesses network targets.
 """
@@ -10,7 +10,7 @@ from ..errors import BPFError
 from . import links
 
 TRACING_PREFIXES = ("tp_btf", "fentry", "fexit", "fmod_ret", "lsm", "fentry.s", "fexit.s",
-                    "fmod_ret.s", "lsm.s", "iter", "iter.s")
+                    "fmod_ret.s", "lsm.s")
 
 
 def split_section(section: str) -> tuple[str, str]:
@@ -33,6 +33,8 @@ def auto_attach(program: Any, **options: Any) -> links.Link:
         if not target:
             raise BPFError(f"program {name!r}: section {section!r} names no raw tracepoint")
         return links.attach_raw_tracepoint(program, target, **options)
+    if prefix in ("iter", "iter.s"):
+        return links.attach_iter(program, **options)
     if prefix in TRACING_PREFIXES:
         return links.attach_tracing(program, **options)
     if prefix in ("kprobe", "kretprobe"):

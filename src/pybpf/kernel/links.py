@@ -133,6 +133,32 @@ class FDLink(Link):
         return cls(FD(sc.bpf(attr, what=f"no link with id {link_id}"), "link"), f"link {link_id}")
 
 
+class IterLink(FDLink):
+    """A BPF iterator link: every :meth:`read` runs the iterator once and returns its output."""
+
+    def open(self) -> FD:
+        """BPF_ITER_CREATE: a new readable fd; each read() runs the program over the objects."""
+        attr = sc.Attr(sc.Cmd.ITER_CREATE, link_fd=self.fd)
+        return FD(sc.bpf(attr, what=f"cannot create an iterator from {self.description}"), "iter")
+
+    def read(self) -> bytes:
+        """Run the iterator to the end and return everything it printed."""
+        chunks = []
+        with self.open() as fd:
+            while True:
+                try:
+                    chunk = os.read(fd.number, 1 << 16)
+                except OSError as exc:
+                    raise KernelError(f"reading {self.description} failed", errno=exc.errno or 0,
+                                      command="read") from None
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+
+    def lines(self) -> list[str]:
+        return self.read().decode(errors="replace").splitlines()
+
+
 class PerfEventLink(Link):
     """A program attached to a perf event through PERF_EVENT_IOC_SET_BPF (no BPF link fd)."""
 
@@ -288,6 +314,19 @@ def attach_tracing(program: Any, *, cookie: int = 0) -> Link:
         raise
 
 
+def attach_iter(program: Any, map: Any = None) -> IterLink:
+    """iter/<target>: BPF_LINK_CREATE(TRACE_ITER), with ``map`` for map-element iterators."""
+    extra: dict[str, int] = {}
+    keep = None
+    if map is not None:
+        keep = ctypes.create_string_buffer(struct.pack("<I", map.fd), 16)   # bpf_iter_link_info
+        extra = {"iter_info": ctypes.addressof(keep), "iter_info_len": 16}
+    fd = link_create(program, 0, AttachType.TRACE_ITER,
+                     description=f"iterator {program.attach_to or program.name}", **extra)
+    del keep
+    return IterLink(fd, f"iter {program.attach_to or program.name}")
+
+
 def attach_kprobe(program: Any, symbol: str, *, offset: int = 0, retprobe: bool = False,
                   cookie: int = 0) -> Link:
     """kprobe/kretprobe through the kprobe PMU (NotSupportedError when the kernel has none)."""
@@ -420,6 +459,7 @@ def attach_socket(program: Any, sock: socket.socket) -> Link:
 
 __all__ = ["Link", "FDLink", "PerfEventLink", "SocketFilterLink", "TCFilterLink", "LinkInfo",
            "NetlinkXDPLink",
+           "IterLink", "attach_iter",
            "attach_tracepoint", "attach_raw_tracepoint", "attach_tracing", "attach_kprobe",
            "attach_uprobe", "attach_perf_event", "attach_xdp", "attach_tcx", "attach_tc_classic",
            "attach_cgroup", "attach_socket", "LinkType"]

@@ -339,6 +339,10 @@ class KernelProgram(LoadedProgram):
         from .links import attach_tracing
         return self._keep(attach_tracing(self, **kw))
 
+    def attach_iter(self, map: Any = None) -> Any:
+        from .links import attach_iter
+        return self._keep(attach_iter(self, map))
+
     def attach_kprobe(self, symbol: str, **kw: Any) -> Any:
         from .links import attach_kprobe
         return self._keep(attach_kprobe(self, symbol, **kw))

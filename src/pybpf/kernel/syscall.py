@@ -122,6 +122,7 @@ _PROG_QUERY = {"target_fd": (0, "I"), "attach_type": (4, "I"), "query_flags": (8
                "attach_flags": (12, "I"), "prog_ids": (16, "Q"), "prog_cnt": (24, "I")}
 _FD_ONLY = {"map_fd": (0, "I"), "link_fd": (0, "I")}
 _BIND_MAP = {"prog_fd": (0, "I"), "map_fd": (4, "I"), "flags": (8, "I")}
+_ITER_CREATE = {"link_fd": (0, "I"), "flags": (4, "I")}
 _LINK_UPDATE = {"link_fd": (0, "I"), "new_prog_fd": (4, "I"), "flags": (8, "I"),
                 "old_prog_fd": (12, "I")}
 
@@ -141,6 +142,7 @@ LAYOUTS.update({
     Cmd.BTF_LOAD: _BTF_LOAD, Cmd.LINK_CREATE: _LINK_CREATE, Cmd.MAP_FREEZE: _FD_ONLY,
     Cmd.LINK_DETACH: _FD_ONLY, Cmd.PROG_ATTACH: _PROG_ATTACH, Cmd.PROG_DETACH: _PROG_ATTACH,
     Cmd.PROG_QUERY: _PROG_QUERY, Cmd.PROG_BIND_MAP: _BIND_MAP, Cmd.LINK_UPDATE: _LINK_UPDATE,
+    Cmd.ITER_CREATE: _ITER_CREATE,
 })
 
 
