@@ -55,6 +55,10 @@ def register(subparsers: Any) -> None:
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(handler=cmd_stats)
 
+    flows = verbs.add_parser("flows", help="tracked flows (conntrack) and their backends")
+    flows.add_argument("--limit", type=int, default=50, help="show at most LIMIT flows (0: all)")
+    flows.set_defaults(handler=cmd_flows)
+
     detach = verbs.add_parser("detach", help="detach (all, or one interface); unload when none is left")
     detach.add_argument("iface", nargs="?")
     detach.add_argument("--netns")
@@ -194,6 +198,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
             if args.count and shown >= args.count:
                 return 0
             time.sleep(args.watch)
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    from pybpf.apps.lb import deploy
+    from pybpf.apps.lb.layout import PROTOCOL_NAMES
+    with deploy.open_pinned(Path(args.pin_dir)) as inst:
+        addr_of = {b.index: str(b.addr) for v in inst.lb.describe() for b in v.backends}
+        flows = inst.lb.flows()
+        for n, (flow, backend) in enumerate(sorted(flows.items(), key=lambda kv: str(kv[0]))):
+            if args.limit and n >= args.limit:
+                print(f"... {len(flows) - n} more")
+                break
+            proto = PROTOCOL_NAMES.get(flow.proto, str(flow.proto))
+            print(f"{proto:<4} {flow.src}:{flow.sport} -> {flow.dst}:{flow.dport}  =>  "
+                  f"{addr_of.get(backend, f'#{backend} (removed)')}")
+        if not flows:
+            print("no tracked flows")
+    return 0
 
 
 def cmd_detach(args: argparse.Namespace) -> int:

@@ -133,3 +133,33 @@ def test_attach_to_a_missing_interface_fails_cleanly_and_leaves_no_pins(testbed)
     assert proc.returncode == 1
     assert "no network interface named 'nosuch0'" in proc.stderr and "Traceback" not in proc.stderr
     assert not pin_dir.exists()
+
+
+def test_stats_text_shows_per_second_rates_against_the_previous_snapshot():
+    from pybpf.cli.lb import _flat, render
+    def snap(vip_packets, backend_packets):
+        return {"vips": [{"vip": VIP, "index": 0, "packets": vip_packets, "bytes": 0,
+                          "backends": [{"addr": "10.200.51.1", "index": 0, "weight": 1,
+                                        "packets": backend_packets, "bytes": 0}]}],
+                "counters": {"rx": vip_packets}}
+    text = render(snap(300, 120), _flat(snap(100, 20)), interval=2.0)
+    vip_line, backend_line = text.splitlines()[1:3]
+    assert vip_line.split()[-1] == "100/s"          # (300 - 100) / 2 s
+    assert backend_line.split()[-1] == "50/s"       # (120 - 20) / 2 s
+
+
+def test_flows_lists_tracked_connections_with_their_backend(testbed):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import raw
+
+    from pybpf.apps.lb import deploy
+    _, pin_dir = testbed
+    with deploy.start(pin_dir) as inst:
+        inst.lb.set_config(nexthop_mac=b"\x02" * 6, src_v4="10.200.50.254")
+        inst.lb.add_vip(VIP)
+        inst.lb.add_backend(VIP, "10.200.51.1")
+        syn = Ether() / IP(src="10.200.50.7", dst="10.200.50.1") / TCP(sport=4242, dport=80, flags="S")
+        assert inst.program.test_run(raw(syn)).retval == 3
+    out = pybpf_lb(pin_dir, "flows").stdout
+    assert out.strip() == "tcp  10.200.50.7:4242 -> 10.200.50.1:80  =>  10.200.51.1"
