@@ -158,3 +158,23 @@ def test_trampoline_programs_surface_a_clear_not_supported_error():
                            name="fentry_probe")
     if isinstance(exc.value, NotSupportedError):
         assert "trampoline" in str(exc.value) and "EPERM" in str(exc.value)
+
+
+def test_test_run_passes_skb_context_in_and_out():
+    # r0 = skb->mark (offset 8 of struct __sk_buff); skb->priority = r0 + 1 (offset 32)
+    prog = [I(0x61, 0, 1, 8, 0), I(0xBF, 2, 0), I(0x07, 2, 0, 0, 1), I(0x63, 1, 2, 32, 0),
+            exit_()]
+    ctx = bytearray(192)                       # sizeof(struct __sk_buff)
+    ctx[8:12] = (41).to_bytes(4, "little")
+    with KernelProgram.load(prog, prog_type=ProgramType.SCHED_CLS) as p:
+        result = p.test_run(bytes(14) + bytes(50), ctx_in=bytes(ctx))
+    assert result.retval == 41
+    assert int.from_bytes(result.ctx_out[32:36], "little") == 42
+
+
+def test_raw_tracepoint_test_run_takes_arguments_as_context():
+    # return args[1] - args[0]
+    prog = [I(0x79, 0, 1, 8, 0), I(0x79, 2, 1, 0, 0), I(0x1F, 0, 2, 0, 0), exit_()]
+    args = (100).to_bytes(8, "little") + (142).to_bytes(8, "little")
+    with KernelProgram.load(prog, prog_type=ProgramType.RAW_TRACEPOINT) as p:
+        assert p.test_run(ctx_in=args).retval == 42

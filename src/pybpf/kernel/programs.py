@@ -271,9 +271,15 @@ class KernelProgram(LoadedProgram):
     def test_run(self, data_in: bytes = b"", *, ctx_in: bytes | None = None, repeat: int = 1,
                  data_size_out: int | None = None, flags: int = 0, cpu: int = 0,
                  ctx_size_out: int | None = None, batch_size: int = 0) -> TestRunResult:
-        """BPF_PROG_TEST_RUN: run on ``data_in`` (and ``ctx_in``) ``repeat`` times."""
+        """BPF_PROG_TEST_RUN: run on ``data_in`` (and ``ctx_in``) ``repeat`` times.
+
+        raw_tp / tracing / syscall programs run once on ``ctx_in`` only (the kernel refuses
+        repeat and output buffers for them); a syscall program's ctx_out is its updated ctx.
+        """
         data = bytes(data_in)
-        attr = sc.Attr(sc.Cmd.PROG_TEST_RUN, prog_fd=self.fd, repeat=max(repeat, 0),
+        ctx_only = self.type in _CTX_ONLY_TYPES
+        attr = sc.Attr(sc.Cmd.PROG_TEST_RUN, prog_fd=self.fd,
+                       repeat=0 if ctx_only else max(repeat, 0),
                        flags=flags, cpu=cpu, batch_size=batch_size)
         keep = []
         out_size = 0
@@ -293,7 +299,7 @@ class KernelProgram(LoadedProgram):
             attr["ctx_in"] = ctypes.addressof(cin)
             attr["ctx_size_in"] = len(ctx_in)
             csize = ctx_size_out if ctx_size_out is not None else len(ctx_in)
-            if csize:
+            if csize and not ctx_only:
                 ctx_out_buf = ctypes.create_string_buffer(csize)
                 attr["ctx_out"] = ctypes.addressof(ctx_out_buf)
                 attr["ctx_size_out"] = csize
@@ -313,6 +319,8 @@ class KernelProgram(LoadedProgram):
         ctx_out = b""
         if ctx_out_buf is not None:
             ctx_out = ctx_out_buf.raw[:attr["ctx_size_out"]]
+        elif ctx_in is not None and self.type == ProgramType.SYSCALL:
+            ctx_out = keep[-1].raw[:len(ctx_in)]
         return TestRunResult(retval=attr["retval"], data_out=data_out, ctx_out=ctx_out,
                              duration_ns=attr["duration"], repeat=max(repeat, 1))
 
@@ -371,6 +379,10 @@ class KernelProgram(LoadedProgram):
     def attach_socket(self, sock: Any) -> Any:
         from .links import attach_socket
         return self._keep(attach_socket(self, sock))
+
+
+_CTX_ONLY_TYPES = frozenset({ProgramType.RAW_TRACEPOINT, ProgramType.RAW_TRACEPOINT_WRITABLE,
+                             ProgramType.TRACING, ProgramType.SYSCALL})
 
 
 def _kernel_name(name: str) -> bytes:
