@@ -119,3 +119,14 @@ def test_kconfig_externs_and_kfuncs_resolve_against_the_running_kernel(compile_b
         assert result.has_syscall == (config.get("CONFIG_BPF_SYSCALL") == "y")
     assert result.missing_option == 0          # weak, unknown: zero
     assert result.next_pid >= 0 and result.prev_tgid >= 0
+
+
+def test_map_replacement_is_used_by_programs_and_left_open(compile_bpf):
+    from pybpf.isa.uapi import MapType
+    spec = pybpf.load_object(str(compile_bpf(PROGS / "xdp_swap.bpf.c")))
+    with KernelMap.create(MapType.ARRAY, 4, 8, 8, name="mine") as mine:
+        with Collection(spec, map_replacements={"verdicts": mine}) as coll:
+            assert coll.maps["verdicts"] is mine
+            coll.programs["xdp_swap"].test_run(bytes(12) + b"\x08\x00" + bytes(40), repeat=4)
+        assert not mine.closed                   # not the collection's to close
+        assert int.from_bytes(mine[(3).to_bytes(4, "little")], "little") == 4

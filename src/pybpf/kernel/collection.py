@@ -134,7 +134,7 @@ class Collection(runtime.Collection):
         if pin_file and os.path.exists(pin_file):
             existing = KernelMap.from_pin(pin_file)
             want = self._map_args(mspec)
-            mismatch = [k for k in ("type", "key_size", "value_size", "max_entries")
+            mismatch = [k for k in ("type", "key_size", "value_size", "max_entries", "flags")
                         if getattr(existing, k) != want[k]]
             if mismatch:
                 existing.close()
