@@ -129,3 +129,27 @@ def test_conformance_syntax_refuses_map_loads_with_one_line(capsys, tmp_path):
     raw.write_bytes(bytes.fromhex("1811000005000000" "0000000000000000" "9500000000000000"))
     code, _, err = _run(capsys, "disasm", "--raw", "--syntax", "conformance", str(raw))
     assert code == 1 and err.count("\n") == 1 and "no bpf_conformance spelling" in err
+
+
+CONFORMANCE = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "bpf_conformance"
+
+
+@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="bpf_conformance suite not found")
+def test_asm_reads_a_conformance_case(capsys, tmp_path):
+    from pybpf.isa.conformance import parse_case
+    case = CONFORMANCE / "tests" / "lddw.data"
+    code, _, err = _run(capsys, "asm", str(case), "-o", str(tmp_path / "lddw.bin"))
+    assert (code, err) == (0, "")
+    assert (tmp_path / "lddw.bin").read_bytes() == parse_case(case).raw
+
+
+@pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="bpf_conformance suite not found")
+@pytest.mark.parametrize("name,message", [
+    ("invalid_register", ":4:9: invalid register '%r50'"),
+    ("unused-exit-imm", "exit must have all fields zero"),
+    ("invalid_unknown_directive", ":4:1: unknown section"),
+])
+def test_asm_rejects_bad_conformance_cases_with_one_line(capsys, tmp_path, name, message):
+    code, _, err = _run(capsys, "asm", str(CONFORMANCE / "negative" / f"{name}.data"),
+                        "-o", str(tmp_path / "out.bin"))
+    assert code == 1 and err.count("\n") == 1 and message in err

@@ -49,14 +49,21 @@ class ConformanceCase:
             return assemble(self.asm)
         except AssemblerError as exc:
             line = None if exc.line is None else exc.line + self.asm_line - 1
-            message = getattr(exc, "reason", str(exc))
-            raise AssemblerError(f"{self.path.name}: {message}", line=line, column=exc.column,
-                                 source=exc.source) from None
+            raise _error(self.path, getattr(exc, "reason", str(exc)), line, exc.column,
+                         exc.source) from None
 
     def program_bytes(self) -> bytes:
         """The program as the byte stream a loader takes."""
         from .codec import encode
         return self.raw if self.raw is not None else encode(self.instructions())
+
+
+def _error(path: Path, message: str, line: int | None = None, column: int | None = None,
+           source: str | None = None) -> AssemblerError:
+    """An AssemblerError naming the .data file (``reason`` keeps the bare message)."""
+    exc = AssemblerError(f"{path.name}: {message}", line=line, column=column, source=source)
+    exc.reason = message
+    return exc
 
 
 def _hex_bytes(text: str, path: Path, line: int, what: str) -> bytes:
@@ -72,7 +79,7 @@ def _hex_bytes(text: str, path: Path, line: int, what: str) -> bytes:
                     raise ValueError(token)
                 out.append(value)
         except (ValueError, OverflowError):
-            raise AssemblerError(f"{path.name}: bad {what} value '{token}'", line=line) from None
+            raise _error(path, f"bad {what} value '{token}'", line) from None
     return bytes(out)
 
 
@@ -91,8 +98,7 @@ def parse_case(path: str | os.PathLike[str]) -> ConformanceCase:
         if stripped.startswith("--"):
             name = stripped[2:].split("#", 1)[0].strip()
             if name not in _KNOWN_SECTIONS:
-                raise AssemblerError(f"{path.name}: unknown section '-- {name}'", line=number,
-                                     column=1, source=raw_line)
+                raise _error(path, f"unknown section '-- {name}'", number, 1, raw_line)
             current = name
             sections.setdefault(name, [])
             starts.setdefault(name, number + 1)
@@ -113,7 +119,7 @@ def parse_case(path: str | os.PathLike[str]) -> ConformanceCase:
         try:
             result = int(token, 16) if token.lower().startswith("0x") else int(token, 10)
         except ValueError:
-            raise AssemblerError(f"{path.name}: bad result '{token}'", line=starts["result"]) from None
+            raise _error(path, f"bad result '{token}'", starts["result"]) from None
     error = None
     if "error" in sections:
         error = "\n".join(ln.strip() for ln in sections["error"] if ln.strip())
