@@ -48,21 +48,23 @@ class KernelGlobals(MutableMapping[str, Any]):
         value = self._maps[var.map.name]._lookup(bytes(4))
         return (value or b"")[var.offset:var.offset + var.size]
 
-    def __getitem__(self, name: str) -> Any:
-        """The variable's value: ints/strings like ``spec.rodata``, structs as BTF Records."""
-        from ..btf import Composite
-        from ..obj.globals import decode_value
+    def _codec(self, name: str) -> Any:
+        """pybpf.btf's codec for the variable's type (what spec.rodata and loaded maps use)."""
+        from ..btf.codec import codec_for
         var = self._var(name)
-        btf = self._spec_vars.btf
-        if isinstance(btf.resolve(var.type_id), Composite):
-            from ..btf.codec import codec_for
-            return codec_for(btf, var.type_id).decode(self.raw(name))
-        return decode_value(btf, var.type_id, self.raw(name))
+        return var, codec_for(self._spec_vars.btf, var.type_id)
+
+    def __getitem__(self, name: str) -> Any:
+        """The variable's value decoded through its BTF type (ints, strings, Records...)."""
+        _, codec = self._codec(name)
+        return codec.decode(self.raw(name))
 
     def __setitem__(self, name: str, value: Any) -> None:
-        from ..obj.globals import encode_value
-        var = self._var(name)
-        data = encode_value(self._spec_vars.btf, var.type_id, value, var.size, where=repr(name))
+        var, codec = self._codec(name)
+        data = codec.encode(value)
+        if len(data) != var.size:
+            raise KernelError(f"global variable {name!r}: encoded {len(data)} bytes, the "
+                              f"variable has {var.size}")
         mem = self._memory(var.map.name)
         if mem is not None and self.kind != "rodata":
             mem[var.offset:var.offset + var.size] = data
