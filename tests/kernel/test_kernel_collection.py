@@ -130,3 +130,12 @@ def test_map_replacement_is_used_by_programs_and_left_open(compile_bpf):
             coll.programs["xdp_swap"].test_run(bytes(12) + b"\x08\x00" + bytes(40), repeat=4)
         assert not mine.closed                   # not the collection's to close
         assert int.from_bytes(mine[(3).to_bytes(4, "little")], "little") == 4
+
+
+def test_unknown_program_or_map_name_is_a_readable_error(compile_bpf):
+    spec = pybpf.load_object(str(compile_bpf(PROGS / "xdp_swap.bpf.c")))
+    with Collection(spec) as coll:
+        with pytest.raises(KernelError, match="no program named 'nope' \\(have: xdp_swap\\)"):
+            coll.programs["nope"]
+        with pytest.raises(KeyError):                 # still a KeyError for dict-style code
+            coll.maps["nope"]

@@ -29,6 +29,25 @@ _NO_BTF_KV = frozenset({MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.
 DEFAULT_PIN_PATH = "/sys/fs/bpf"
 
 
+class NameNotFoundError(KernelError, KeyError):
+    """``coll.programs[...]`` / ``coll.maps[...]`` with a name the collection does not have."""
+
+    def __str__(self) -> str:          # KeyError's repr-quoting makes messages unreadable
+        return Exception.__str__(self)
+
+
+class _ByName(dict):
+    """A name -> object dict whose missing keys raise a readable NameNotFoundError."""
+
+    def __init__(self, what: str, source: str) -> None:
+        super().__init__()
+        self._what, self._source = what, source
+
+    def __missing__(self, name: str) -> Any:
+        raise NameNotFoundError(f"{self._source}: no {self._what} named {name!r} (have: "
+                                f"{', '.join(sorted(self)) or 'none'})")
+
+
 def _codec(btf: Any, type_id: int | None, size: int) -> Any:
     """A BTF value codec when pybpf.btf provides one, else None (bytes)."""
     if btf is None or not type_id or not size:
@@ -77,8 +96,9 @@ class Collection(runtime.Collection):
             from ..obj import load_object
             spec = load_object(spec)
         self.spec = spec
-        self.maps: dict[str, KernelMap] = {}
-        self.programs: dict[str, KernelProgram] = {}
+        source = os.path.basename(str(getattr(spec, "path", "") or "object"))
+        self.maps: dict[str, KernelMap] = _ByName("map", source)
+        self.programs: dict[str, KernelProgram] = _ByName("program", source)
         self.warnings: list[str] = []
         self._target_btf = btf
         self._kconfig = dict(getattr(spec, "kconfig", {}) or {})
