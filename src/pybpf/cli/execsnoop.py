@@ -6,7 +6,9 @@ Ctrl-C, --duration and --count all detach before returning.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                 fmt.start_ns = min(e.ts_ns for e in replayed)
             if not args.json:
                 print(fmt.header(), file=out, flush=True)
-            try:
+            with _StopOnSigint() as stop:
                 for events in _batches(snoop, replayed, args.duration):
                     for event in events:
                         print(json_line(event) if args.json else fmt.line(event), file=out)
@@ -120,10 +122,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
                         if args.count is not None and shown >= args.count:
                             break
                     out.flush()
-                    if args.count is not None and shown >= args.count:
-                        break
-            except KeyboardInterrupt:
-                pass                    # Ctrl-C: detach below and report drops
+                    if stop.requested or (args.count is not None and shown >= args.count):
+                        break           # Ctrl-C: detach below and report drops
             drops = snoop.drops()
     finally:
         if recorder:
@@ -132,6 +132,27 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         print(f"Lost {drops.total} events ({drops.ringbuf} ring buffer full, "
               f"{drops.inflight} in-flight table full)", file=err)
     return 0
+
+
+class _StopOnSigint:
+    """While active, Ctrl-C sets ``requested`` (checked between batches, like libbpf-tools'
+    ``exiting`` flag) instead of raising KeyboardInterrupt in the middle of printing an event."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def __enter__(self) -> "_StopOnSigint":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 REPLAY_CHUNK = 64       # execs simulated between two reads of the VM's ring buffer
