@@ -105,3 +105,22 @@ def test_string_and_redirect_helpers_match_kernel(vm_object, program, inputs) ->
             runs = [coll.programs[program].test_run(frame) for frame in inputs]
             out[backend] = [(r.retval, r.data_out) for r in runs], snapshot(coll)
     assert out["vm"] == out["kernel"]
+
+
+def test_sk_buff_fields_and_ctx_out_match_kernel(vm_object, packets) -> None:
+    ctx = bytearray(192)
+    struct.pack_into("<I", ctx, 8, 5)                    # mark
+    struct.pack_into("<I", ctx, 32, 9)                   # priority
+    struct.pack_into("<5I", ctx, 48, 1, 2, 3, 4, 5)      # cb[]
+    spec = vm_object("vm_skb")
+    out = {}
+    for backend in ("kernel", "vm"):
+        with on_cpu0(), pybpf.Collection(spec, backend=backend) as coll:
+            runs = []
+            for frame in (packets["udp echo"], packets["arp"], b"\xff" * 6 + packets["tcp"][6:]):
+                for ctx_in in (None, bytes(ctx)):
+                    r = coll.programs["tc_fields"].test_run(frame, ctx_in=ctx_in)
+                    runs.append((r.retval, r.data_out, r.ctx_out or b"",
+                                 sorted(coll.maps["fields"].items())))
+            out[backend] = runs
+    assert out["vm"] == out["kernel"]

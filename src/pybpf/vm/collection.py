@@ -75,7 +75,8 @@ class VMProgram(runtime.LoadedProgram):
                 raw = bytes(ctx_in).ljust(24, b"\0")
                 ifindex = int.from_bytes(raw[12:16], "little") or 1
                 queue = int.from_bytes(raw[16:20], "little")
-            return XdpContext(data_in, ingress_ifindex=ifindex, rx_queue_index=queue)
+            return XdpContext(data_in, ingress_ifindex=ifindex, rx_queue_index=queue,
+                              ctx_given=bool(ctx_in))
         if self.type in _L2_SKB or self.type in _L3_SKB:
             return SkbContext(data_in, l2=self.type in _L2_SKB, ctx_in=ctx_in)
         if self.type == ProgramType.RAW_TRACEPOINT:

@@ -68,6 +68,7 @@ class XdpContext(Context):
     ingress_ifindex: int = 1
     rx_queue_index: int = 0
     egress_ifindex: int = 0
+    ctx_given: bool = False
     program_kind = "xdp"
 
     def setup(self, machine: "Machine") -> int:
@@ -97,6 +98,8 @@ class XdpContext(Context):
         return bytes(self.pkt.buf[self.meta:self.end])
 
     def ctx_out(self) -> bytes:
+        if not self.ctx_given:
+            return b""
         return struct.pack("<6I", 0, 0, 0, self.ingress_ifindex, self.rx_queue_index,
                            self.egress_ifindex)
 
@@ -149,6 +152,17 @@ SKB_FIELDS = {"len": 0, "pkt_type": 4, "mark": 8, "queue_mapping": 12, "protocol
               "data_meta": 140, "tstamp": 152, "wire_len": 160, "gso_segs": 164, "gso_size": 176,
               "hwtstamp": 184}
 SKB_SIZE = 192
+# (start, end) of the __sk_buff fields BPF_PROG_TEST_RUN accepts in ctx_in and returns in ctx_out:
+# mark, priority, ingress_ifindex, ifindex, cb[5], tstamp, wire_len, gso_segs, gso_size, hwtstamp.
+SKB_CTX_OUT_FIELDS = [(8, 12), (32, 44), (48, 68), (152, 168), (176, 180), (184, 192)]
+
+
+def _pkt_type(dst: bytes) -> int:
+    """skb->pkt_type as eth_type_trans sets it on the test device (loopback: all-zero address and
+    all-zero broadcast address, so even ff:ff:ff:ff:ff:ff counts as multicast)."""
+    if dst[:1] and dst[0] & 1:
+        return 2                      # PACKET_MULTICAST
+    return 0 if dst == bytes(6) else 3   # PACKET_HOST / PACKET_OTHERHOST
 
 
 @dataclass
@@ -182,12 +196,11 @@ class SkbContext(Context):
             ctx[:len(self.ctx_in)] = self.ctx_in[:SKB_SIZE]
         proto = self.packet[12:14]
         struct.pack_into("<I", ctx, SKB_FIELDS["protocol"], int.from_bytes(proto, "little"))
+        struct.pack_into("<I", ctx, SKB_FIELDS["pkt_type"], _pkt_type(self.packet[:6]))
         if not int.from_bytes(ctx[40:44], "little"):
             struct.pack_into("<I", ctx, SKB_FIELDS["ifindex"], self.ifindex)
-        if not int.from_bytes(ctx[160:164], "little"):
+        if self.ctx_in and not int.from_bytes(ctx[160:164], "little"):
             struct.pack_into("<I", ctx, SKB_FIELDS["wire_len"], len(self.packet))
-        struct.pack_into("<I", ctx, SKB_FIELDS["gso_segs"],
-                         int.from_bytes(ctx[164:168], "little") or 1)
         self.ctx = self._map(machine, "__sk_buff", ctx, "ctx")
         base = self.pkt.base
         self.ctx.fields = {(0, 4): lambda: self.end - self.data,
@@ -202,10 +215,12 @@ class SkbContext(Context):
         return bytes(ETH_HLEN) + bytes(self.pkt.buf[self.frame_start + ETH_HLEN:self.end])
 
     def ctx_out(self) -> bytes:
-        out = bytearray(self.ctx.buf)
-        struct.pack_into("<I", out, 0, self.end - self.data)
-        for off in (76, 80, 140):
-            struct.pack_into("<I", out, off, 0)
+        """Like the kernel: only with ctx_in, and only the fields BPF_PROG_TEST_RUN copies back."""
+        if not self.ctx_in:
+            return b""
+        out = bytearray(SKB_SIZE)
+        for start, end in SKB_CTX_OUT_FIELDS:
+            out[start:end] = self.ctx.buf[start:end]
         return bytes(out)
 
     def packet_bytes(self) -> bytes:

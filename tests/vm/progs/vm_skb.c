@@ -64,3 +64,44 @@ int sock_len(struct __sk_buff *skb)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 32);
+    __type(key, __u32);
+    __type(value, __u64);
+} fields SEC(".maps");
+
+#define DUMP(i, expr) do { __u32 k = (i); __u64 v = (expr); bpf_map_update_elem(&fields, &k, &v, BPF_ANY); } while (0)
+
+SEC("tc")
+int tc_fields(struct __sk_buff *skb)
+{
+    DUMP(0, skb->len);
+    DUMP(1, skb->pkt_type);
+    DUMP(2, skb->mark);
+    DUMP(3, skb->queue_mapping);
+    DUMP(4, skb->protocol);
+    DUMP(5, skb->vlan_present);
+    DUMP(6, skb->vlan_tci);
+    DUMP(7, skb->vlan_proto);
+    DUMP(8, skb->priority);
+    DUMP(9, skb->ingress_ifindex);
+    DUMP(10, skb->ifindex);
+    DUMP(11, skb->tc_index);
+    DUMP(12, skb->cb[0]);
+    DUMP(13, skb->cb[4]);
+    DUMP(14, skb->hash);
+    DUMP(15, skb->tc_classid);
+    DUMP(16, skb->data_end - skb->data);
+    DUMP(17, skb->napi_id);
+    DUMP(18, skb->wire_len);
+    DUMP(19, skb->gso_segs);
+    DUMP(20, skb->gso_size);
+    DUMP(21, skb->tstamp);
+    DUMP(22, skb->data_meta == skb->data);
+    skb->mark = 7;
+    skb->priority = 3;
+    skb->cb[1] = 0xcafe;
+    return TC_ACT_SHOT;
+}
