@@ -261,3 +261,52 @@ def test_concurrent_threads_on_one_map_never_mix_keys_and_values():
         for t in threads:
             t.join()
         assert bad == []
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["update", "noexist", "exist", "delete", "pop"]),
+                         st.integers(0, 15), st.integers(0, 2**63)), max_size=40)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS)
+def test_hash_map_follows_the_documented_update_semantics(ops):
+    """Random operation sequences: the kernel map and a dict with BPF_ANY/NOEXIST/EXIST rules agree."""
+    model: dict[int, int] = {}
+    with KernelMap.create(MapType.HASH, 4, 8, 8, key_codec=IntCodec(4),
+                          value_codec=IntCodec(8)) as m:
+        for op, key, value in ops:
+            if op == "update":
+                if key in model or len(model) < 8:
+                    m.update(key, value)
+                    model[key] = value
+                else:
+                    with pytest.raises(KernelError):
+                        m.update(key, value)               # E2BIG: full
+            elif op == "noexist":
+                if key in model or len(model) >= 8:
+                    with pytest.raises(KernelError):
+                        m.update(key, value, BPF_NOEXIST)
+                else:
+                    m.update(key, value, BPF_NOEXIST)
+                    model[key] = value
+            elif op == "exist":
+                if key in model:
+                    m.update(key, value, BPF_EXIST)
+                    model[key] = value
+                else:
+                    with pytest.raises(KernelError):
+                        m.update(key, value, BPF_EXIST)
+            elif op == "delete":
+                if key in model:
+                    del m[key]
+                    del model[key]
+                else:
+                    with pytest.raises(KeyNotFoundError):
+                        del m[key]
+            else:
+                if key in model:
+                    assert m.lookup_and_delete(key) == model.pop(key)
+                else:
+                    with pytest.raises(KeyNotFoundError):
+                        m.lookup_and_delete(key)
+            assert dict(m.items()) == model
