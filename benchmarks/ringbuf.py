@@ -68,10 +68,15 @@ def main() -> None:
 
         count = [0]
 
-        def on_record(view: memoryview) -> None:
+        def on_record(record: object) -> None:
             count[0] += 1
 
         reader = ring.ring_reader()
+        reader.callback = on_record
+        secs = time_python(prog, reader, n, rounds, lambda r: len(r.poll(0)))
+        rows.append(("pybpf callback per record (bytes)", n * rounds, secs))
+        reader.callback = None
+        assert count[0] == n * rounds
         secs = time_python(prog, reader, n, rounds, lambda r: r.consume_raw(on_record))
         rows.append(("pybpf consume_raw(callback, memoryview)", n * rounds, secs))
         secs = time_python(prog, reader, n, rounds, lambda r: len(r.poll(0)))
