@@ -129,6 +129,17 @@ class VMProgram(runtime.LoadedProgram):
         return f"<VMProgram {self.name!r} {self.type.name}>"
 
 
+def _kernel_version_code() -> int:
+    """KERNEL_VERSION(a, b, c) of this machine's release, as libbpf fills LINUX_KERNEL_VERSION."""
+    import platform
+    import re
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", platform.release())
+    if not match:
+        return 0
+    a, b, c = (int(x or 0) for x in match.groups())
+    return (a << 16) + (b << 8) + min(c, 255)
+
+
 def machine_cpus(collection: "Collection") -> int:
     return collection.cpus
 
@@ -136,8 +147,9 @@ def machine_cpus(collection: "Collection") -> int:
 class Collection(runtime.Collection):
     """Maps and programs of one ObjectSpec in the VM.
 
-    btf: target BTF for CO-RE ("local" or None: the object's own BTF, i.e. no relocation, unless
-    pybpf.obj.core is available and a target is given); kconfig: .kconfig extern values;
+    btf: target BTF for CO-RE and for laying out simulated kernel objects: None/"local" (default)
+    uses the object's own BTF (no relocation needed), "vmlinux" this machine's kernel BTF, or any
+    pybpf.btf.BTF (e.g. another kernel's, to test portability); kconfig: .kconfig extern values;
     env: a SimEnv (simulated process, clock, fib_lookup); cpus: possible CPUs for per-CPU maps;
     budget: instruction budget per run; programs: names to load (default all).
     """
@@ -161,6 +173,9 @@ class Collection(runtime.Collection):
         self.programs: dict[str, VMProgram] = {}
         self._kconfig = dict(getattr(spec, "kconfig", {}) or {})
         self._kconfig.update(kconfig or {})
+        if isinstance(btf, str) and btf in ("vmlinux", "kernel"):
+            from ..btf import load_vmlinux
+            btf = load_vmlinux()
         self._target_btf = btf
         self.machine.task_btf = btf if btf not in (None, "local") else getattr(spec, "btf", None)  # type: ignore[attr-defined]
         for name, mspec in spec.maps.items():
@@ -213,6 +228,8 @@ class Collection(runtime.Collection):
         data = bytearray(mspec.contents[0][1]) if mspec.contents else bytearray(vm_map.value_size)
         for name, ext in getattr(self.spec, "kconfig_externs", {}).items():
             value = self._kconfig.get(name)
+            if value is None and name == "LINUX_KERNEL_VERSION":
+                value = _kernel_version_code()
             if value is None:
                 if getattr(ext, "weak", False):
                     continue

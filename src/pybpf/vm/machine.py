@@ -21,6 +21,7 @@ MAX_CALL_FRAMES = 8                 # kernel MAX_CALL_FRAMES: main program + 7 n
 MAX_TAIL_CALLS = 33                 # kernel MAX_TAIL_CALL_CNT
 DEFAULT_BUDGET = 5_000_000
 BPF_MAX_LOOPS = 8 * 1024 * 1024     # may_goto allowance per run
+CORE_POISON = 0xBAD2310             # libbpf's "call 0xbad2310" for unresolvable CO-RE relocations
 
 Helper = Callable[..., int]         # helper(machine, r1, r2, r3, r4, r5) -> r0
 
@@ -302,6 +303,11 @@ class Machine:
         return op_callx
 
     def _compile_helper_call(self, helper_id: int, nxt: int, prog: CompiledProgram, pc: int) -> Op:
+        if helper_id == CORE_POISON:
+            def op_poisoned(R: list[int]) -> int:
+                raise VMError("reached an instruction poisoned by a failed CO-RE relocation "
+                              "(the field or type does not exist in the target BTF)")
+            return op_poisoned
         impl = self.helpers.get(helper_id)
         if impl is None:
             raise HelperError(f"{prog.name}: helper {helper_name(helper_id)} (id {helper_id}) is not "
