@@ -37,13 +37,15 @@ def testbed(request):
             subprocess.run(["ip", "-n", name, "link", "set", iface, "up"], check=True)
         yield name, pin_dir
     finally:
-        if pin_dir.exists():
-            from pybpf.apps.lb import deploy
-            try:
-                deploy.detach(pin_dir=pin_dir, unload=True)
-            finally:
-                deploy.remove_pins(pin_dir)
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        try:
+            if pin_dir.exists():
+                from pybpf.apps.lb import deploy
+                try:
+                    deploy.detach(pin_dir=pin_dir, unload=True)
+                finally:
+                    deploy.remove_pins(pin_dir)
+        finally:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def xdp_program_on(netns: str, iface: str) -> str | None:

@@ -147,28 +147,33 @@ class Topology:
         self._warm_up()
 
     def destroy(self) -> None:
-        for b in self.backends:
-            if b.server is not None:
-                try:
-                    if b.server.stdin:
-                        b.server.stdin.close()
-                    b.server.terminate()
-                    b.server.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    b.server.kill()
-                    b.server.wait()
-                b.server = None
-        if self.instance is not None:
-            self.instance.close()
-            self.instance = None
-        if self.pin_dir.exists():
+        """Stop servers, detach and unpin, delete the namespaces; each step runs even if one fails."""
+        try:
+            for b in self.backends:
+                if b.server is not None:
+                    try:
+                        if b.server.stdin:
+                            b.server.stdin.close()
+                        b.server.terminate()
+                        b.server.wait(timeout=5)
+                    except (OSError, subprocess.TimeoutExpired):
+                        b.server.kill()
+                        b.server.wait()
+                    b.server = None
+            if self.instance is not None:
+                self.instance.close()
+                self.instance = None
+        finally:
             try:
-                deploy.detach(pin_dir=self.pin_dir, unload=True)
-            except BPFError:
-                deploy.remove_pins(self.pin_dir)
-        for ns in reversed(self.created):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        self.created.clear()
+                if self.pin_dir.exists():
+                    try:
+                        deploy.detach(pin_dir=self.pin_dir, unload=True)
+                    finally:
+                        deploy.remove_pins(self.pin_dir)
+            finally:
+                for ns in reversed(self.created):
+                    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+                self.created.clear()
 
     # --- traffic --------------------------------------------------------------------------------
     def in_client(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
