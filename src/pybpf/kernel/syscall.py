@@ -229,7 +229,7 @@ def perf_event_open(attr: Any, pid: int, cpu: int, group_fd: int = -1, flags: in
             return ret
         err = ctypes.get_errno()
         if err != _errno.EINTR:
-            if err in (_errno.ENOENT, _errno.EOPNOTSUPP):
+            if err in (_errno.EOPNOTSUPP, ENOTSUPP):
                 raise NotSupportedError("perf_event_open failed", errno=err,
                                         command="perf_event_open")
             raise KernelError("perf_event_open failed", errno=err, command="perf_event_open")
