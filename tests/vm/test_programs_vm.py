@@ -181,3 +181,21 @@ def test_redirect_map_to_a_filled_devmap_slot_redirects(vm_object) -> None:
         result = coll.programs["xdp_redirects"].test_run(bytes([2]) + bytes(20))
     assert result.retval == pybpf.XDP_REDIRECT
     assert result.extra["redirect"] == ("map", "ports", 3)
+
+
+def test_out_of_bounds_packet_read_names_the_c_source_line(vm_object, packets) -> None:
+    from pybpf.errors import MemoryAccessError
+    with Collection(vm_object("vm_bad")) as coll:
+        with pytest.raises(MemoryAccessError) as info:
+            coll.programs["read_past_the_packet"].test_run(packets["udp echo"])
+    err = info.value
+    assert err.source_line is not None and "vm_bad.c:10" in err.source_line
+    assert "packet region 'packet'" in str(err)
+    assert err.program == "read_past_the_packet"
+
+
+def test_infinite_loop_in_c_stops_at_the_instruction_budget(vm_object, packets) -> None:
+    from pybpf.errors import InstructionLimitError
+    with Collection(vm_object("vm_bad"), budget=20_000) as coll:
+        with pytest.raises(InstructionLimitError, match="after 20000 instructions"):
+            coll.programs["spin_forever"].test_run(packets["udp echo"])
