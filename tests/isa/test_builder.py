@@ -1,5 +1,6 @@
 """The builder DSL: programs equal what llvm-mc-19 assembles from the same source, helper ids equal
-libbpf's bpf_helper_defs.h, and a built program runs in the kernel with the expected result."""
+libbpf's bpf_helper_defs.h, and a built program runs in the kernel with the expected result.
+Only the kernel-marked test loads a program (closed on exit); nothing is attached or pinned."""
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """``pybpf disasm`` and ``pybpf asm``: output equal to llvm-objdump-19 / llvm-mc-19, and one-line
-errors (exit status 1, no traceback) for bad input."""
+errors (exit status 1, no traceback) for bad input.
+Writes only under pytest's tmp_path; never touches the kernel."""
 from __future__ import annotations
 
 import subprocess

@@ -1,5 +1,6 @@
 """The bpf_conformance data parser and the assembler for its syntax, checked against the suite itself
-and hand-encoded instructions from RFC 9669."""
+and hand-encoded instructions from RFC 9669.
+Reads the shared suite read-only; never runs programs or touches the kernel."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Printing in the bpf_conformance syntax: every suite program prints and reads back unchanged,
-and what the syntax cannot express is refused with InstructionError."""
+and what the syntax cannot express is refused with InstructionError.
+Pure in-process checks; never touches the kernel."""
 from __future__ import annotations
 
 from pathlib import Path

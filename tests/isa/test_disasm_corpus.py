@@ -1,5 +1,6 @@
 """Our disassembly of every corpus program (tests/corpus/isa/*.c at -mcpu=v1..v4) equals
-llvm-objdump-19's, line by line."""
+llvm-objdump-19's, line by line.
+Compiles the corpus into the build cache only; never touches the kernel."""
 from __future__ import annotations
 
 import pytest

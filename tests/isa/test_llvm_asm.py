@@ -1,5 +1,6 @@
 """The assembler's llvm-objdump syntax, checked against llvm-mc-19 assembling the same text,
-and its errors (line and column)."""
+and its errors (line and column).
+Runs llvm-mc in temporary directories only; never touches the kernel."""
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Properties over random valid instructions: encode/decode is exact, disassembly reads back through
-the assembler, and the disassembly of random code equals llvm-objdump-19's."""
+the assembler, and the disassembly of random code equals llvm-objdump-19's.
+Runs llvm tools in temporary directories only; never touches the kernel."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
