@@ -1,7 +1,8 @@
 """Skeleton-style access to global variables by name: ``spec.rodata["num_backends"] = 3``.
 
-Edits the initial contents of a global-data MapSpec through its DATASEC BTF; never touches a
-loaded map (after load, use the backend's map instead).
+Edits the initial contents of a global-data MapSpec through its DATASEC BTF, with the same value
+codecs loaded maps use (pybpf.btf.codec); never touches a loaded map (after load, use the
+backend's map instead).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ObjectError
+from ..errors import BPFError, ObjectError
 from .spec import MapSpec
 
 
@@ -59,7 +60,7 @@ class GlobalVars(MutableMapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         var = self.variable(name)
         raw = bytes(self._buffer(var)[var.offset:var.offset + var.size])
-        return decode_value(self.btf, var.type_id, raw)
+        return self._codec(var).decode(raw)
 
     def raw(self, name: str) -> bytes:
         var = self.variable(name)
@@ -67,10 +68,24 @@ class GlobalVars(MutableMapping[str, Any]):
 
     def __setitem__(self, name: str, value: Any) -> None:
         var = self.variable(name)
-        encoded = encode_value(self.btf, var.type_id, value, var.size, where=f"{name!r}")
+        try:
+            encoded = self._codec(var).encode(value)
+        except BPFError as exc:
+            raise ObjectError(f"global variable {name!r} in {var.map.name}: {exc}") from None
+        if len(encoded) != var.size:
+            raise ObjectError(f"global variable {name!r}: encoded {len(encoded)} bytes, the "
+                              f"variable has {var.size}")
         data = self._buffer(var)
         data[var.offset:var.offset + var.size] = encoded
         var.map.contents[:] = [(0, bytes(data))]
+
+    def _codec(self, var: Variable) -> Any:
+        """pybpf.btf's value codec for the variable's type (the same one loaded maps use)."""
+        from ..btf import codec_for
+        try:
+            return codec_for(self.btf, var.type_id)
+        except BPFError as exc:
+            raise ObjectError(f"global variable {var.name!r}: {exc}") from None
 
     def __delitem__(self, name: str) -> None:
         raise ObjectError(f"global variable {name!r} cannot be deleted")
@@ -85,61 +100,19 @@ class GlobalVars(MutableMapping[str, Any]):
         return f"<GlobalVars .{self.kind}: {', '.join(self._vars)}>"
 
 
-def encode_value(btf: Any, type_id: int, value: Any, size: int, *, where: str) -> bytes:
-    """Typed encoding: ints/enums/bools, char arrays from str/bytes, int arrays from lists."""
-    from ..btf import Array, EnumBase, Int, Ptr
-    t = btf.resolve(type_id)
-    if isinstance(value, (bytes, bytearray, memoryview)) and not (
-            isinstance(t, Array) and len(value) < size):
-        data = bytes(value)
-        if len(data) != size:
-            raise ObjectError(f"{where}: expected {size} bytes, got {len(data)}")
-        return data
-    if isinstance(t, (Int, EnumBase, Ptr)):
-        if not isinstance(value, int):
-            raise ObjectError(f"{where}: expected an integer, got {type(value).__name__}")
-        signed = bool(getattr(t, "is_signed", False) or getattr(t, "signed", False))
-        try:
-            return int(value).to_bytes(size, "little", signed=signed and value < 0)
-        except OverflowError:
-            raise ObjectError(f"{where}: {value} does not fit in {size} bytes") from None
-    if isinstance(t, Array):
-        elem = btf.resolve(t.type_id)
-        elem_size = btf.size_of(t.type_id) if t.nelems else 0
-        if isinstance(value, str):
-            value = value.encode()
-        if isinstance(value, (bytes, bytearray)):
-            if len(value) > size:
-                raise ObjectError(f"{where}: {len(value)} bytes do not fit in {size}")
-            return bytes(value) + bytes(size - len(value))
-        if isinstance(value, (list, tuple)):
-            if len(value) > t.nelems:
-                raise ObjectError(f"{where}: {len(value)} elements do not fit in {t.nelems}")
-            parts = [encode_value(btf, t.type_id, v, elem_size, where=f"{where}[{i}]")
-                     for i, v in enumerate(value)]
-            data = b"".join(parts)
-            return data + bytes(size - len(data))
-        raise ObjectError(f"{where}: cannot store {type(value).__name__} in a "
-                          f"{getattr(elem, 'name', '')} array")
-    if hasattr(value, "to_bytes") and not isinstance(value, int):
-        return encode_value(btf, type_id, value.to_bytes(), size, where=where)
-    raise ObjectError(f"{where}: cannot encode {type(value).__name__} as {t.kind.name}; "
-                      f"pass {size} raw bytes")
-
-
 def decode_value(btf: Any, type_id: int, raw: bytes) -> Any:
-    from ..btf import Array, EnumBase, Int
-    t = btf.resolve(type_id)
-    if isinstance(t, Int):
-        return int.from_bytes(raw, "little", signed=t.is_signed)
-    if isinstance(t, EnumBase):
-        return int.from_bytes(raw, "little", signed=t.signed)
-    if isinstance(t, Array) and t.nelems:
-        elem = btf.resolve(t.type_id)
-        if isinstance(elem, Int) and elem.size == 1 and (elem.is_char or "char" in elem.name):
-            return raw
-        if isinstance(elem, (Int, EnumBase)):
-            step = len(raw) // t.nelems
-            return [decode_value(btf, t.type_id, raw[i:i + step])
-                    for i in range(0, len(raw), step)]
-    return raw
+    """Decode one variable's bytes through pybpf.btf's codec (kept for callers of the old API)."""
+    from ..btf import codec_for
+    return codec_for(btf, type_id).decode(raw)
+
+
+def encode_value(btf: Any, type_id: int, value: Any, size: int, *, where: str = "") -> bytes:
+    """Encode one variable's value through pybpf.btf's codec; ObjectError when it does not fit."""
+    from ..btf import codec_for
+    try:
+        data = codec_for(btf, type_id).encode(value)
+    except BPFError as exc:
+        raise ObjectError(f"{where or 'value'}: {exc}") from None
+    if len(data) != size:
+        raise ObjectError(f"{where or 'value'}: encoded {len(data)} bytes, expected {size}")
+    return data
