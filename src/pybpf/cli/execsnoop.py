@@ -23,7 +23,7 @@ EXAMPLES = """examples:
   pybpf execsnoop -u 1000         # only UID 1000
   pybpf execsnoop -n main         # only commands whose name contains "main"
   pybpf execsnoop -l tpkg         # only commands whose arguments contain "tpkg"
-  pybpf execsnoop -c /sys/fs/cgroup/system.slice   # only processes in this cgroup
+  pybpf execsnoop -c /sys/fs/cgroup/unified/app    # only processes in this cgroup v2
   pybpf execsnoop --json --duration 5 --record run.jsonl
   pybpf execsnoop --engine vm --replay run.jsonl   # replay a recording through the VM
 """
