@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import struct
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -123,4 +124,26 @@ def test_sk_buff_fields_and_ctx_out_match_kernel(vm_object, packets) -> None:
                     runs.append((r.retval, r.data_out, r.ctx_out or b"",
                                  sorted(coll.maps["fields"].items())))
             out[backend] = runs
+    assert out["vm"] == out["kernel"]
+
+
+def test_core_calls_raw_tracepoint_matches_kernel_with_the_real_task(compile_bpf) -> None:
+    """walk_counters: for_each_map_elem, subprograms, CO-RE read of current->pid (the VM is told
+    this thread's ids and lays out task_struct from vmlinux BTF), a tail call initialised from
+    .maps into a program reading a map-in-map, global data."""
+    import threading
+    from pybpf.vm import SimEnv, SimProcess
+    source = Path(__file__).resolve().parents[1] / "corpus" / "core" / "core_calls.bpf.c"
+    out = {}
+    for backend in ("kernel", "vm"):
+        opts = {} if backend == "kernel" else {
+            "btf": "vmlinux",
+            "env": SimEnv(process=SimProcess(pid=threading.get_native_id(), tgid=os.getpid()))}
+        with on_cpu0(), pybpf.Collection(pybpf.load_object(compile_bpf(source)), backend=backend,
+                                         **opts) as coll:
+            coll.maps["counters"].update(1, 5)
+            coll.maps["counters"].update(3, 11)
+            r = coll.programs["walk_counters"].test_run(ctx_in=struct.pack("<QQ", 0, 0))
+            out[backend] = r.retval, {n: sorted(m.items(), key=repr) for n, m in coll.maps.items()
+                                      if n not in ("ring", "jumps", "outer")}
     assert out["vm"] == out["kernel"]
