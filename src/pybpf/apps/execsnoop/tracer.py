@@ -55,6 +55,7 @@ class Execsnoop:
         self.object_path = Path(object_path) if object_path else None
         self.collection: Any = None
         self.links: list[Any] = []
+        self.unattached: list[str] = []     # optional tracepoints this kernel lacks (and why)
         self.reader: Any = None
         self._cgroup_fd: int | None = None
         self.start_ns = 0
@@ -100,7 +101,13 @@ class Execsnoop:
     def _attach_kernel(self) -> None:
         for prog_name, category, event in TRACEPOINTS:
             program = self.collection.programs[prog_name]
-            self.links.append(program.attach_tracepoint(category, event))
+            try:
+                self.links.append(program.attach_tracepoint(category, event))
+            except BPFError as exc:
+                if not event.endswith("execveat"):
+                    raise
+                # kernels without the execveat tracepoints still get execve traced
+                self.unattached.append(f"{category}/{event}: {exc}")
 
     def close(self) -> None:
         """Detach and release everything. Idempotent; safe after a failed open()."""
