@@ -19,7 +19,7 @@ PREFIX = {
     Cmd.PROG_TEST_RUN: "test.", Cmd.OBJ_GET_INFO_BY_FD: "info.",
     Cmd.RAW_TRACEPOINT_OPEN: "raw_tracepoint.", Cmd.LINK_CREATE: "link_create.",
     Cmd.PROG_QUERY: "query.", Cmd.LINK_DETACH: "link_detach.", Cmd.PROG_BIND_MAP: "prog_bind_map.",
-    Cmd.LINK_UPDATE: "link_update.",
+    Cmd.LINK_UPDATE: "link_update.", Cmd.ITER_CREATE: "iter_create.",
 }
 RENAMED = {"perf_event_bpf_cookie": "perf_event.bpf_cookie",
            "tracing_target_btf_id": "tracing.target_btf_id", "tracing_cookie": "tracing.cookie",
