@@ -324,7 +324,7 @@ class CDumper:
             except BTFError:
                 m_align = 1
             in_bitfield = prev_bitfield and m_sz != 0
-            parts.append(_bit_padding(off, m_off, m_align, in_bitfield, lvl + 1))
+            parts.append(_bit_padding(off, m_off, m_align, in_bitfield, lvl + 1, packed))
             parts.append(f"\n{_pfx(lvl + 1)}{self._decl(m.type_id, m.name, lvl + 1)}")
             if m_sz:
                 parts.append(f": {m_sz}")
@@ -339,7 +339,7 @@ class CDumper:
                 prev_bitfield = False
             parts.append(";")
         if is_struct:
-            parts.append(_bit_padding(off, t.size * 8, align, False, lvl + 1))
+            parts.append(_bit_padding(off, t.size * 8, align, False, lvl + 1, packed))
         if t.members or t.size:
             parts.append(f"\n{_pfx(lvl)}}}")
         else:
@@ -474,7 +474,7 @@ def _is_packed(btf: BTF, t: Composite) -> bool:
 
 
 def _bit_padding(cur_off: int, next_off: int, next_align: int, in_bitfield: bool,
-                 lvl: int) -> str:
+                 lvl: int, packed: bool = False) -> str:
     """Explicit ``<type>: N;`` padding members so clang reproduces the BTF layout."""
     if cur_off >= next_off:
         return ""
@@ -491,7 +491,10 @@ def _bit_padding(cur_off: int, next_off: int, next_align: int, in_bitfield: bool
         if (in_bitfield
                 or (new_off == next_off and -(-cur_off // (next_align * 8)) * next_align * 8
                     != new_off)
-                or (new_off != next_off and next_off - new_off <= new_off - cur_off)):
+                or (new_off != next_off and next_off - new_off <= new_off - cur_off)
+                # packed structs align nothing implicitly beyond the next byte: without the
+                # marker clang would start the remaining padding short (libbpf has this gap)
+                or (packed and new_off > -(-cur_off // 8) * 8)):
             out.append(f"\n{_pfx(lvl)}{pad_type}: {new_off - cur_off if in_bitfield else 0};")
         cur_off = new_off
     while cur_off != next_off:
