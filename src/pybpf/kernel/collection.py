@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import BPFError, KernelError, KernelVerifierError
-from ..isa.uapi import AttachType, MapType, ProgramType
+from ..isa.uapi import MapType, ProgramType
 from ..obj import runtime
 from .btfload import KernelBTF, find_vmlinux_id, func_info_bytes, ksym_resolver, line_info_bytes
 from .cpus import num_possible_cpus
@@ -455,4 +455,3 @@ def _kernel_config() -> dict[str, Any]:
 
 
 __all__ = ["Collection"]
-_ = AttachType

@@ -19,7 +19,6 @@ from ..obj.runtime import RingReader
 from . import perf
 from . import syscall as sc
 from .cpus import online_cpus
-from .fd import FD
 
 PERF_RECORD_LOST = 2
 PERF_RECORD_SAMPLE = 9
@@ -157,4 +156,3 @@ class PerfBufReader(RingReader):
 
 
 __all__ = ["PerfBufReader", "PerfSample"]
-_ = FD

@@ -5,7 +5,6 @@ but the consumer position and never blocks when asked not to.
 """
 from __future__ import annotations
 
-import errno as _errno
 import mmap as _mmap
 import select
 import struct
@@ -302,4 +301,3 @@ class RingPollGroup:
 
 
 __all__ = ["RingBufReader", "RingPollGroup"]
-_ = _errno
