@@ -8,6 +8,7 @@ import pytest
 
 from pybpf.btf import load_vmlinux
 from pybpf.isa.opcodes import PseudoSrc
+from pybpf.isa.uapi import ProgramType
 from pybpf.obj import load_object
 from pybpf.obj.core import relocate
 from pybpf.obj.maps import kernel_map_name
@@ -19,6 +20,7 @@ APP_SOURCES = sorted(str(p) for p in (_REPO / "bpf").glob("*.bpf.c"))
 CORPUS_SOURCES = CORE_SOURCES + APP_SOURCES
 # programs whose length the verifier changes (inlined helpers, ctx rewrites, dead code)
 LENGTH_CHANGES = {"core_calls.bpf.c", "core_packet.bpf.c", *APP_SOURCES}
+NO_CTX_REWRITE = {ProgramType.TRACEPOINT, ProgramType.RAW_TRACEPOINT, ProgramType.TRACING}
 
 pytestmark = pytest.mark.kernel
 
@@ -231,3 +233,40 @@ def test_every_map_libbpf_creates_is_in_the_spec_with_the_same_shape(source, cor
     kernel = {pin: (k["type"], k["bytes_key"], k["bytes_value"], k["max_entries"], k["flags"])
               for pin, k in loaded.pinned_maps.items()}
     assert ours == kernel
+
+
+@pytest.mark.parametrize("source", CORPUS_SOURCES, ids=lambda s: Path(s).name)
+def test_whole_linked_program_equals_kernel_xlated(source, corpus_object, libbpf_loaded):
+    """Where the verifier kept the length: every instruction equal, except what the kernel owns
+    (helper/kfunc call targets, map addresses); only program types whose context accesses the
+    kernel does not rewrite (xdp_md/__sk_buff loads are converted in place)."""
+    loaded = libbpf_loaded(source)
+    spec = load_object(corpus_object(source))
+    results = relocate(spec, load_vmlinux())
+    compared = 0
+    for name, result in results.items():
+        ours, pos = {}, 0
+        for insn in result.instructions:
+            ours[pos] = insn
+            pos += insn.slots
+        kernel, kpos = {}, 0
+        for entry in loaded.xlated[name]:
+            kernel[kpos] = _xlated_insn(entry)
+            kpos += 2 if entry["opcodes"]["code"] == "0x18" else 1
+        if pos != kpos or result.poisoned or spec.programs[name].type not in NO_CTX_REWRITE:
+            continue
+        for slot, insn in ours.items():
+            code, dst, src, off, imm = kernel[slot]
+            if insn.is_pseudo_call:
+                # jit_subprogs keeps the pc-relative target in off and puts a subprog index in imm
+                assert (insn.opcode, insn.src, insn.imm) == (code, src, off), f"{name} {slot}"
+                continue
+            assert (insn.opcode, insn.dst, insn.src, insn.off) == (code, dst, src, off), (
+                f"{name} slot {slot}: {insn}")
+            kernel_owned = (insn.is_wide and insn.src != 0) or (
+                insn.is_call and insn.src in (0, 2)) or (insn.is_wide and insn.ref)
+            if not kernel_owned:
+                assert insn.imm == imm, f"{name} slot {slot}: {insn}"
+        compared += 1
+    if source not in LENGTH_CHANGES:
+        assert compared
