@@ -47,6 +47,7 @@ def test_instruction_prints_in_conformance_syntax(insn, text):
     Instruction(0x18, dst=1, src=1, imm=5),          # map fd load
     Instruction(0x20, imm=12),                       # ld_abs
     Instruction(0xE5, off=1),                        # may_goto
+    Instruction(0xBF, dst=1, src=2, off=1, imm=1),   # addr_space_cast
     Instruction(0x07, dst=0, src=1, imm=1),          # invalid encoding
 ])
 def test_inexpressible_or_invalid_instructions_are_refused(insn):

@@ -40,13 +40,16 @@ def test_the_corpus_covers_the_instruction_classes(compiled):
                 seen.add(insn.opcode)
                 if insn.is_atomic:
                     seen.add(("atomic", insn.size, insn.imm))
-                if insn.opcode in (0xBF, 0xBC) and insn.off:
+                if insn.opcode in (0xBF, 0xBC) and insn.off in (8, 16, 32):
                     seen.add("movsx")
-                if insn.off == 1 and insn.cls in (4, 7):
+                if insn.opcode == 0xBF and insn.off == 1:
+                    seen.add("addr_space_cast")
+                if insn.off == 1 and insn.cls in (4, 7) and insn.alu_op in (0x30, 0x90):
                     seen.add("sdiv/smod")
     for atomic in (0x00, 0x01, 0x40, 0x41, 0x50, 0x51, 0xA0, 0xA1, 0xE1, 0xF1):
         assert ("atomic", Size.DW, atomic) in seen and ("atomic", Size.W, atomic) in seen
-    assert {"movsx", "sdiv/smod", 0x91, 0x89, 0xD7, 0xDC, 0x16, 0x85, 0x18, 0x95} <= seen
+    assert {"movsx", "sdiv/smod", "addr_space_cast", 0x91, 0x89, 0xD7, 0xDC, 0x16, 0x85, 0x18,
+            0x95} <= seen
 
 
 @pytest.mark.parametrize("src,mcpu", CASES, ids=IDS)

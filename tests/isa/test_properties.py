@@ -28,7 +28,10 @@ def alu(draw):
     if draw(st.booleans()):
         off = signed
         if op == 0xB0:
-            off = draw(st.sampled_from([0, 8, 16, 32] if cls == 0x07 else [0, 8, 16]))
+            off = draw(st.sampled_from([0, 8, 16, 32, 1] if cls == 0x07 else [0, 8, 16]))
+            if off == 1:                                   # addr_space_cast
+                return Instruction(0xBF, dst=draw(regs), src=draw(regs), off=1,
+                                   imm=draw(st.sampled_from([1, 1 << 16])))
         return Instruction(cls | op | 0x08, dst=draw(regs), src=draw(regs), off=off)
     return Instruction(cls | op, dst=draw(regs), off=signed, imm=draw(imm32))
 
@@ -151,7 +154,7 @@ def test_any_text_assembles_or_raises_assembler_error(text):
 
 def _conformance_expressible(insn: Instruction) -> bool:
     return not ((insn.opcode == 0x18 and insn.src) or insn.cls == 0x00 and insn.opcode != 0x18
-                or insn.opcode == 0xE5)
+                or insn.opcode == 0xE5 or (insn.opcode == 0xBF and insn.off == 1))
 
 
 @SETTINGS

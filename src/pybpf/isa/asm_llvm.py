@@ -275,6 +275,19 @@ def _neg(m: _Match) -> Parsed:
     return Parsed(Instruction((Class.ALU64 if width == "r" else Class.ALU) | ALUOp.NEG, dst=dst))
 
 
+@_rule(rf"(?P<dst>{_REG})\s*=\s*addr_space_cast\(\s*(?P<src>{_REG})\s*,\s*(?P<das>{_NUM})\s*,"
+       rf"\s*(?P<sas>{_NUM})\s*\)")
+def _addr_space_cast(m: _Match) -> Parsed:
+    spaces = []
+    for name in ("das", "sas"):
+        value, _ = parse_int(m.token(name), m.line, "address space")
+        if not 0 <= value <= 0xFFFF:
+            raise m.error(f"address space {m.text(name)} does not fit in 16 bits", name)
+        spaces.append(value)
+    return Parsed(Instruction(Class.ALU64 | ALUOp.MOV | Source.X, dst=m.reg("dst", "r"),
+                              src=m.reg("src", "r"), off=1, imm=spaces[0] << 16 | spaces[1]))
+
+
 @_rule(rf"(?P<dst>{_REG})\s*=\s*\(\s*s(?P<bits>8|16|32)\s*\)\s*(?P<src>{_REG})")
 def _movsx(m: _Match) -> Parsed:
     width = m.width("dst")

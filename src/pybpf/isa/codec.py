@@ -13,6 +13,7 @@ from .opcodes import (
     ATOMIC_OPS, LDDW, MAX_REG, ALUOp, CallSrc, Class, JumpOp, Mode, PseudoSrc, Size, Source,
 )
 
+ADDR_SPACE_CAST = 1                     # off of ALU64 MOV X that makes it addr_space_cast
 _SLOT = struct.Struct("<BBhi")          # opcode, regs (dst low nibble, src high nibble), off, imm
 SLOT_SIZE = 8
 
@@ -53,6 +54,11 @@ def check(insn: Instruction) -> str | None:
         if code == ALUOp.NEG:
             if x or src or off or imm:
                 return "neg must have src, offset and immediate zero"
+            return None
+        if code == ALUOp.MOV and x and cls == Class.ALU64 and off == ADDR_SPACE_CAST:
+            # arena pointer cast (kernel 6.9+, emitted by clang for __arena): imm = dst_as << 16 | src_as
+            if imm not in (1, 1 << 16):
+                return "addr_space_cast converts only between address spaces 0 and 1 (imm 1 or 0x10000)"
             return None
         if code in (ALUOp.DIV, ALUOp.MOD):
             allowed_off: tuple[int, ...] = (0, 1)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .codec import check, slot_offsets
+from .codec import ADDR_SPACE_CAST, check, slot_offsets
 from .instruction import Instruction
 from .uapi import HELPER_NAMES, helper_name
 from .opcodes import (
@@ -107,6 +107,8 @@ def _alu(insn: Instruction) -> str:
         symbol = "s" + symbol
     if insn.source == Source.K:
         return f"{dst} {symbol} {hex_signed(insn.imm)}"
+    if op == ALUOp.MOV and insn.cls == Class.ALU64 and insn.off == ADDR_SPACE_CAST:
+        return f"{dst} = addr_space_cast(r{insn.src}, {insn.imm >> 16:#x}, {insn.imm & 0xFFFF:#x})"
     if op == ALUOp.MOV and insn.off:
         return f"{dst} = (s{insn.off}){reg}{insn.src}"
     return f"{dst} {symbol} {reg}{insn.src}"

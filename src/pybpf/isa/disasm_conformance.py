@@ -71,6 +71,8 @@ def _alu(insn: Instruction) -> str:
         return f"{kind}{insn.imm} %r{insn.dst}"
     if op == ALUOp.NEG:
         return f"neg{suffix} %r{insn.dst}"
+    if op == ALUOp.MOV and insn.cls == Class.ALU64 and insn.source == Source.X and insn.off == 1:
+        raise InstructionError("addr_space_cast has no bpf_conformance spelling")
     if op == ALUOp.MOV and insn.source == Source.X and insn.off:
         return f"movsx{insn.off}{'32' if insn.cls == Class.ALU else '64'} %r{insn.dst}, %r{insn.src}"
     name = ("s" if insn.off == 1 else "") + _ALU[ALUOp(op)]
