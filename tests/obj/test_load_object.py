@@ -236,3 +236,13 @@ def test_question_mark_section_disables_autoload_and_is_forgotten(build):
     assert (spec.programs["maybe"].autoload, spec.programs["maybe"].section) == (False, "xdp")
     assert spec.programs["always"].autoload
     assert spec.programs["maybe"].type == ProgramType.XDP
+
+
+def test_loading_is_deterministic_from_path_or_bytes(corpus_object):
+    path = corpus_object("core_calls.bpf.c")
+    a, b = load_object(path), load_object(path.read_bytes())
+    assert a.programs == b.programs and a.maps == b.maps
+    for name in a.programs:
+        assert [i.ref for i in a.programs[name].instructions] == [
+            i.ref for i in b.programs[name].instructions]
+    assert a.btf == b.btf
