@@ -299,6 +299,8 @@ class CDumper:
         parts.append(f"\n{_pfx(lvl)}}}")
         if t.size == 1:
             parts.append(" __attribute__((mode(byte)))")
+        elif t.size == 2:
+            parts.append(" __attribute__((mode(HI)))")   # libbpf has no case for 2-byte enums
         elif t.size == 8:
             if isinstance(t, Enum) or all(
                     (v.value & 0xFFFFFFFFFFFFFFFF) >> 32 == 0 for v in t.values):
