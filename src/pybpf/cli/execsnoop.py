@@ -90,7 +90,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     from ..apps.execsnoop import Execsnoop, RecordingWriter, TextFormatter, json_line
-    from ..apps.execsnoop import read_recording
+    from ..apps.execsnoop import read_recording, recording_realtime_offset
     out = out or sys.stdout
     err = err or sys.stderr
     if args.engine == "vm" and not args.replay:
@@ -101,15 +101,21 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         raise BPFError(f"invalid --count {args.count}: must be at least 1")
     replayed = list(read_recording(args.replay)) if args.replay else None
     options = options_from_args(args)
-    recorder = RecordingWriter(args.record) if args.record else None
+    recorder = None
     shown = 0
     try:
         with Execsnoop(options, backend=args.engine) as snoop:
             fmt = TextFormatter(time=args.time, timestamp=args.timestamp,
                                 print_uid=args.print_uid, quote=args.quote,
-                                start_ns=snoop.start_ns)
+                                start_ns=snoop.start_ns,
+                                realtime_offset_ns=snoop.realtime_offset_ns)
+            if replayed is not None:
+                fmt.realtime_offset_ns = recording_realtime_offset(args.replay)
             if replayed:
                 fmt.start_ns = min(e.ts_ns for e in replayed)
+            if args.record:
+                recorder = RecordingWriter(args.record, realtime_offset_ns=None if replayed
+                                           is not None else snoop.realtime_offset_ns)
             if not args.json:
                 print(fmt.header(), file=out, flush=True)
             with _StopOnSigint() as stop:

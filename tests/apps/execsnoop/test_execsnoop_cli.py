@@ -246,3 +246,14 @@ def test_demo_falls_back_to_the_vm_and_says_why(monkeypatch, capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert first == ("pybpf demo: execsnoop in the userspace VM with simulated execs "
                      "(kernel unavailable: bpf(2) is not permitted)")
+
+
+def test_replay_time_column_uses_the_recorded_wall_clock(tmp_path, capsys):
+    offset = 1_700_000_000_000_000_000          # 2023-11-14T22:13:20Z minus the monotonic clock
+    path = tmp_path / "timed.jsonl"
+    header = dict(RECORDING[0], realtime_offset_ns=offset)
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in [header, RECORDING[1]]))
+    assert main(["execsnoop", "--engine", "vm", "--replay", str(path), "-T", "-t"]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    wall = time.strftime("%H:%M:%S", time.localtime((RECORDING[1]["ts_ns"] + offset) / 1e9))
+    assert row.startswith(f"{wall} 0.000    ls ")

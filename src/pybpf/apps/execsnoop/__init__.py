@@ -15,12 +15,13 @@ from .event import ExecEvent
 from .layout import EventDecodeError, decode_event
 from .options import ExecsnoopOptions
 from .output import TextFormatter, format_args, json_line
-from .recording import RecordingError, RecordingWriter, read_recording
+from .recording import (RecordingError, RecordingWriter, read_recording,
+                        recording_realtime_offset)
 from .simulate import ProcessTable, SimTask, SimulatedExec, scripted_execs
 from .build import compile_object
 from .tracer import DropCounts, Execsnoop, run_simulated
 
 __all__ = ["Execsnoop", "ExecsnoopOptions", "ExecEvent", "DropCounts", "decode_event",
            "EventDecodeError", "TextFormatter", "format_args", "json_line", "RecordingWriter",
-           "read_recording", "RecordingError", "compile_object", "run_simulated", "ProcessTable",
+           "read_recording", "recording_realtime_offset", "RecordingError", "compile_object", "run_simulated", "ProcessTable",
            "SimTask", "SimulatedExec", "scripted_execs"]

@@ -31,6 +31,7 @@ class TextFormatter:
     print_uid: bool = False        # -U
     quote: bool = False            # -q
     start_ns: int = 0              # CLOCK_MONOTONIC when tracing started (for -t)
+    realtime_offset_ns: int | None = None   # CLOCK_REALTIME - CLOCK_MONOTONIC (for -T), else now
 
     def header(self) -> str:
         head = ""
@@ -45,6 +46,8 @@ class TextFormatter:
     def line(self, event: ExecEvent, *, wall_time: float | None = None) -> str:
         row = ""
         if self.time:
+            if wall_time is None and self.realtime_offset_ns is not None and event.ts_ns:
+                wall_time = (event.ts_ns + self.realtime_offset_ns) / 1e9
             row += time.strftime("%H:%M:%S", time.localtime(wall_time)) + " "
         if self.timestamp:
             row += f"{max(event.ts_ns - self.start_ns, 0) / 1e9:<8.3f} "

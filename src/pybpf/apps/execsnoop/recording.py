@@ -3,7 +3,7 @@
 ``--record FILE`` writes it in kernel mode; ``--engine vm --replay FILE`` reads it. Reads and writes
 files only; never touches a backend.
 
-    {"format": "pybpf-execsnoop", "version": 1}
+    {"format": "pybpf-execsnoop", "version": 1, "realtime_offset_ns": 1764100000000000000}
     {"pid": 4242, "ppid": 1, "uid": 0, "retval": 0, "comm": "ls", "args": ["/bin/ls", "-l"],
      "truncated": false, "execveat": false, "ts_ns": 123456789}
 """
@@ -29,13 +29,17 @@ class RecordingError(BPFError):
 class RecordingWriter:
     """Appends events to a recording file; a context manager that closes it."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *,
+                 realtime_offset_ns: int | None = None) -> None:
         self.path = os.fspath(path)
         try:
             self._file: IO[str] = open(self.path, "w", encoding="utf-8")
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot write recording: {exc.strerror}") from None
-        self._file.write(json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION}) + "\n")
+        header = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+        if realtime_offset_ns is not None:
+            header["realtime_offset_ns"] = realtime_offset_ns
+        self._file.write(json.dumps(header) + "\n")
         self.count = 0
 
     def write(self, event: ExecEvent) -> None:
@@ -51,6 +55,18 @@ class RecordingWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def recording_realtime_offset(path: str | os.PathLike[str]) -> int | None:
+    """CLOCK_REALTIME - CLOCK_MONOTONIC when the recording was made (None if not recorded)."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as handle:
+            header = json.loads(handle.readline().decode("utf-8"))
+    except (OSError, ValueError):
+        raise RecordingError(f"{name}: cannot read the recording header") from None
+    offset = header.get("realtime_offset_ns") if isinstance(header, dict) else None
+    return offset if isinstance(offset, int) and not isinstance(offset, bool) else None
 
 
 def read_recording(path: str | os.PathLike[str]) -> Iterator[ExecEvent]:

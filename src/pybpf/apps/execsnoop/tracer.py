@@ -6,6 +6,7 @@ prints, and never keeps an fd (cgroup dir, links, maps) past close().
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class Execsnoop:
         self.reader: Any = None
         self._cgroup_fd: int | None = None
         self.start_ns = 0
+        self.realtime_offset_ns = 0         # CLOCK_REALTIME - CLOCK_MONOTONIC at open()
 
     # --- lifecycle ---------------------------------------------------------------------------
     def open(self) -> "Execsnoop":
@@ -76,6 +78,7 @@ class Execsnoop:
             if self.options.cgroup_path:
                 self._set_cgroup(self.options.cgroup_path)
             self.start_ns = _monotonic_ns()
+            self.realtime_offset_ns = time.time_ns() - self.start_ns
             if self.backend == "kernel":
                 self._attach_kernel()
             self.reader = self.collection.maps["events"].ring_reader()
@@ -194,5 +197,4 @@ def _as_int(value: Any) -> int:
 
 
 def _monotonic_ns() -> int:
-    import time
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
