@@ -6,6 +6,8 @@ unless the caller passes its BTF. Unresolvable relocations are poisoned exactly 
 """
 from __future__ import annotations
 
+import re
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,13 +72,17 @@ class CORERelocationResult:
 
 
 # --- names -----------------------------------------------------------------------------------
+_FLAVOR_SEP = re.compile(r"(?=[^_]___[^_])")
+
+
 def essential_name_len(name: str) -> int:
-    """libbpf bpf_core_essential_name_len: length before a ``___flavor`` suffix."""
-    n = len(name)
-    for i in range(n - 5, -1, -1):
-        if (name[i] != "_" and name[i + 1:i + 4] == "___" and name[i + 4] != "_"):
-            return i + 1
-    return n
+    """libbpf bpf_core_essential_name_len: length before the last ``X___Y`` flavor separator."""
+    if "___" not in name:
+        return len(name)
+    last = None
+    for m in _FLAVOR_SEP.finditer(name):
+        last = m.start()
+    return len(name) if last is None else last + 1
 
 
 def essential_name(name: str) -> str:
@@ -546,10 +552,8 @@ _FLAVORED: dict[int, tuple[Any, dict[str, set[str]]]] = {}
 def _flavored_names(btf: Any) -> dict[str, set[str]]:
     """essential name -> the target's names with a ``___flavor`` suffix (scanned once per BTF)."""
     cached = _FLAVORED.get(id(btf))
-    if cached is not None and cached[0]() is btf:
+    if cached is not None and cached[0]() is btf and not getattr(btf, "modified", True):
         return cached[1]
-    import weakref
-
     from ..btf.wire import parse_header
     out: dict[str, set[str]] = {}
     layer = btf
@@ -573,17 +577,38 @@ def _flavored_names(btf: Any) -> dict[str, set[str]]:
     return out
 
 
+_CANDIDATES: dict[int, tuple[Any, int, dict[tuple[str, int], list[int]]]] = {}
+
+
+def _candidate_cache(target_btf: Any) -> dict[tuple[str, int], list[int]] | None:
+    """Per-target cache of candidate lists; only for BTF nobody is editing (e.g. vmlinux)."""
+    if getattr(target_btf, "modified", True):
+        return None
+    entry = _CANDIDATES.get(id(target_btf))
+    if entry is None or entry[0]() is not target_btf or entry[1] != len(target_btf):
+        entry = (weakref.ref(target_btf), len(target_btf), {})
+        _CANDIDATES[id(target_btf)] = entry
+    return entry[2]
+
+
 def find_candidates(local_btf: Any, local_id: int, target_btf: Any) -> list[int]:
     """Target types of a CO-RE compatible kind whose essential name equals the local one's
     (libbpf bpf_core_add_cands: flavored target names such as ``foo___v2`` count too)."""
     lt = local_btf[local_id]
     name = essential_name(lt.name)
+    kind_group = Kind.ENUM if isinstance(lt, EnumBase) else lt.kind
+    cache = _candidate_cache(target_btf)
+    if cache is not None and (name, kind_group) in cache:
+        return list(cache[(name, kind_group)])
     out = set()
     for candidate in (name, *sorted(_flavored_names(target_btf).get(name, ()))):
         for t in target_btf.find(candidate):
             if t.name and _kind_compat(t, lt) and essential_name(t.name) == name:
                 out.add(t.id)
-    return sorted(out)
+    found = sorted(out)
+    if cache is not None:
+        cache[(name, kind_group)] = found
+    return list(found)
 
 
 def _poison_insn() -> Instruction:
