@@ -43,7 +43,7 @@ _PACK = {1: struct.Struct("<B").pack_into, 2: struct.Struct("<H").pack_into,
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: M64}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Region:
     """One contiguous piece of simulated memory (a stack frame, the context, a packet, map values...)."""
 
