@@ -134,6 +134,7 @@ def test_lossless_call_spellings_read_back():
     assert assemble("call pc+0x3")[0] == Instruction(0x85, src=1, imm=3)
     assert assemble("call pc-0x1")[0] == Instruction(0x85, src=1, imm=-1)
     assert assemble("call kfunc 0x4d2")[0] == Instruction(0x85, src=2, imm=1234)
+    assert assemble("call kfunc 0x4d2, 0x3")[0] == Instruction(0x85, src=2, off=3, imm=1234)
     assert assemble("ld_pseudo\tr1, 0x2, 0x5, 0x7")[0] == Instruction(0x18, 1, 2, 0, 5 | 7 << 32)
 
 

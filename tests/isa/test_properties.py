@@ -63,7 +63,9 @@ def control(draw):
     if kind == "may_goto":
         return Instruction(0xE5, off=draw(off16))
     if kind == "call":
-        return Instruction(0x85, src=draw(st.sampled_from([0, 1, 2])), imm=draw(imm32))
+        src = draw(st.sampled_from([0, 1, 2]))
+        off = draw(st.integers(0, 0x7FFF)) if src == 2 and draw(st.booleans()) else 0
+        return Instruction(0x85, src=src, off=off, imm=draw(imm32))
     if kind == "callx":
         return Instruction(0x8D, dst=draw(regs))
     return Instruction(0x95)
@@ -154,7 +156,8 @@ def test_any_text_assembles_or_raises_assembler_error(text):
 
 def _conformance_expressible(insn: Instruction) -> bool:
     return not ((insn.opcode == 0x18 and insn.src) or insn.cls == 0x00 and insn.opcode != 0x18
-                or insn.opcode == 0xE5 or (insn.opcode == 0xBF and insn.off == 1))
+                or insn.opcode == 0xE5 or (insn.opcode == 0xBF and insn.off == 1)
+                or (insn.opcode == 0x85 and insn.off))
 
 
 @SETTINGS

@@ -116,9 +116,16 @@ def _pseudo_call(m: _Match) -> Parsed:
     return _target(m, Instruction(CALL, src=int(CallSrc.PSEUDO_CALL)), "imm")
 
 
-@_rule(rf"call\s+kfunc\s+(?P<imm>{_NUM})")
+@_rule(rf"call\s+kfunc\s+(?P<imm>{_NUM})(?:\s*,\s*(?P<fdidx>{_NUM}))?")
 def _kfunc_call(m: _Match) -> Parsed:
-    return Parsed(Instruction(CALL, src=int(CallSrc.KFUNC), imm=parse_imm32(m.token("imm"), m.line, unsigned_decimal=True)))
+    """``call kfunc BTF_ID[, FD_ARRAY_INDEX]`` (the index selects a module's BTF; 0 is vmlinux)."""
+    off = 0
+    if m.has("fdidx"):
+        off, _ = parse_int(m.token("fdidx"), m.line, "fd_array index")
+        if not 0 <= off <= 0x7FFF:
+            raise m.error(f"fd_array index {m.text('fdidx')} must be 0..32767", "fdidx")
+    return Parsed(Instruction(CALL, src=int(CallSrc.KFUNC), off=off,
+                              imm=parse_imm32(m.token("imm"), m.line, unsigned_decimal=True)))
 
 
 @_rule(rf"call\s+(?P<imm>{_NUM})")

@@ -97,10 +97,14 @@ def check(insn: Instruction) -> str | None:
                 if src or off or imm:
                     return "callx must have src, offset and immediate zero"
                 return None
-            if dst or off:
-                return "call must have dst and offset zero"
             if src not in (CallSrc.HELPER, CallSrc.PSEUDO_CALL, CallSrc.KFUNC):
                 return f"call has unknown src {src}"
+            if dst:
+                return "call must have dst zero"
+            if src == CallSrc.KFUNC:        # off: index of the module BTF fd in fd_array (0: vmlinux)
+                return "kfunc call offset (fd_array index) must not be negative" if off < 0 else None
+            if off:
+                return "call must have dst and offset zero"
             return None
         if code == JumpOp.JCOND:
             if cls == Class.JMP32 or x or dst or src or imm:

@@ -7,7 +7,8 @@ where llvm's text would lose information, so that ``assemble(disassemble(x)) == 
 
 * bpf-to-bpf calls (src=1) print ``call pc+0xb`` / ``call pc-0x1``; llvm prints ``call 0xb``,
   which reads back as helper 11;
-* kfunc calls (src=2) print ``call kfunc 0x4d2``; llvm prints ``call 0x4d2``;
+* kfunc calls (src=2) print ``call kfunc 0x4d2`` (``call kfunc 0x4d2, 0x1`` with a module BTF
+  fd_array index in ``off``); llvm prints ``call 0x4d2``;
 * ``ld_pseudo`` with a non-zero upper immediate prints it as a fourth operand; llvm drops it;
 * a legacy indirect packet load with a non-zero immediate prints ``skb[r2 + 0xc]``; llvm ``skb[r2]``;
 * 32-bit atomics other than a plain add print in llvm's alu32 form (``w1 = atomic_fetch_add((u32 *)
@@ -126,7 +127,8 @@ def _jump(insn: Instruction, llvm_exact: bool, target: str | None = None) -> str
         if insn.src == CallSrc.PSEUDO_CALL and not llvm_exact:
             return f"call pc{hex_offset(insn.imm)}"
         if insn.src == CallSrc.KFUNC and not llvm_exact:
-            return f"call kfunc {hex_signed(insn.imm)}"
+            text = f"call kfunc {hex_signed(insn.imm)}"
+            return f"{text}, {insn.off:#x}" if insn.off else text
         text = f"call {hex_signed(insn.imm)}"
         return f"{text} <{target}>" if target and insn.src == CallSrc.HELPER else text
     if insn.opcode == CALL | Source.X:

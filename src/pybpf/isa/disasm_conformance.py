@@ -91,6 +91,9 @@ def _jump(insn: Instruction) -> str:
         if insn.src == CallSrc.PSEUDO_CALL:
             return f"call local {insn.imm:+d}"
         if insn.src == CallSrc.KFUNC:
+            if insn.off:
+                raise InstructionError("a kfunc call into a module's BTF (off != 0) has no "
+                                       "bpf_conformance spelling")
             return f"call runtime {insn.imm}"
         return f"call {insn.imm}"
     if insn.opcode == CALL | Source.X:
