@@ -12,7 +12,7 @@ from pybpf.kernel.syscall import LAYOUTS, Cmd
 
 # Fields newer than the installed uapi headers (linux-libc-dev 6.1) cannot be checked here.
 NEWER_THAN_HEADERS = {"log_true_size", "btf_log_true_size", "path_fd", "relative_fd",
-                      "expected_revision"}
+                      "expected_revision", "prog_token_fd", "fd_array_cnt"}
 PREFIX = {
     Cmd.MAP_LOOKUP_BATCH: "batch.", Cmd.MAP_LOOKUP_AND_DELETE_BATCH: "batch.",
     Cmd.MAP_UPDATE_BATCH: "batch.", Cmd.MAP_DELETE_BATCH: "batch.",
@@ -70,8 +70,9 @@ def probe(tmp_path_factory):
     lines.append("return 0; }")
     d = tmp_path_factory.mktemp("layout")
     (d / "probe.c").write_text("\n".join(lines))
-    subprocess.run(["gcc", "-o", str(d / "probe"), str(d / "probe.c")], check=True,
-                   capture_output=True)
+    built = subprocess.run(["gcc", "-o", str(d / "probe"), str(d / "probe.c")],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, f"layout probe did not compile:\n{built.stderr}"
     out = subprocess.run([str(d / "probe")], capture_output=True, text=True, check=True).stdout
     measured = {}
     for line in out.splitlines():

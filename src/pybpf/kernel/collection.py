@@ -210,6 +210,12 @@ class Collection(runtime.Collection):
                 inner.close()
         m.name = name
         self._attach_codecs(m, mspec)
+        if mtype == MapType.ARENA and not (getattr(mspec, "map_extra", 0) or 0):
+            try:
+                m.mmap()          # like libbpf: mapping it fixes the arena's user address
+            except BaseException:
+                m.close()
+                raise
         return m
 
     def _attach_codecs(self, m: KernelMap, mspec: Any) -> None:
@@ -293,6 +299,9 @@ class Collection(runtime.Collection):
             core_result = core.relocate(pspec, self._target(), self.spec.btf)
             insns = list(core_result.instructions)
         fd_array: list[int] = []
+        arenas = [m for m in self.maps.values() if m.type == MapType.ARENA]
+        if arenas and any(i.opcode == 0xBF and i.off == 1 for i in insns):   # addr_space_cast
+            fd_array = [arenas[0].fd]
         if any(i.ref and ((i.opcode == 0x85 and i.src == 2) or (i.opcode == 0x18 and i.src == 3))
                for i in insns):
             insns = kfunc_patch(insns, ksym_resolver(pspec.name), pspec.name)
@@ -323,7 +332,8 @@ class Collection(runtime.Collection):
             or _kernel_version(),
             expected_attach_type=int(expected) if expected is not None else None,
             attach_btf_id=attach_btf_id, prog_flags=pspec.flags, btf_fd=btf_fd,
-            func_info=func_info, line_info=line_info, fd_array=fd_array, maps=self.maps,
+            func_info=func_info, line_info=line_info, fd_array=fd_array,
+            bind_fd_array=bool(fd_array), maps=self.maps,
             log_level=self._log_level, line_records=pspec.line_info, section=pspec.section,
             attach_to=pspec.attach_to, spec=pspec)
 

@@ -416,10 +416,14 @@ class KernelMap(Map):
         sc.bpf(sc.Attr(sc.Cmd.MAP_FREEZE, map_fd=self.fd), what=f"cannot freeze map {self.name!r}")
 
     def mmap(self, *, writable: bool = True) -> _mmap.mmap:
-        """Map the values of a BPF_F_MMAPABLE array into this process (shared with programs)."""
+        """Map the values of a BPF_F_MMAPABLE array (or an arena's pages) into this process,
+        shared with programs; closed with the map."""
         if not self.flags & BPF_F_MMAPABLE:
             raise KernelMapError(f"map {self.name!r} was not created with BPF_F_MMAPABLE")
-        size = self.value_size * self.max_entries
+        if self.type == MapType.ARENA:
+            size = self.max_entries * PAGE_SIZE          # an arena's max_entries counts pages
+        else:
+            size = self.value_size * self.max_entries
         size = (size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
         prot = _mmap.PROT_READ | (_mmap.PROT_WRITE if writable else 0)
         try:

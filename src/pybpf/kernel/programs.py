@@ -124,11 +124,16 @@ class KernelProgram(LoadedProgram):
              attach_btf_id: int = 0, attach_btf_obj_fd: int = 0, attach_prog_fd: int = 0,
              prog_flags: int = 0, btf_fd: int = 0, func_info: bytes = b"",
              line_info: bytes = b"", fd_array: Sequence[int] = (),
+             bind_fd_array: bool = False,
              maps: Mapping[str, Any] | None = None, log_level: int = 0,
              line_records: Sequence[Any] = (), section: str = "", attach_to: str = "",
              spec: Any = None, prog_ifindex: int = 0) -> "KernelProgram":
         """BPF_PROG_LOAD. On rejection raises KernelVerifierError with the full log and the
-        failing source line (from the log's "; ..." comments or ``line_records``)."""
+        failing source line (from the log's "; ..." comments or ``line_records``).
+
+        ``fd_array`` holds map/BTF fds the instructions index; ``bind_fd_array`` also passes
+        fd_array_cnt so the kernel binds those maps to the program (how an arena map is
+        associated with a program that only dereferences arena pointers)."""
         ptype = ProgramType(prog_type)
         if maps is not None and not isinstance(insns, (bytes, bytearray, memoryview)):
             insns = patch_map_refs(insns, maps, name)
@@ -167,6 +172,8 @@ class KernelProgram(LoadedProgram):
             arr = (ctypes.c_int32 * len(fd_array))(*fd_array)
             keep.append(arr)
             attr["fd_array"] = ctypes.addressof(arr)
+            if bind_fd_array:              # 6.13+: every map in fd_array is used by the program
+                attr["fd_array_cnt"] = len(fd_array)
 
         log_size = MIN_LOG_SIZE if log_level else 0
         level = log_level
@@ -293,7 +300,7 @@ class KernelProgram(LoadedProgram):
             attr["data_out"] = ctypes.addressof(dout)
             attr["data_size_out"] = out_size
         ctx_out_buf = None
-        if ctx_in is not None:
+        if ctx_in:                       # b"" means no context, as None does
             cin = ctypes.create_string_buffer(bytes(ctx_in), max(len(ctx_in), 1))
             keep.append(cin)
             attr["ctx_in"] = ctypes.addressof(cin)
@@ -319,7 +326,7 @@ class KernelProgram(LoadedProgram):
         ctx_out = b""
         if ctx_out_buf is not None:
             ctx_out = ctx_out_buf.raw[:attr["ctx_size_out"]]
-        elif ctx_in is not None and self.type == ProgramType.SYSCALL:
+        elif ctx_in and self.type == ProgramType.SYSCALL:
             ctx_out = keep[-1].raw[:len(ctx_in)]
         return TestRunResult(retval=attr["retval"], data_out=data_out, ctx_out=ctx_out,
                              duration_ns=attr["duration"], repeat=max(repeat, 1))

@@ -92,7 +92,7 @@ _PROG_LOAD = {
     "line_info": (96, "Q"), "line_info_cnt": (104, "I"), "attach_btf_id": (108, "I"),
     "attach_prog_fd": (112, "I"), "attach_btf_obj_fd": (112, "I"), "core_relo_cnt": (116, "I"),
     "fd_array": (120, "Q"), "core_relos": (128, "Q"), "core_relo_rec_size": (136, "I"),
-    "log_true_size": (140, "I"),
+    "log_true_size": (140, "I"), "prog_token_fd": (144, "I"), "fd_array_cnt": (148, "I"),
 }
 _OBJ = {"pathname": (0, "Q"), "bpf_fd": (8, "I"), "file_flags": (12, "I"), "path_fd": (16, "i")}
 _TEST_RUN = {
