@@ -139,3 +139,17 @@ def test_unknown_program_or_map_name_is_a_readable_error(compile_bpf):
             coll.programs["nope"]
         with pytest.raises(KeyError):                 # still a KeyError for dict-style code
             coll.maps["nope"]
+
+
+def test_arena_pages_are_shared_between_program_and_python(compile_bpf):
+    import ctypes
+    import struct
+    spec = pybpf.load_object(str(compile_bpf(CORPUS / "isa" / "arena.c")))
+    with Collection(spec) as coll:
+        mem = coll.maps["arena"].mmap()            # the same pages the program sees
+        mem[0:8] = bytes(8)                        # fault the first page in from user space
+        anchor = ctypes.c_char.from_buffer(mem)
+        coll.bss["counter"] = ctypes.addressof(anchor)   # an arena pointer, user-space view
+        del anchor
+        assert coll.programs["arena_update"].test_run().retval == 0
+        assert struct.unpack_from("<I", mem, 0)[0] == 1  # *counter = 1 done by the program
