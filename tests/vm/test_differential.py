@@ -1,7 +1,8 @@
 """Differential testing: hypothesis-generated XDP programs run in the kernel and in the VM must agree.
 
 Programs mix ALU/ALU32 (incl. sdiv/smod, movsx, bswap), forward branches (JMP/JMP32, gotol), stack,
-packet and map-value loads/stores (incl. sign-extending loads), atomics, and map helper calls. The
+packet and map-value loads/stores (incl. sign-extending loads), atomics, map helper calls and
+bpf-to-bpf calls into a subprogram that clobbers r6-r9 and its own stack. The
 kernel verifier decides what is valid (a rejected example is skipped); the kernel's
 BPF_PROG_TEST_RUN result is the truth for retval, packet out and map contents.
 """
@@ -109,8 +110,34 @@ def map_update(draw) -> list[Instruction]:
 
 
 @st.composite
+def local_call(draw) -> list[Instruction]:
+    """r1..r5 = scalars; call the generated subprogram (patched later); r2..r5 re-initialised."""
+    args = [I(0xBF, r, draw(scalar)) for r in range(1, 6)]
+    return args + [I(0x85, 0, 1, 0, 0, ref="sub")] + [I(0xB7, r, 0, 0, r) for r in (2, 3, 4, 5)]
+
+
+@st.composite
+def subprogram(draw) -> list[Instruction]:
+    """Clobbers r6-r9 (the caller's must survive) and its own stack frame; returns a scalar."""
+    regs = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    body = [I(0xBF, 0, 1)] + [I(0xB7, r, 0, 0, draw(imm32)) for r in (6, 7, 8, 9)]
+    body += [I(0x7B, 10, draw(st.sampled_from(regs)), -8 * k) for k in range(1, 5)]
+    for _ in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(ALU_OPS))
+        cls = draw(st.sampled_from([0x07, 0x04]))
+        if op in (0x60, 0x70, 0xC0):
+            body.append(I(cls | op, draw(st.sampled_from(regs)), 0, 0, draw(st.integers(0, 31))))
+        else:
+            body.append(I(cls | op | 0x08, draw(st.sampled_from(regs)), draw(st.sampled_from(regs))))
+        if draw(st.booleans()):
+            body.append(I(0x79, draw(st.sampled_from(regs)), 10, -8 * draw(st.integers(1, 4))))
+    return body + [I(0x95)]
+
+
+@st.composite
 def block(draw) -> list[Instruction]:
-    return draw(st.one_of(alu(), alu(), alu(), memory(), memory(), atomic(), map_update()))
+    return draw(st.one_of(alu(), alu(), alu(), memory(), memory(), atomic(), map_update(),
+                          local_call()))
 
 
 @st.composite
@@ -161,7 +188,18 @@ def program(draw) -> list[Instruction]:
     for i, r in enumerate(DUMP_REGS):                        # dump scalars into the packet
         epilogue.append(I(0x7B, 6, r, 8 * i))
     epilogue += [I(0x57, 0, 0, 0, 3), I(0x95)]              # return r0 & 3
-    return prologue + init + body + epilogue
+    insns = prologue + init + body + epilogue
+    if not any(i.ref == "sub" for i in insns):
+        return insns
+    sub_start = sum(i.slots for i in insns)
+    insns += draw(subprogram())
+    slot, patched = 0, []
+    for insn in insns:
+        if insn.ref == "sub":
+            insn = I(0x85, 0, 1, 0, sub_start - slot - 1)
+        patched.append(insn)
+        slot += insn.slots
+    return patched
 
 
 def make_spec(insns: list[Instruction]) -> ObjectSpec:
