@@ -421,6 +421,8 @@ class KernelMap(Map):
         if not self.flags & BPF_F_MMAPABLE:
             raise KernelMapError(f"map {self.name!r} was not created with BPF_F_MMAPABLE")
         if self.type == MapType.ARENA:
+            if self._mmaps:
+                return self._mmaps[0]                    # an arena has one user mapping
             size = self.max_entries * PAGE_SIZE          # an arena's max_entries counts pages
         else:
             size = self.value_size * self.max_entries
