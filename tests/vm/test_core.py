@@ -48,3 +48,19 @@ def test_kconfig_kernel_version_defaults_to_this_machine(compile_bpf) -> None:
     major, minor = (int(x) for x in platform.release().split(".")[:2])
     version = spec.externs["LINUX_KERNEL_VERSION"]
     assert int.from_bytes(raw[version.offset:version.offset + 4], "little") >> 8 == (major << 8) + minor
+
+
+@pytest.mark.parametrize("btf", [None, "vmlinux"], ids=["object BTF", "vmlinux BTF"])
+def test_tp_btf_program_dereferences_simulated_task_pointers(compile_bpf, btf) -> None:
+    if btf == "vmlinux" and not Path("/sys/kernel/btf/vmlinux").exists():
+        pytest.skip("no /sys/kernel/btf/vmlinux")
+    spec = pybpf.load_object(compile_bpf(CORE / "core_externs.bpf.c"))
+    with Collection(spec, btf=btf, kconfig={"CONFIG_BPF_SYSCALL": "y", "CONFIG_HZ": 250}) as coll:
+        prev = coll.kernel_object("task_struct", {"tgid": 300})
+        nxt = coll.kernel_object("task_struct", {"pid": 401, "signal": {
+            "rlim": [{"rlim_cur": 1000 + i} for i in range(16)]}})
+        coll.programs["on_switch"].run_raw_tracepoint(0, prev, nxt)   # kfuncs rcu_read_(un)lock
+        (_, value), = coll.maps[".bss"].items()
+    out = value.externs_result
+    assert (out.next_pid, out.prev_tgid, out.nofile) == (401, 300, 1007)
+    assert (out.has_syscall, out.hz, out.missing_option) == (1, 250, 0)

@@ -191,6 +191,15 @@ class Collection(runtime.Collection):
     def env(self) -> SimEnv:
         return self.machine.env
 
+    def kernel_object(self, type_name: str, values: dict[str, Any]) -> int:
+        """Lay out a simulated kernel object (``struct type_name``) from the collection's BTF and
+        return its address, e.g. to pass a task_struct pointer to a tp_btf/raw_tp program."""
+        from .kernel_objects import layout_object
+        btf = self.machine.task_btf                               # type: ignore[attr-defined]
+        if btf is None:
+            raise ObjectError("no BTF to lay out kernel objects: give the Collection btf=...")
+        return layout_object(self.machine, btf, type_name, values).base
+
     @property
     def trace(self) -> list[str]:
         """Lines printed by bpf_trace_printk so far."""

@@ -25,6 +25,12 @@ CORE_POISON = 0xBAD2310             # libbpf's "call 0xbad2310" for unresolvable
 
 Helper = Callable[..., int]         # helper(machine, r1, r2, r3, r4, r5) -> r0
 
+# kfuncs the VM can simulate, by name: the VM is single-threaded, so RCU sections are no-ops.
+KFUNCS: dict[str, Helper] = {
+    "bpf_rcu_read_lock": lambda machine, *args: 0,
+    "bpf_rcu_read_unlock": lambda machine, *args: 0,
+}
+
 
 class _Exit(Exception):
     """The outermost frame of the current run loop executed EXIT."""
@@ -63,6 +69,7 @@ class Machine:
                  budget: int = DEFAULT_BUDGET) -> None:
         self.mem = memory or Memory()
         self.helpers: dict[int, Helper] = dict(helpers or {})
+        self.kfuncs: dict[str, Helper] = dict(KFUNCS)
         self.budget = budget
         self.maps_by_ref: dict[str, Any] = {}         # name -> VM map
         self.maps_by_fd: dict[int, Any] = {}          # fake fd / index -> VM map
@@ -246,8 +253,12 @@ class Machine:
         if insn.is_pseudo_call:
             return self._compile_local_call(prog, pc + insn.imm + 1, nxt)
         if insn.is_kfunc_call:
-            raise HelperError(f"{prog.name}: kfunc calls are not supported by the VM "
-                              f"(instruction at slot {pc}, {insn.ref or 'btf id ' + str(insn.imm)})")
+            impl = self.kfuncs.get(insn.ref or "")
+            if impl is None:
+                raise HelperError(f"{prog.name}: kfunc {insn.ref or 'btf id ' + str(insn.imm)} is "
+                                  f"not supported by the VM (call at slot {pc}); supported: "
+                                  f"{', '.join(sorted(self.kfuncs)) or 'none'}")
+            return self._bind_call(impl, nxt)
         return self._compile_helper_call(insn.imm, nxt, prog, pc)
 
     def _compile_exit(self) -> Op:
@@ -312,6 +323,9 @@ class Machine:
         if impl is None:
             raise HelperError(f"{prog.name}: helper {helper_name(helper_id)} (id {helper_id}) is not "
                               f"supported by the VM (called at slot {pc})")
+        return self._bind_call(impl, nxt)
+
+    def _bind_call(self, impl: Helper, nxt: int) -> Op:
         machine = self
 
         def op_call(R: list[int]) -> int:
