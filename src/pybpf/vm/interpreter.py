@@ -108,6 +108,8 @@ def bswap(v: int, width: int) -> int:
 
 
 # --- source generation, one screen per instruction class ------------------------------------
+_M64_TEXT = "0xFFFFFFFFFFFFFFFF"        # masks as literals: a constant load beats a global lookup
+_M32_TEXT = "0xFFFFFFFF"
 _ALU_SIMPLE = {ALUOp.ADD: "+", ALUOp.SUB: "-", ALUOp.MUL: "*", ALUOp.OR: "|", ALUOp.AND: "&",
                ALUOp.XOR: "^"}
 
@@ -115,13 +117,13 @@ _ALU_SIMPLE = {ALUOp.ADD: "+", ALUOp.SUB: "-", ALUOp.MUL: "*", ALUOp.OR: "|", AL
 def _alu(insn: Instruction) -> list[str]:
     wide = insn.cls == Class.ALU64
     op, d, s = insn.alu_op, insn.dst, insn.src
-    mask = "M" if wide else "M32"
+    mask = _M64_TEXT if wide else _M32_TEXT
     bits = 64 if wide else 32
     if insn.source == Source.X:
-        b = f"R[{s}]" if wide else f"(R[{s}] & M32)"
+        b = f"R[{s}]" if wide else f"(R[{s}] & {_M32_TEXT})"
     else:
         b = str(insn.imm & M64) if wide else str(insn.imm & M32)
-    a = f"R[{d}]" if wide else f"(R[{d}] & M32)"
+    a = f"R[{d}]" if wide else f"(R[{d}] & {_M32_TEXT})"
     sx = "sx64" if wide else "sx32"
     if op in _ALU_SIMPLE:
         sym = _ALU_SIMPLE[op]
@@ -179,9 +181,9 @@ def _jump(insn: Instruction, pc: int, nxt: int) -> list[str]:
         else:
             b = str(insn.imm if signed else insn.imm & M64)
     else:
-        a = f"sx32(R[{d}])" if signed else f"(R[{d}] & M32)"
+        a = f"sx32(R[{d}])" if signed else f"(R[{d}] & {_M32_TEXT})"
         if insn.source == Source.X:
-            b = f"sx32(R[{s}])" if signed else f"(R[{s}] & M32)"
+            b = f"sx32(R[{s}])" if signed else f"(R[{s}] & {_M32_TEXT})"
         else:
             b = str(insn.imm if signed else insn.imm & M32)
     if op == JumpOp.JSET:
@@ -198,7 +200,7 @@ def _load_store(insn: Instruction) -> list[str]:
         value = f"ld{size}(R[{s}] + {off})"
         if insn.mode == Mode.MEMSX:
             sign = 1 << (size * 8 - 1)
-            value = f"(({value} ^ {sign}) - {sign}) & M"
+            value = f"(({value} ^ {sign}) - {sign}) & {_M64_TEXT}"
         return [f"R[{d}] = {value}"]
     if cls == Class.ST:
         return [f"st{size}(R[{d}] + {off}, {insn.imm & M64})"]
