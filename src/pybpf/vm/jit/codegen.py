@@ -1,0 +1,650 @@
+"""Translates one eBPF program (RFC 9669, the interpreter's semantics) into an LLVM IR module.
+
+Produces IR text only: it never compiles, never runs code and never touches VM memory. Every memory
+access in the generated code goes through the region table (bounds and writability checked) except
+fixed-offset accesses through an unmodified r10, which are proven inside the 512-byte frame.
+
+Generated function: ``u64 bpf_<key>(u64 *rt, u64 *regs, u64 entry_pc)`` — registers in/out through
+``regs[0..10]``, status code returned (see layout), ``entry_pc`` selects a function entry (0, a
+bpf-to-bpf call target or a callback).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from llvmlite import ir
+
+from ...errors import JITError
+from ...isa.instruction import Instruction
+from ...isa.opcodes import LDDW, ALUOp, AtomicOp, Class, JumpOp, Mode, PseudoSrc, Source
+from . import layout as L
+
+I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+P64 = I64.as_pointer()
+M64 = (1 << 64) - 1
+M32 = 0xFFFFFFFF
+MAX_FRAMES = 8
+FRAME_WORDS = 6                       # return pc, r6..r9, r10
+STACK_SIZE = 512
+_INT = {1: I8, 2: I16, 4: I32, 8: I64}
+_CB_TYPE = ir.FunctionType(I64, [I64])
+
+_CMP_UNSIGNED = {JumpOp.JEQ: "==", JumpOp.JNE: "!=", JumpOp.JGT: ">", JumpOp.JGE: ">=",
+                 JumpOp.JLT: "<", JumpOp.JLE: "<="}
+_CMP_SIGNED = {JumpOp.JSGT: ">", JumpOp.JSGE: ">=", JumpOp.JSLT: "<", JumpOp.JSLE: "<="}
+_RMW = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor"}
+JCOND = 0xE0
+
+
+def _c64(v: int) -> ir.Constant:
+    return ir.Constant(I64, v & M64)
+
+
+def _c32(v: int) -> ir.Constant:
+    return ir.Constant(I32, v & M32)
+
+
+def _s32(v: int) -> int:
+    v &= M32
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _writes_r10(insn: Instruction) -> bool:
+    cls = insn.cls
+    if cls in (Class.ALU, Class.ALU64, Class.LDX) or insn.opcode == LDDW:
+        return insn.dst == 10
+    if insn.is_atomic and insn.imm & AtomicOp.FETCH:
+        return insn.src == 10
+    return False
+
+
+class _Gen:
+    def __init__(self, insns: Sequence[Instruction], slot_to_index: dict[int, int], fname: str) -> None:
+        self.insns = insns
+        self.slots = slot_to_index
+        self.total = sum(i.slots for i in insns)
+        self.module = ir.Module(name=fname)
+        self.module.triple = ""
+        fnty = ir.FunctionType(I64, [P64, P64, I64])
+        self.fn = ir.Function(self.module, fnty, name=fname)
+        self.rt, self.regs_io, self.entry_pc = self.fn.args
+        self.fp_fixed = not any(_writes_r10(i) for i in insns)
+        self.hook_fn = self._hook_lookup_fn()
+        self.lddw_index: dict[int, int] = {}
+        n = 0
+        for slot, index in sorted(slot_to_index.items()):
+            insn = insns[index]
+            if insn.opcode == LDDW and insn.src != PseudoSrc.IMM64:
+                self.lddw_index[slot] = n
+            if insn.opcode == LDDW:
+                n += 1
+        self.lddw_count = n
+
+    # --- small IR helpers ---------------------------------------------------------------------
+    def rt_ptr(self, b: ir.IRBuilder, index: int) -> ir.Value:
+        return b.gep(self.rt, [_c64(index)])
+
+    def rt_load(self, b: ir.IRBuilder, index: int) -> ir.Value:
+        return b.load(self.rt_ptr(b, index))
+
+    def rt_store(self, b: ir.IRBuilder, index: int, value: ir.Value) -> None:
+        b.store(value, self.rt_ptr(b, index))
+
+    def reg(self, r: int) -> ir.Value:
+        return self.b.load(self.R[r])
+
+    def set_reg(self, r: int, v: ir.Value) -> None:
+        self.b.store(v, self.R[r])
+
+    def _hook_lookup_fn(self) -> ir.Function:
+        """i1 hook(u64 *rt, u64 slot, u64 off, u64 size, u64 *out): a rewritten ctx field's value."""
+        fn = ir.Function(self.module, ir.FunctionType(I1, [P64, I64, I64, I64, P64]), name="hook_lookup")
+        fn.linkage = "internal"
+        rt, slot, off, size, out = fn.args
+        entry, head, body, found, next_, miss = (fn.append_basic_block(n) for n in
+                                                 ("entry", "head", "body", "found", "next", "miss"))
+        b = ir.IRBuilder(entry)
+        hooks = b.inttoptr(b.load(b.gep(rt, [_c64(L.RT_HOOKS)])), P64)
+        count = b.load(b.gep(rt, [_c64(L.RT_HOOKS_LEN)]))
+        b.branch(head)
+        b = ir.IRBuilder(head)
+        i = b.phi(I64)
+        i.add_incoming(_c64(0), entry)
+        b.cbranch(b.icmp_unsigned("<", i, count), body, miss)
+        b = ir.IRBuilder(body)
+        row = b.mul(i, _c64(4))
+        eq = b.and_(b.icmp_unsigned("==", b.load(b.gep(hooks, [row])), slot),
+                    b.and_(b.icmp_unsigned("==", b.load(b.gep(hooks, [b.add(row, _c64(1))])), off),
+                           b.icmp_unsigned("==", b.load(b.gep(hooks, [b.add(row, _c64(2))])), size)))
+        b.cbranch(eq, found, next_)
+        b = ir.IRBuilder(found)
+        b.store(b.load(b.gep(hooks, [b.add(row, _c64(3))])), out)
+        b.ret(ir.Constant(I1, 1))
+        b = ir.IRBuilder(next_)
+        nxt = b.add(i, _c64(1))
+        i.add_incoming(nxt, next_)
+        b.branch(head)
+        b = ir.IRBuilder(miss)
+        b.ret(ir.Constant(I1, 0))
+        return fn
+
+    # --- function skeleton ---------------------------------------------------------------------
+    def leaders(self) -> tuple[set[int], set[int], set[int]]:
+        """(block starts, function entries, call return sites)."""
+        starts, entries, returns = {0}, {0}, set()
+        for slot, index in self.slots.items():
+            insn = self.insns[index]
+            nxt = slot + insn.slots
+            if insn.is_pseudo_func:
+                entries.add(slot + _s32(insn.imm) + 1)
+            if not insn.is_jump:
+                continue
+            op = insn.jump_op
+            if op == JumpOp.CALL:
+                if insn.is_pseudo_call:
+                    entries.add(slot + insn.imm + 1)
+                returns.add(nxt)
+                starts.add(nxt)
+            elif op == JumpOp.EXIT:
+                starts.add(nxt)
+            else:
+                starts.add(slot + insn.jump_offset + 1 if op != JCOND else slot + insn.off + 1)
+                starts.add(nxt)
+        starts |= entries
+        return ({s for s in starts if s in self.slots or s == self.total}, entries, returns)
+
+    def build(self) -> ir.Module:
+        starts, entries, returns = self.leaders()
+        self.returns = sorted(r for r in returns if r in self.slots)
+        fn = self.fn
+        entry = fn.append_basic_block("entry")
+        self.blocks = {s: fn.append_basic_block(f"pc{s}") for s in sorted(starts) if s in self.slots}
+        self.fell_off = fn.append_basic_block("fell_off")
+        self.ret_block = fn.append_basic_block("ret")
+        b = self.b = ir.IRBuilder(entry)
+        self.R = [b.alloca(I64, name=f"r{i}") for i in range(11)]
+        self.frames = b.alloca(I64, size=MAX_FRAMES * FRAME_WORDS, name="frames")
+        self.lf = b.alloca(I64, name="lf")
+        self.tmp = b.alloca(I64, name="tmp")
+        self.depth0 = self.rt_load(b, L.RT_DEPTH)
+        b.store(_c64(0), self.lf)
+        for i in range(11):
+            b.store(b.load(b.gep(self.regs_io, [_c64(i)])), self.R[i])
+        self.fp_host = None
+        if self.fp_fixed:
+            self.fp_host = b.alloca(I64, name="fp_host")
+            self._set_fp_host(b)
+        # return block
+        rb = ir.IRBuilder(self.ret_block)
+        self.status = rb.phi(I64, name="status")
+        self.rt_store(rb, L.RT_DEPTH, self.depth0)
+        for i in range(11):
+            rb.store(rb.load(self.R[i]), rb.gep(self.regs_io, [_c64(i)]))
+        rb.ret(self.status)
+        # entry dispatch
+        sw = b.switch(self.entry_pc, self.fell_off)
+        for e in sorted(entries):
+            if e in self.blocks:
+                sw.add_case(_c64(e), self.blocks[e])
+        fb = ir.IRBuilder(self.fell_off)
+        self._leave(fb, L.ST_FELL_OFF, pc=None)
+        # bodies
+        order = sorted(self.slots)
+        current: int | None = None
+        for slot in order:
+            if slot in self.blocks:
+                if current is not None and not self.b.block.is_terminated:
+                    self.b.branch(self.blocks[slot])
+                self.b = ir.IRBuilder(self.blocks[slot])
+                current = slot
+            if self.b.block.is_terminated:
+                continue                      # unreachable code after a jump (no label)
+            self.pc = slot
+            self.emit(self.insns[self.slots[slot]], slot)
+        if not self.b.block.is_terminated:
+            self.b.branch(self.fell_off)
+        return self.module
+
+    def _set_fp_host(self, b: ir.IRBuilder) -> None:
+        tops = b.inttoptr(self.rt_load(b, L.RT_STACK_HOST), P64)
+        depth = self.rt_load(b, L.RT_DEPTH)
+        b.store(b.load(b.gep(tops, [depth])), self.fp_host)
+
+    def _leave(self, b: ir.IRBuilder, status: int | ir.Value, pc: int | None) -> None:
+        if pc is not None:
+            self.rt_store(b, L.RT_PC, _c64(pc))
+        self.status.add_incoming(_c64(status) if isinstance(status, int) else status, b.block)
+        b.branch(self.ret_block)
+
+    def new_block(self, name: str) -> ir.Block:
+        return self.fn.append_basic_block(f"{name}{self.pc}")
+
+    def leave_if(self, cond: ir.Value, status: int, name: str) -> None:
+        """Branch to a status return when ``cond`` holds; continue building in the other edge."""
+        bad, ok = self.new_block(name), self.new_block("ok")
+        self.b.cbranch(cond, bad, ok)
+        self._leave(ir.IRBuilder(bad), status, self.pc)
+        self.b = ir.IRBuilder(ok)
+
+    # --- memory --------------------------------------------------------------------------------
+    def address(self, base_reg: int, off: int, size: int, write: bool, *, hook_value: bool = False,
+                ) -> tuple[ir.Value, ir.Value | None]:
+        """Host pointer (as i64) for ``[base_reg + off]`` after the region checks; for loads from
+        a hooked region also a flag block result (see load)."""
+        b = self.b
+        if self.fp_fixed and base_reg == 10 and -STACK_SIZE <= off and off + size <= 0:
+            return b.add(b.load(self.fp_host), _c64(off)), None
+        addr = b.add(self.reg(base_reg), _c64(off))
+        slot = b.lshr(addr, _c64(32))
+        offset = b.and_(addr, _c64(M32))
+        table_len = self.rt_load(b, L.RT_TABLE_LEN)
+        in_table = b.icmp_unsigned("<", slot, table_len)
+        check, bad = self.new_block("check"), self.new_block("fault")
+        b.cbranch(in_table, check, bad)
+        fb = ir.IRBuilder(bad)
+        self.rt_store(fb, L.RT_FAULT_ADDR, addr)
+        self.rt_store(fb, L.RT_FAULT_INFO, _c64(size | (0x100 if write else 0)))
+        self._leave(fb, L.ST_FAULT, self.pc)
+        b = self.b = ir.IRBuilder(check)
+        table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
+        row = b.mul(slot, _c64(L.ROW_WORDS))
+        host = b.load(b.gep(table, [row]))
+        lo = b.load(b.gep(table, [b.add(row, _c64(1))]))
+        hi = b.load(b.gep(table, [b.add(row, _c64(2))]))
+        flags = b.load(b.gep(table, [b.add(row, _c64(3))]))
+        badness = b.or_(b.icmp_unsigned("<", offset, lo),
+                        b.icmp_unsigned(">", b.add(offset, _c64(size)), hi))
+        if write:
+            badness = b.or_(badness, b.icmp_unsigned("==", b.and_(flags, _c64(L.FLAG_WRITABLE)),
+                                                     _c64(0)))
+        ok = self.new_block("inbounds")
+        b.cbranch(badness, bad, ok)
+        self.b = ir.IRBuilder(ok)
+        hooked = None
+        if hook_value:
+            hooked = (slot, offset, flags)
+        return self.b.add(host, offset), hooked        # type: ignore[return-value]
+
+    def load(self, base_reg: int, off: int, size: int) -> ir.Value:
+        """Zero-extended i64 loaded from VM memory (rewritten ctx fields give their full value)."""
+        hostaddr, hooked = self.address(base_reg, off, size, False, hook_value=True)
+        b = self.b
+        ty = _INT[size]
+        if hooked is None:
+            v = b.load(b.inttoptr(hostaddr, ty.as_pointer()), align=1)
+            return v if size == 8 else b.zext(v, I64)
+        slot, offset, flags = hooked
+        is_hooked = b.icmp_unsigned("!=", b.and_(flags, _c64(L.FLAG_HOOKED)), _c64(0))
+        hook_blk, plain_blk, join = (self.new_block(n) for n in ("hook", "plain", "join"))
+        b.cbranch(is_hooked, hook_blk, plain_blk)
+        hb = ir.IRBuilder(hook_blk)
+        found = hb.call(self.hook_fn, [self.rt, slot, offset, _c64(size), self.tmp])
+        found_blk = self.new_block("hooked")
+        hb.cbranch(found, found_blk, plain_blk)
+        fb = ir.IRBuilder(found_blk)
+        hv = fb.load(self.tmp)
+        fb.branch(join)
+        pb = ir.IRBuilder(plain_blk)
+        v = pb.load(pb.inttoptr(hostaddr, ty.as_pointer()), align=1)
+        v = v if size == 8 else pb.zext(v, I64)
+        pb.branch(join)
+        self.b = ir.IRBuilder(join)
+        phi = self.b.phi(I64)
+        phi.add_incoming(hv, found_blk)
+        phi.add_incoming(v, plain_blk)
+        return phi
+
+    def store(self, base_reg: int, off: int, size: int, value: ir.Value) -> None:
+        hostaddr, _ = self.address(base_reg, off, size, True)
+        b = self.b
+        v = value if size == 8 else b.trunc(value, _INT[size])
+        b.store(v, b.inttoptr(hostaddr, _INT[size].as_pointer()), align=1)
+
+    # --- instructions ---------------------------------------------------------------------------
+    def emit(self, insn: Instruction, pc: int) -> None:
+        cls = insn.cls
+        if cls in (Class.ALU, Class.ALU64):
+            self.alu(insn)
+        elif cls in (Class.JMP, Class.JMP32):
+            self.jump(insn, pc)
+        elif cls == Class.LDX:
+            v = self.load(insn.src, insn.off, insn.size_bytes)
+            if insn.mode == Mode.MEMSX and insn.size_bytes < 8:
+                v = self.b.sext(self.b.trunc(v, _INT[insn.size_bytes]), I64)
+            self.set_reg(insn.dst, v)
+        elif cls == Class.ST:
+            self.store(insn.dst, insn.off, insn.size_bytes, _c64(insn.imm))
+        elif cls == Class.STX:
+            if insn.mode == Mode.ATOMIC:
+                self.atomic(insn)
+            else:
+                self.store(insn.dst, insn.off, insn.size_bytes, self.reg(insn.src))
+        elif cls == Class.LD:
+            if insn.opcode == LDDW:
+                self.lddw(insn, pc)
+            else:
+                self.legacy_load(insn)
+        else:                                    # pragma: no cover - every class handled
+            raise JITError(f"unknown instruction class at slot {pc}")
+
+    def lddw(self, insn: Instruction, pc: int) -> None:
+        b = self.b
+        if insn.src == PseudoSrc.IMM64:
+            self.set_reg(insn.dst, _c64(insn.imm64))
+            return
+        consts = b.inttoptr(self.rt_load(b, L.RT_CONSTS), P64)
+        self.set_reg(insn.dst, b.load(b.gep(consts, [_c64(self.lddw_index[pc])])))
+
+    def alu(self, insn: Instruction) -> None:
+        b = self.b
+        wide = insn.cls == Class.ALU64
+        ty = I64 if wide else I32
+        bits = 64 if wide else 32
+        op, d, s = insn.alu_op, insn.dst, insn.src
+        a64 = self.reg(d)
+        a = a64 if wide else b.trunc(a64, I32)
+        if insn.source == Source.X:
+            bv = self.reg(s) if wide else b.trunc(self.reg(s), I32)
+        else:
+            bv = _c64(insn.imm) if wide else _c32(insn.imm)
+        zero, one, minus1 = ir.Constant(ty, 0), ir.Constant(ty, 1), ir.Constant(ty, -1)
+        if op == ALUOp.ADD:
+            r = b.add(a, bv)
+        elif op == ALUOp.SUB:
+            r = b.sub(a, bv)
+        elif op == ALUOp.MUL:
+            r = b.mul(a, bv)
+        elif op == ALUOp.OR:
+            r = b.or_(a, bv)
+        elif op == ALUOp.AND:
+            r = b.and_(a, bv)
+        elif op == ALUOp.XOR:
+            r = b.xor(a, bv)
+        elif op == ALUOp.NEG:
+            r = b.neg(a)
+        elif op in (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH):
+            count = b.and_(bv, ir.Constant(ty, bits - 1))
+            r = {ALUOp.LSH: b.shl, ALUOp.RSH: b.lshr, ALUOp.ARSH: b.ashr}[ALUOp(op)](a, count)
+        elif op in (ALUOp.DIV, ALUOp.MOD):
+            is_zero = b.icmp_unsigned("==", bv, zero)
+            if insn.off == 1:                      # sdiv / smod
+                is_m1 = b.icmp_unsigned("==", bv, minus1)
+                safe = b.select(b.or_(is_zero, is_m1), one, bv)
+                if op == ALUOp.DIV:
+                    r = b.select(is_zero, zero, b.select(is_m1, b.neg(a), b.sdiv(a, safe)))
+                else:
+                    r = b.select(is_zero, a, b.select(is_m1, zero, b.srem(a, safe)))
+            else:
+                safe = b.select(is_zero, one, bv)
+                if op == ALUOp.DIV:
+                    r = b.select(is_zero, zero, b.udiv(a, safe))
+                else:
+                    r = b.select(is_zero, a, b.urem(a, safe))
+        elif op == ALUOp.MOV:
+            if insn.source == Source.X and insn.off:
+                w = ir.IntType(insn.off)
+                r = b.sext(b.trunc(self.reg(s), w), ty) if insn.off < bits else self.reg(s)
+            else:
+                r = bv
+        elif op == ALUOp.END:
+            self.endian(insn)
+            return
+        else:
+            raise JITError(f"unknown ALU operation {insn.opcode:#04x} at slot {self.pc}")
+        self.set_reg(d, r if wide else b.zext(r, I64))
+
+    def endian(self, insn: Instruction) -> None:
+        b = self.b
+        width = insn.imm
+        if width not in (16, 32, 64):
+            raise JITError(f"byte swap of width {width} at slot {self.pc}")
+        v = self.reg(insn.dst)
+        if insn.cls == Class.ALU and insn.source == Source.K:       # to little endian: truncate
+            if width < 64:
+                v = b.and_(v, _c64((1 << width) - 1))
+            self.set_reg(insn.dst, v)
+            return
+        ty = ir.IntType(width)
+        t = v if width == 64 else b.trunc(v, ty)
+        swapped = b.call(self.module.declare_intrinsic("llvm.bswap", [ty]), [t])
+        self.set_reg(insn.dst, swapped if width == 64 else b.zext(swapped, I64))
+
+    def charge(self, pc: int, target: int) -> None:
+        """Back-edge: take the loop body's length from the instruction budget."""
+        if target > pc:
+            return
+        b = self.b
+        left = b.sub(self.rt_load(b, L.RT_BUDGET), _c64(pc - target + 1))
+        self.rt_store(b, L.RT_BUDGET, left)
+        self.leave_if(b.icmp_signed("<", left, _c64(0)), L.ST_BUDGET, "budget")
+
+    def jump(self, insn: Instruction, pc: int) -> None:
+        op = insn.jump_op
+        nxt = pc + 1
+        if op == JumpOp.EXIT:
+            self.exit()
+            return
+        if op == JumpOp.CALL:
+            self.call(insn, pc)
+            return
+        b = self.b
+        if op == JCOND:                                   # may_goto
+            target = pc + insn.off + 1
+            left = self.rt_load(b, L.RT_MAY_GOTO)
+            exhausted = b.icmp_signed("<=", left, _c64(0))
+            go_on = self.new_block("may_goto_dec")
+            b.cbranch(exhausted, self.target_block(target), go_on)
+            gb = ir.IRBuilder(go_on)
+            self.rt_store(gb, L.RT_MAY_GOTO, gb.sub(left, _c64(1)))
+            gb.branch(self.target_block(nxt))
+            return
+        target = pc + insn.jump_offset + 1
+        if op == JumpOp.JA:
+            self.charge(pc, target)
+            self.b.branch(self.target_block(target))
+            return
+        wide = insn.cls == Class.JMP
+        a = self.reg(insn.dst)
+        if insn.source == Source.X:
+            c = self.reg(insn.src)
+        else:
+            c = _c64(insn.imm)
+        if not wide:
+            a, c = b.trunc(a, I32), b.trunc(c, I32)
+        if op == JumpOp.JSET:
+            cond = b.icmp_unsigned("!=", b.and_(a, c), ir.Constant(a.type, 0))
+        elif op in _CMP_SIGNED:
+            cond = b.icmp_signed(_CMP_SIGNED[JumpOp(op)], a, c)
+        elif op in _CMP_UNSIGNED:
+            cond = b.icmp_unsigned(_CMP_UNSIGNED[JumpOp(op)], a, c)
+        else:
+            raise JITError(f"unknown jump operation {insn.opcode:#04x} at slot {pc}")
+        if target <= pc:
+            taken = self.new_block("backedge")
+            b.cbranch(cond, taken, self.target_block(nxt))
+            self.b = ir.IRBuilder(taken)
+            self.charge(pc, target)
+            self.b.branch(self.target_block(target))
+        else:
+            b.cbranch(cond, self.target_block(target), self.target_block(nxt))
+
+    def target_block(self, slot: int) -> ir.Block:
+        return self.blocks.get(slot, self.fell_off)
+
+    # --- calls and exits -----------------------------------------------------------------------
+    def frame_ptr(self, b: ir.IRBuilder, lf: ir.Value, word: int) -> ir.Value:
+        return b.gep(self.frames, [b.add(b.mul(lf, _c64(FRAME_WORDS)), _c64(word))])
+
+    def exit(self) -> None:
+        b = self.b
+        lf = b.load(self.lf)
+        outer, pop = self.new_block("exit_outer"), self.new_block("exit_pop")
+        b.cbranch(b.icmp_unsigned("==", lf, _c64(0)), outer, pop)
+        self._leave(ir.IRBuilder(outer), L.ST_OK, None)
+        b = self.b = ir.IRBuilder(pop)
+        lf1 = b.sub(lf, _c64(1))
+        b.store(lf1, self.lf)
+        for k, r in enumerate((6, 7, 8, 9, 10), start=1):
+            b.store(b.load(self.frame_ptr(b, lf1, k)), self.R[r])
+        self.rt_store(b, L.RT_DEPTH, b.sub(self.rt_load(b, L.RT_DEPTH), _c64(1)))
+        if self.fp_host is not None:
+            self._set_fp_host(b)
+        site = b.load(self.frame_ptr(b, lf1, 0))
+        sw = b.switch(site, self.fell_off)
+        for r in self.returns:
+            sw.add_case(_c64(r), self.blocks[r])
+
+    def call(self, insn: Instruction, pc: int) -> None:
+        nxt = pc + 1
+        if insn.is_pseudo_call:
+            self.local_call(pc + insn.imm + 1, nxt)
+            return
+        if insn.source == Source.X:
+            reg = insn.dst if insn.dst else (insn.imm if 0 <= insn.imm <= 10 else 0)
+            self.rt_store(self.b, L.RT_ARGS, self.reg(reg))
+            self.helper(L.PSEUDO_CALLX, nxt)
+            return
+        self.helper(insn.imm & M32 if insn.imm >= 0 else insn.imm & M64, nxt)
+
+    def local_call(self, target: int, nxt: int) -> None:
+        b = self.b
+        depth = b.add(self.rt_load(b, L.RT_DEPTH), _c64(1))
+        self.leave_if(b.icmp_unsigned(">=", depth, _c64(MAX_FRAMES)), L.ST_DEPTH, "depth")
+        b = self.b
+        self.rt_store(b, L.RT_DEPTH, depth)
+        lf = b.load(self.lf)
+        b.store(_c64(nxt), self.frame_ptr(b, lf, 0))
+        for k, r in enumerate((6, 7, 8, 9, 10), start=1):
+            b.store(b.load(self.R[r]), self.frame_ptr(b, lf, k))
+        b.store(b.add(lf, _c64(1)), self.lf)
+        tops = b.inttoptr(self.rt_load(b, L.RT_STACK_TOPS), P64)
+        b.store(b.load(b.gep(tops, [depth])), self.R[10])
+        if self.fp_host is not None:
+            self._set_fp_host(b)
+        b.branch(self.target_block(target))
+
+    def helper(self, helper_id: int, nxt: int) -> None:
+        """Call the Python helper callback: r1..r5 in, r0 out, status checked."""
+        b = self.b
+        for r in range(1, 6):
+            self.rt_store(b, L.RT_ARGS + r, self.reg(r))
+        self.rt_store(b, L.RT_PC, _c64(self.pc))
+        cb = b.inttoptr(self.rt_load(b, L.RT_HELPER), _CB_TYPE.as_pointer())
+        status = b.call(cb, [_c64(helper_id)])
+        ok, not_ok = self.new_block("helper_ok"), self.new_block("helper_status")
+        b.cbranch(b.icmp_unsigned("==", status, _c64(0)), ok, not_ok)
+        sb = ir.IRBuilder(not_ok)
+        exit0, other = self.new_block("exit_zero"), self.new_block("helper_fail")
+        sb.cbranch(sb.icmp_unsigned("==", status, _c64(L.ST_EXIT_ZERO)), exit0, other)
+        eb = ir.IRBuilder(exit0)
+        eb.store(_c64(0), self.R[0])
+        self._leave(eb, L.ST_OK, None)
+        ob = ir.IRBuilder(other)
+        in_sub = ob.icmp_unsigned("!=", ob.load(self.lf), _c64(0))
+        is_tail = ob.icmp_unsigned("==", status, _c64(L.ST_TAIL_CALL))
+        final = ob.select(ob.and_(in_sub, is_tail), _c64(L.ST_TAIL_IN_SUBPROG), status)
+        self._leave(ob, final, None)
+        self.b = ir.IRBuilder(ok)
+        self.set_reg(0, self.rt_load(self.b, L.RT_ARGS))
+
+    def legacy_load(self, insn: Instruction) -> None:
+        """LD_ABS / LD_IND through the callback (big-endian packet read; out of bounds exits 0)."""
+        b = self.b
+        offset = _c64(insn.imm)
+        if insn.mode == Mode.IND:
+            offset = b.add(offset, b.sext(b.trunc(self.reg(insn.src), I32), I64))
+        saved1 = self.reg(1)
+        self.set_reg(1, offset)
+        self.helper(L.PSEUDO_LD_ABS | insn.size_bytes, self.pc + 1)
+        self.set_reg(1, saved1)
+
+    def atomic(self, insn: Instruction) -> None:
+        size, code = insn.size_bytes, insn.imm
+        if size not in (4, 8):
+            raise JITError(f"atomic operation of {size} bytes at slot {self.pc}")
+        hostaddr, _ = self.address(insn.dst, insn.off, size, True)
+        b = self.b
+        ty = _INT[size]
+        src = self.reg(insn.src)
+        val = src if size == 8 else b.trunc(src, ty)
+        r0 = self.reg(0)
+        aligned = b.icmp_unsigned("==", b.and_(hostaddr, _c64(size - 1)), _c64(0))
+        atom, plain, join = (self.new_block(n) for n in ("atomic", "unaligned", "atomic_done"))
+        b.cbranch(aligned, atom, plain)
+        ab, pb = ir.IRBuilder(atom), ir.IRBuilder(plain)
+        pa, pp = ab.inttoptr(hostaddr, ty.as_pointer()), pb.inttoptr(hostaddr, ty.as_pointer())
+        old_p = pb.load(pp, align=1)
+        if code == AtomicOp.CMPXCHG:
+            expected = r0 if size == 8 else b.trunc(r0, ty)
+            pair = ab.cmpxchg(pa, expected, val, "seq_cst", "seq_cst")
+            old_a = ab.extract_value(pair, 0)
+            pb.store(pb.select(pb.icmp_unsigned("==", old_p, expected), val, old_p), pp, align=1)
+            dest = 0
+        elif code == AtomicOp.XCHG:
+            old_a = ab.atomic_rmw("xchg", pa, val, "seq_cst")
+            pb.store(val, pp, align=1)
+            dest = insn.src
+        else:
+            base = code & ~AtomicOp.FETCH
+            name = _RMW.get(AtomicOp(base)) if base in _RMW else None
+            if name is None:
+                raise JITError(f"unknown atomic operation {code:#x} at slot {self.pc}")
+            old_a = ab.atomic_rmw(name, pa, val, "seq_cst")
+            combine = {"add": pb.add, "or": pb.or_, "and": pb.and_, "xor": pb.xor}[name]
+            pb.store(combine(old_p, val), pp, align=1)
+            dest = insn.src if code & AtomicOp.FETCH else None
+        ab.branch(join)
+        pb.branch(join)
+        self.b = ir.IRBuilder(join)
+        old = self.b.phi(ty)
+        old.add_incoming(old_a, atom)
+        old.add_incoming(old_p, plain)
+        if dest is not None:
+            self.set_reg(dest, old if size == 8 else self.b.zext(old, I64))
+
+
+def _repeat_function(module: ir.Module, main: ir.Function) -> None:
+    """``u64 <main>_repeat(u64 *rt, u64 *regs, u64 n, u64 *tmpl)``: run ``main`` n times, each run
+    from the registers tmpl[0..10] with budget tmpl[11] and may_goto allowance tmpl[12]; stops at
+    the first non-zero status (returned; RT_ITER says how many runs finished)."""
+    fn = ir.Function(module, ir.FunctionType(I64, [P64, P64, I64, P64]), name=main.name + "_repeat")
+    rt, regs, n, tmpl = fn.args
+    entry, head, body, cont, done, failed = (fn.append_basic_block(x) for x in
+                                             ("entry", "head", "body", "cont", "done", "failed"))
+    b = ir.IRBuilder(entry)
+    b.branch(head)
+    b = ir.IRBuilder(head)
+    i = b.phi(I64)
+    i.add_incoming(_c64(0), entry)
+    b.cbranch(b.icmp_unsigned("<", i, n), body, done)
+    b = ir.IRBuilder(body)
+    for k in range(11):
+        b.store(b.load(b.gep(tmpl, [_c64(k)])), b.gep(regs, [_c64(k)]))
+    b.store(b.load(b.gep(tmpl, [_c64(11)])), b.gep(rt, [_c64(L.RT_BUDGET)]))
+    b.store(b.load(b.gep(tmpl, [_c64(12)])), b.gep(rt, [_c64(L.RT_MAY_GOTO)]))
+    status = b.call(main, [rt, regs, _c64(0)])
+    b.store(i, b.gep(rt, [_c64(L.RT_ITER)]))
+    b.cbranch(b.icmp_unsigned("==", status, _c64(0)), cont, failed)
+    b = ir.IRBuilder(cont)
+    nxt = b.add(i, _c64(1))
+    b.store(nxt, b.gep(rt, [_c64(L.RT_ITER)]))
+    i.add_incoming(nxt, cont)
+    b.branch(head)
+    ir.IRBuilder(done).ret(_c64(0))
+    ir.IRBuilder(failed).ret(status)
+
+
+def generate(insns: Sequence[Instruction], slot_to_index: dict[int, int], fname: str) -> tuple[str, int]:
+    """(LLVM IR text of the module with ``fname`` and ``fname``_repeat, number of LDDW constants)."""
+    gen = _Gen(insns, slot_to_index, fname)
+    module = gen.build()
+    _repeat_function(module, gen.fn)
+    return str(module), gen.lddw_count
+
+
+def lddw_slots(insns: Sequence[Instruction], slot_to_index: dict[int, int]) -> list[int]:
+    """Slots of every LDDW in program order (the order of the runtime constants array)."""
+    return [slot for slot, index in sorted(slot_to_index.items()) if insns[index].opcode == LDDW]
+
+
+__all__ = ["generate", "lddw_slots"]

@@ -1,0 +1,51 @@
+"""The contract between generated code and the Python side: runtime-block slots, table rows, statuses.
+
+Pure constants; it never allocates memory or generates code.
+
+Runtime block: an array of u64 the native code reads and writes by index (``RT_*``). Region table:
+one row of four u64 per VM memory slot (``host, lo, hi, flags``), indexed by ``address >> 32``;
+unmapped slots have ``lo = 1, hi = 0`` so every access to them fails the bounds check.
+"""
+from __future__ import annotations
+
+RT_TABLE = 0          # address of the region table
+RT_TABLE_LEN = 1      # rows in the table
+RT_BUDGET = 2         # remaining instruction budget (signed; charged on back-edges)
+RT_PC = 3             # slot of the faulting / calling instruction
+RT_FAULT_ADDR = 4
+RT_FAULT_INFO = 5     # access size | 0x100 for writes
+RT_DEPTH = 6          # call frames in use (shared by nested callbacks)
+RT_STACK_TOPS = 7     # address of u64[MAX_CALL_FRAMES]: VM address of each frame's stack top
+RT_HELPER = 8         # address of the helper callback: u64 cb(u64 id) (args in RT_ARGS)
+RT_CONSTS = 9         # address of u64[]: each LDDW's resolved value, in program order
+RT_HOOKS = 10         # address of u64[4 * n]: (slot, offset, size, value) of rewritten ctx fields
+RT_HOOKS_LEN = 11
+RT_MAY_GOTO = 12      # may_goto allowance left in this run
+RT_CODE_BASE = 13     # VM address of this program's code (callx targets)
+RT_STACK_HOST = 14    # address of u64[MAX_CALL_FRAMES]: host address of each frame's stack top
+RT_ITER = 15          # runs finished by a native repeat loop
+RT_ARGS = 16          # u64[6]: r0..r5 exchanged with the helper callback
+RT_SIZE = 24
+
+ROW_WORDS = 4
+FLAG_WRITABLE = 1
+FLAG_HOOKED = 2
+
+# status returned by generated code
+ST_OK = 0
+ST_FAULT = 1
+ST_BUDGET = 2
+ST_PYERROR = 3        # the Python side stored an exception
+ST_DEPTH = 4
+ST_TAIL_CALL = 5      # the callback asked for a tail call: continue in another program
+ST_FELL_OFF = 6
+ST_BAD_CALLX = 7
+ST_EXIT_ZERO = 8      # helper status: end the program with r0 = 0 (LD_ABS out of bounds)
+ST_TAIL_IN_SUBPROG = 9
+
+# pseudo helper ids the callback understands besides real helper ids (all >= 2**32)
+PSEUDO_LD_ABS = 1 << 32          # | size; r1 = offset; r0 = big-endian value
+PSEUDO_CALLX = 2 << 32           # r1..r5 args, RT_ARGS[0] on entry = target address
+PSEUDO_POISON = 3 << 32
+
+__all__ = [n for n in dir() if n.isupper()]

@@ -1,0 +1,323 @@
+"""``JITMachine``: the VM's Machine with programs compiled to native code by LLVM.
+
+Same memory, maps, helpers and error types as the interpreter (which stays the semantic oracle and
+the fallback for nothing: every instruction is compiled). Never lets native code see anything but
+the region table and the buffers it maps; every Python exception raised inside a helper callback is
+carried back to the caller, never swallowed by ctypes.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import (BPFError, HelperError, InstructionLimitError, JITError, MemoryAccessError,
+                       VMError)
+from ...isa.codec import encode
+from ...isa.instruction import Instruction
+from ...isa.uapi import helper_name
+from ..interpreter import CompiledProgram
+from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
+                       Machine, RunState)
+from . import layout as L
+from .codegen import generate, lddw_slots
+from .engine import compile_ir
+from .table import TableMemory
+
+M64 = (1 << 64) - 1
+_U64 = ctypes.c_uint64
+_MAIN = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64)
+_REPEAT = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64, ctypes.c_void_p)
+_CALLBACK = ctypes.CFUNCTYPE(_U64, _U64)
+
+
+class _TailCall(Exception):
+    """Raised by JITMachine.tail_call inside a helper: the callback reports ST_TAIL_CALL."""
+
+
+class _ExitZero(Exception):
+    """LD_ABS/LD_IND out of bounds: the program ends with r0 = 0."""
+
+
+@dataclass(eq=False)
+class NativeProgram:
+    """Entry points of one compiled program plus its runtime constants (LDDW values)."""
+
+    main: Any
+    repeat: Any
+    consts: Any
+    consts_addr: int
+    key: str
+
+
+def program_key(insns: Sequence[Instruction]) -> bytes:
+    """Cache key: the encoded instructions (map LDDWs read their values at run time, so the
+    machine's map layout is not part of the code)."""
+    return hashlib.sha256(b"pybpf-jit-v1" + encode(list(insns), validate=False)).digest()
+
+
+class JITMachine(Machine):
+    """A Machine whose ``load`` also compiles to native code and whose ``run`` executes it."""
+
+    runs_repeat_natively = True
+
+    def __init__(self, *, helpers: dict[int, Any] | None = None, budget: int = DEFAULT_BUDGET,
+                 memory: TableMemory | None = None) -> None:
+        self.rt = (_U64 * L.RT_SIZE)()
+        mem = memory or TableMemory()
+        mem.on_resize = self._table_moved
+        super().__init__(memory=mem, helpers=helpers, budget=budget)
+        self._table_moved(ctypes.addressof(mem.rows), mem.capacity)
+        self._stack_tops = (_U64 * MAX_CALL_FRAMES)(*self.stack_tops)
+        self._stack_host = (_U64 * MAX_CALL_FRAMES)(
+            *(mem.rows[(s.base >> 32) * L.ROW_WORDS] + STACK_SIZE for s in self.stacks))
+        self._callback = _CALLBACK(self._on_helper)
+        rt = self.rt
+        rt[L.RT_STACK_TOPS] = ctypes.addressof(self._stack_tops)
+        rt[L.RT_STACK_HOST] = ctypes.addressof(self._stack_host)
+        rt[L.RT_HELPER] = ctypes.cast(self._callback, ctypes.c_void_p).value or 0
+        self.repeat = 1
+        self._pending: BaseException | None = None
+        self._tail: tuple[CompiledProgram, int] | None = None
+        self._tail_calls = 0
+        self._running: CompiledProgram | None = None
+        self.last_duration_ns = 0
+
+    def _table_moved(self, address: int, length: int) -> None:
+        self.rt[L.RT_TABLE] = address
+        self.rt[L.RT_TABLE_LEN] = length
+
+    # --- loading ---------------------------------------------------------------------------------
+    def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
+             source_lines: dict[int, str] | None = None) -> CompiledProgram:
+        prog = super().load(name, instructions, spec=spec, source_lines=source_lines)
+        prog.native = self._compile(prog)                        # type: ignore[attr-defined]
+        return prog
+
+    def _compile(self, prog: CompiledProgram) -> NativeProgram:
+        insns = prog.instructions
+        key = program_key(insns)
+        fname = "bpf_" + key.hex()[:32]
+        try:
+            addrs = compile_ir(key, lambda: generate(insns, prog.slot_to_index, fname)[0],
+                               [fname, fname + "_repeat"])
+        except JITError as exc:
+            raise JITError(f"{prog.name}: {exc}") from None
+        slots = lddw_slots(insns, prog.slot_to_index)
+        consts = (_U64 * max(len(slots), 1))()
+        for i, slot in enumerate(slots):
+            regs = [0] * 11
+            prog.ops[slot](regs)                  # the interpreter's resolved LDDW value
+            consts[i] = regs[insns[prog.slot_to_index[slot]].dst] & M64
+        return NativeProgram(_MAIN(addrs[fname]), _REPEAT(addrs[fname + "_repeat"]), consts,
+                             ctypes.addressof(consts), fname)
+
+    # --- running ---------------------------------------------------------------------------------
+    def run(self, prog: CompiledProgram, *args: int, budget: int | None = None) -> int:
+        native: NativeProgram | None = getattr(prog, "native", None)
+        if native is None:
+            raise JITError(f"{prog.name}: program was not compiled by this JIT machine")
+        if self._running is not None:
+            raise VMError("JIT machine is already running a program (runs do not nest)")
+        rt = self.rt
+        limit = self.budget if budget is None else budget
+        regs = (_U64 * 11)()
+        for i, value in enumerate(args[:5]):
+            regs[1 + i] = value & M64
+        regs[10] = self.stack_tops[0]
+        self.stacks[0].buf[:] = bytes(STACK_SIZE)
+        rt[L.RT_DEPTH] = 0
+        rt[L.RT_BUDGET] = limit
+        rt[L.RT_MAY_GOTO] = self.may_goto_limit
+        rt[L.RT_ITER] = 0
+        self._tail_calls = 0
+        self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
+        self._sync(full=True)
+        repeat = max(self.repeat, 1)
+        self._running = prog
+        try:
+            status = self._enter(native, prog, regs, repeat, limit)
+            while status == L.ST_TAIL_CALL:
+                prog, native, status = self._follow_tail(regs)
+            if status != L.ST_OK:
+                raise self._error(status, prog)
+            return regs[0]
+        finally:
+            used = limit - ctypes.c_int64(rt[L.RT_BUDGET]).value
+            self.last_executed = max(used, 0)
+            self.state = None
+            self._running = None
+
+    def _enter(self, native: NativeProgram, prog: CompiledProgram, regs: Any, repeat: int,
+               limit: int) -> int:
+        rt = self.rt
+        rt[L.RT_CONSTS] = native.consts_addr
+        rt[L.RT_CODE_BASE] = prog.code_base
+        if repeat <= 1:
+            return native.main(ctypes.addressof(rt), ctypes.addressof(regs), 0)
+        tmpl = (_U64 * 13)(*regs, limit & M64, self.may_goto_limit)
+        status = native.repeat(ctypes.addressof(rt), ctypes.addressof(regs), repeat,
+                               ctypes.addressof(tmpl))
+        while status == L.ST_TAIL_CALL:              # finish this run in Python, then go on
+            prog2, native2, status = self._follow_tail(regs)
+            if status != L.ST_OK:
+                return status
+            done = rt[L.RT_ITER] + 1
+            if done >= repeat:
+                return L.ST_OK
+            rt[L.RT_CONSTS] = native.consts_addr
+            rt[L.RT_CODE_BASE] = prog.code_base
+            self._tail_calls = 0
+            status = native.repeat(ctypes.addressof(rt), ctypes.addressof(regs), repeat - done,
+                                   ctypes.addressof(tmpl))
+        return status
+
+    def _follow_tail(self, regs: Any) -> tuple[CompiledProgram, NativeProgram, int]:
+        assert self._tail is not None
+        target, ctx = self._tail
+        self._tail = None
+        native = getattr(target, "native", None)
+        if native is None:
+            raise JITError(f"tail call target {target.name!r} was not compiled by this JIT machine")
+        regs[1] = ctx & M64
+        rt = self.rt
+        rt[L.RT_CONSTS] = native.consts_addr
+        rt[L.RT_CODE_BASE] = target.code_base
+        status = native.main(ctypes.addressof(rt), ctypes.addressof(regs), 0)
+        return target, native, status
+
+    def call_function(self, code_addr: int, *args: int) -> int:
+        """Run the subprogram at ``code_addr`` natively as a callback (bpf_loop, for_each...)."""
+        if self._running is None:
+            raise VMError("callback invoked outside a running program")
+        prog, pc = self._code_target(code_addr)
+        native: NativeProgram | None = getattr(prog, "native", None)
+        if native is None:
+            raise JITError(f"callback target {prog.name!r} was not compiled by this JIT machine")
+        rt = self.rt
+        depth = rt[L.RT_DEPTH] + 1
+        if depth >= MAX_CALL_FRAMES:
+            raise VMError(f"call depth exceeds {MAX_CALL_FRAMES} frames (stack overflow)")
+        saved = (rt[L.RT_DEPTH], rt[L.RT_PC], rt[L.RT_CONSTS], rt[L.RT_CODE_BASE])
+        regs = (_U64 * 11)()
+        for i, value in enumerate(args[:5]):
+            regs[1 + i] = value & M64
+        regs[10] = self.stack_tops[depth]
+        rt[L.RT_DEPTH] = depth
+        rt[L.RT_CONSTS] = native.consts_addr
+        rt[L.RT_CODE_BASE] = prog.code_base
+        try:
+            status = native.main(ctypes.addressof(rt), ctypes.addressof(regs), pc)
+        finally:
+            rt[L.RT_DEPTH], rt[L.RT_PC], rt[L.RT_CONSTS], rt[L.RT_CODE_BASE] = saved
+        if status == L.ST_TAIL_CALL:
+            status = L.ST_TAIL_IN_SUBPROG
+        if status != L.ST_OK:
+            raise self._error(status, prog)
+        return regs[0]
+
+    def tail_call(self, target: Any, ctx: int) -> int:
+        compiled = getattr(target, "compiled", target)
+        if self._running is None or self._tail_calls >= MAX_TAIL_CALLS or \
+                getattr(compiled, "native", None) is None:
+            return (-errno.ENOENT) & M64
+        self._tail_calls += 1
+        self._tail = (compiled, ctx)
+        raise _TailCall
+
+    # --- the helper callback (runs inside native code) ----------------------------------------
+    def _on_helper(self, helper_id: int) -> int:
+        rt = self.rt
+        try:
+            args = (rt[17], rt[18], rt[19], rt[20], rt[21])
+            if helper_id < (1 << 32):
+                impl = self.helpers.get(helper_id)
+                if impl is None:
+                    if helper_id == CORE_POISON:
+                        raise VMError("reached an instruction poisoned by a failed CO-RE relocation "
+                                      "(the field or type does not exist in the target BTF)")
+                    raise HelperError(f"helper {helper_name(helper_id)} (id {helper_id}) is not "
+                                      f"supported by the VM")
+                r0 = impl(self, *args)
+            elif helper_id == L.PSEUDO_CALLX:
+                r0 = self._callx(rt[L.RT_ARGS], args)
+            elif helper_id & ~0xFF == L.PSEUDO_LD_ABS:
+                r0 = self._legacy_load(args[0], helper_id & 0xFF)
+            else:
+                raise JITError(f"unknown pseudo helper {helper_id:#x}")
+            rt[L.RT_ARGS] = r0 & M64
+            self._sync()
+            return L.ST_OK
+        except _TailCall:
+            return L.ST_TAIL_CALL
+        except _ExitZero:
+            self._sync()
+            return L.ST_EXIT_ZERO
+        except BaseException as exc:             # noqa: BLE001 - carried back to the caller
+            self._pending = exc
+            return L.ST_PYERROR
+
+    def _callx(self, value: int, args: tuple[int, ...]) -> int:
+        if value in self.helpers:
+            return self.helpers[value](self, *args)
+        return self.call_function(value, *args)
+
+    def _legacy_load(self, offset: int, size: int) -> int:
+        data = self.legacy_packet()
+        if data is None:
+            raise VMError("legacy packet load (LD_ABS/LD_IND) needs a socket buffer context")
+        offset = offset - (1 << 64) if offset >> 63 else offset
+        if offset < 0 or offset + size > len(data):
+            raise _ExitZero
+        return int.from_bytes(data[offset:offset + size], "big")
+
+    def _sync(self, full: bool = False) -> None:
+        mem: TableMemory = self.mem                               # type: ignore[assignment]
+        mem.sync(full)
+        self.rt[L.RT_HOOKS] = ctypes.addressof(mem.hooks)
+        self.rt[L.RT_HOOKS_LEN] = mem.hook_count
+
+    # --- statuses to exceptions -------------------------------------------------------------------
+    def _error(self, status: int, prog: CompiledProgram) -> BaseException:
+        rt = self.rt
+        pc = rt[L.RT_PC]
+        if status == L.ST_PYERROR:
+            exc, self._pending = self._pending, None
+            if isinstance(exc, BPFError):
+                return self._locate(exc, prog, pc)
+            return exc if exc is not None else VMError("native code reported a lost error")
+        if status == L.ST_FAULT:
+            addr, info = rt[L.RT_FAULT_ADDR], rt[L.RT_FAULT_INFO]
+            err: BPFError
+            try:
+                self.mem.resolve(addr, info & 0xFF, write=bool(info & 0x100))
+                err = MemoryAccessError(f"invalid {'write' if info & 0x100 else 'read'} of "
+                                        f"{info & 0xFF} byte(s) at {addr:#x}")
+            except MemoryAccessError as exc:
+                err = exc
+            return self._locate(err, prog, pc)
+        if status == L.ST_BUDGET:
+            return self._locate(InstructionLimitError(
+                f"instruction budget exhausted after about {self.budget} instructions "
+                f"(infinite loop?)"), prog, pc)
+        if status == L.ST_DEPTH:
+            return self._locate(VMError(f"call depth exceeds {MAX_CALL_FRAMES} frames "
+                                        f"(stack overflow)"), prog, pc)
+        if status == L.ST_FELL_OFF:
+            return self._locate(VMError(f"execution fell off the end of {prog.name!r} or returned "
+                                        f"to an unknown call site"), prog, pc)
+        if status == L.ST_TAIL_IN_SUBPROG:
+            return self._locate(VMError("bpf_tail_call from a bpf-to-bpf subprogram or callback is "
+                                        "not supported by the JIT"), prog, pc)
+        return self._locate(VMError(f"native code returned unknown status {status}"), prog, pc)
+
+
+def make_machine(*, helpers: dict[int, Any] | None = None, budget: int = DEFAULT_BUDGET) -> JITMachine:
+    """A JIT machine with the given helper table (what pybpf.vm.conformance asks for)."""
+    return JITMachine(helpers=helpers, budget=budget)
+
+
+__all__ = ["JITMachine", "NativeProgram", "make_machine", "program_key"]
