@@ -408,3 +408,19 @@ def test_map_element_iterator_walks_the_given_map(iter_spec):
             got = {int(a): int(b) for a, b in (line.split() for line in it.lines())}
             again = {int(a): int(b) for a, b in (line.split() for line in it.lines())}
     assert got == entries == again            # each read runs the iterator afresh
+
+
+def test_sk_lookup_on_a_namespace_sees_traffic_into_that_namespace(veth_netns):
+    with KernelMap.create(MapType.ARRAY, 4, 8, 1, name="lookups") as hits:
+        prog = [I(0x62, 10, 0, -4, 0), I(0x18, 1, 1, 0, 0, ref="lookups"), I(0xBF, 2, 10),
+                I(0x07, 2, 0, 0, -4), I(0x85, 0, 0, 0, 1), I(0x15, 0, 0, 2, 0),
+                mov64_imm(1, 1), I(0xDB, 0, 1, 0, 0), *return_imm(1)]      # SK_PASS
+        with KernelProgram.load(prog, prog_type=ProgramType.SK_LOOKUP,
+                                expected_attach_type=AttachType.SK_LOOKUP,
+                                maps={"lookups": hits}) as p:
+            with p.attach_netns(f"/var/run/netns/{veth_netns['ns']}"):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+                    for _ in range(3):
+                        tx.sendto(b"x", (veth_netns["peer_ip"], 9))
+                time.sleep(0.2)
+        assert int.from_bytes(hits[bytes(4)], "little") == 3

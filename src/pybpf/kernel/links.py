@@ -447,6 +447,32 @@ def attach_cgroup(program: Any, cgroup: str, attach_type: AttachType | int | Non
     return FDLink(fd, f"cgroup {AttachType(attach_type).name.lower()} {cgroup}")
 
 
+NETNS_ATTACH_DEFAULTS = {
+    ProgramType.SK_LOOKUP: AttachType.SK_LOOKUP,
+    ProgramType.FLOW_DISSECTOR: AttachType.FLOW_DISSECTOR,
+}
+
+
+def attach_netns(program: Any, netns: str = "/proc/self/ns/net",
+                 attach_type: AttachType | int | None = None) -> Link:
+    """sk_lookup / flow_dissector programs on a network namespace (a /proc/PID/ns/net or
+    /var/run/netns/NAME path) via BPF_LINK_CREATE."""
+    if attach_type is None:
+        attach_type = program.expected_attach_type or NETNS_ATTACH_DEFAULTS.get(program.type)
+    if attach_type is None:
+        raise BPFError(f"program {program.name!r}: give attach_type for a {program.type.name} "
+                       f"netns attachment")
+    try:
+        ns = FD(os.open(netns, os.O_RDONLY | os.O_CLOEXEC), "netns")
+    except OSError as exc:
+        raise KernelError(f"cannot open network namespace {netns}", errno=exc.errno or 0,
+                          command="open") from None
+    with ns:
+        fd = link_create(program, ns.number, attach_type,
+                         description=f"netns {netns} ({AttachType(attach_type).name})")
+    return FDLink(fd, f"netns {AttachType(attach_type).name.lower()} {netns}")
+
+
 def attach_socket(program: Any, sock: socket.socket) -> Link:
     """SO_ATTACH_BPF a socket filter program to ``sock``."""
     try:
@@ -462,4 +488,4 @@ __all__ = ["Link", "FDLink", "PerfEventLink", "SocketFilterLink", "TCFilterLink"
            "IterLink", "attach_iter",
            "attach_tracepoint", "attach_raw_tracepoint", "attach_tracing", "attach_kprobe",
            "attach_uprobe", "attach_perf_event", "attach_xdp", "attach_tcx", "attach_tc_classic",
-           "attach_cgroup", "attach_socket", "LinkType"]
+           "attach_cgroup", "attach_socket", "attach_netns", "LinkType"]

@@ -383,6 +383,10 @@ class KernelProgram(LoadedProgram):
         from .links import attach_cgroup
         return self._keep(attach_cgroup(self, cgroup, attach_type, **kw))
 
+    def attach_netns(self, netns: str = "/proc/self/ns/net", **kw: Any) -> Any:
+        from .links import attach_netns
+        return self._keep(attach_netns(self, netns, **kw))
+
     def attach_socket(self, sock: Any) -> Any:
         from .links import attach_socket
         return self._keep(attach_socket(self, sock))
