@@ -246,3 +246,25 @@ def test_loading_is_deterministic_from_path_or_bytes(corpus_object):
         assert [i.ref for i in a.programs[name].instructions] == [
             i.ref for i in b.programs[name].instructions]
     assert a.btf == b.btf
+
+
+def test_only_sections_with_visible_globals_are_mmapable(build):
+    """Upstream libbpf (map_is_mmapable + btf_fixup_datasec): BPF_F_MMAPABLE only for data maps
+    with a non-static, non-hidden variable."""
+    obj = build("mmapable", """
+__u64 visible_counter;
+static __u64 static_only SEC(".data.statics") = 1;
+__attribute__((visibility("hidden"))) __u64 hidden_only SEC(".data.hidden") = 2;
+SEC("raw_tp/sys_enter") int prog(void *ctx) {
+    static_only++; hidden_only++; visible_counter++;
+    bpf_printk("hello %d", 1);
+    return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+""")
+    spec = load_object(obj)
+    mmapable = {name: bool(m.flags & (1 << 10)) for name, m in spec.maps.items()}
+    # bpf_printk's format is a static const char[] in .rodata: static only, so not mmapable
+    assert mmapable == {".bss": True, ".data.statics": False, ".data.hidden": False,
+                        ".rodata": False}
+    assert spec.maps[".rodata"].flags == 1 << 7                 # BPF_F_RDONLY_PROG only

@@ -235,6 +235,23 @@ def fixup_datasecs(elf: ElfView, btf: Any) -> None:
             btf.fixup_datasec(ds.name, sec.size, symbols)
         except BTFError as exc:
             raise ObjectError(f"{elf.path}: {exc}") from None
+        _hide_restricted_vars(elf, btf, ds, sec.index)
+
+
+def _hide_restricted_vars(elf: ElfView, btf: Any, ds: Any, shndx: int) -> None:
+    """libbpf: a global whose symbol is STV_HIDDEN/STV_INTERNAL counts as static (which decides,
+    among other things, whether the section's map is BPF_F_MMAPABLE)."""
+    from dataclasses import replace
+
+    from ..btf import LINKAGE_STATIC, Var
+    hidden = {s.name for s in elf.symbols if s.shndx == shndx
+              and s.visibility in ("STV_HIDDEN", "STV_INTERNAL")}
+    if not hidden:
+        return
+    for vsi in ds.vars:
+        var = btf[vsi.type_id]
+        if isinstance(var, Var) and var.name in hidden and var.linkage != LINKAGE_STATIC:
+            btf[var.id] = replace(var, linkage=LINKAGE_STATIC)
 
 
 def fixup_kconfig_datasec(btf: Any, externs: dict[str, ExternSpec]) -> None:
