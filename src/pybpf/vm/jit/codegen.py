@@ -161,6 +161,12 @@ class _Gen:
         self.blocks = {s: fn.append_basic_block(f"pc{s}") for s in sorted(starts) if s in self.slots}
         self.fell_off = fn.append_basic_block("fell_off")
         self.ret_block = fn.append_basic_block("ret")
+        self.fault_block = fn.append_basic_block("fault")
+        fb = ir.IRBuilder(self.fault_block)
+        self.fault_addr, self.fault_info, self.fault_pc = fb.phi(I64), fb.phi(I64), fb.phi(I64)
+        self.rt_store(fb, L.RT_FAULT_ADDR, self.fault_addr)
+        self.rt_store(fb, L.RT_FAULT_INFO, self.fault_info)
+        self.rt_store(fb, L.RT_PC, self.fault_pc)
         b = self.b = ir.IRBuilder(entry)
         self.R = [b.alloca(I64, name=f"r{i}") for i in range(11)]
         self.frames = b.alloca(I64, size=MAX_FRAMES * FRAME_WORDS, name="frames")
@@ -181,6 +187,7 @@ class _Gen:
         for i in range(11):
             rb.store(rb.load(self.R[i]), rb.gep(self.regs_io, [_c64(i)]))
         rb.ret(self.status)
+        self._leave(ir.IRBuilder(self.fault_block), L.ST_FAULT, None)
         # entry dispatch
         sw = b.switch(self.entry_pc, self.fell_off)
         for e in sorted(entries):
@@ -209,6 +216,11 @@ class _Gen:
         tops = b.inttoptr(self.rt_load(b, L.RT_STACK_HOST), P64)
         depth = self.rt_load(b, L.RT_DEPTH)
         b.store(b.load(b.gep(tops, [depth])), self.fp_host)
+
+    def _fault_from(self, block: ir.Block, addr: ir.Value, info: ir.Value) -> None:
+        self.fault_addr.add_incoming(addr, block)
+        self.fault_info.add_incoming(info, block)
+        self.fault_pc.add_incoming(_c64(self.pc), block)
 
     def _leave(self, b: ir.IRBuilder, status: int | ir.Value, pc: int | None) -> None:
         if pc is not None:
@@ -239,12 +251,10 @@ class _Gen:
         offset = b.and_(addr, _c64(M32))
         table_len = self.rt_load(b, L.RT_TABLE_LEN)
         in_table = b.icmp_unsigned("<", slot, table_len)
-        check, bad = self.new_block("check"), self.new_block("fault")
-        b.cbranch(in_table, check, bad)
-        fb = ir.IRBuilder(bad)
-        self.rt_store(fb, L.RT_FAULT_ADDR, addr)
-        self.rt_store(fb, L.RT_FAULT_INFO, _c64(size | (0x100 if write else 0)))
-        self._leave(fb, L.ST_FAULT, self.pc)
+        check = self.new_block("check")
+        info = _c64(size | (0x100 if write else 0))
+        b.cbranch(in_table, check, self.fault_block)
+        self._fault_from(b.block, addr, info)
         b = self.b = ir.IRBuilder(check)
         table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
         row = b.mul(slot, _c64(L.ROW_WORDS))
@@ -258,7 +268,8 @@ class _Gen:
             badness = b.or_(badness, b.icmp_unsigned("==", b.and_(flags, _c64(L.FLAG_WRITABLE)),
                                                      _c64(0)))
         ok = self.new_block("inbounds")
-        b.cbranch(badness, bad, ok)
+        b.cbranch(badness, self.fault_block, ok)
+        self._fault_from(b.block, addr, info)
         self.b = ir.IRBuilder(ok)
         hooked = None
         if hook_value:
@@ -568,6 +579,7 @@ class _Gen:
         src = self.reg(insn.src)
         val = src if size == 8 else b.trunc(src, ty)
         r0 = self.reg(0)
+        expected = r0 if size == 8 else b.trunc(r0, ty)
         aligned = b.icmp_unsigned("==", b.and_(hostaddr, _c64(size - 1)), _c64(0))
         atom, plain, join = (self.new_block(n) for n in ("atomic", "unaligned", "atomic_done"))
         b.cbranch(aligned, atom, plain)
@@ -575,7 +587,6 @@ class _Gen:
         pa, pp = ab.inttoptr(hostaddr, ty.as_pointer()), pb.inttoptr(hostaddr, ty.as_pointer())
         old_p = pb.load(pp, align=1)
         if code == AtomicOp.CMPXCHG:
-            expected = r0 if size == 8 else b.trunc(r0, ty)
             pair = ab.cmpxchg(pa, expected, val, "seq_cst", "seq_cst")
             old_a = ab.extract_value(pair, 0)
             pb.store(pb.select(pb.icmp_unsigned("==", old_p, expected), val, old_p), pp, align=1)
