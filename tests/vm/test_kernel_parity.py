@@ -147,3 +147,14 @@ def test_core_calls_raw_tracepoint_matches_kernel_with_the_real_task(compile_bpf
             out[backend] = r.retval, {n: sorted(m.items(), key=repr) for n, m in coll.maps.items()
                                       if n not in ("ring", "jumps", "outer")}
     assert out["vm"] == out["kernel"]
+
+
+def test_repeat_runs_again_on_the_same_packet_like_the_kernel(vm_object, packets) -> None:
+    spec = vm_object("vm_xdp")
+    out = {}
+    for backend in ("kernel", "vm"):
+        with on_cpu0(), pybpf.Collection(spec, backend=backend) as coll:
+            r = coll.programs["xdp_adjust"].test_run(packets["tcp"], repeat=3)
+            p = coll.programs["xdp_parse"].test_run(packets["udp other"], repeat=5)
+            out[backend] = (r.retval, r.data_out, p.retval, snapshot(coll))
+    assert out["vm"] == out["kernel"]

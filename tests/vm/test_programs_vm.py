@@ -158,10 +158,11 @@ def test_snprintf_strtol_strncmp_give_hand_checked_results(vm_object) -> None:
 def test_simulated_environment_is_deterministic_and_configurable(vm_object) -> None:
     clock = iter(range(10**9, 10**10, 10**6))
     env = SimEnv(clock_ns=lambda: next(clock), seed=7, hz=1000)
-    with Collection(vm_object("vm_misc"), env=env) as coll:
+    with Collection(vm_object("vm_misc"), env=env) as coll, \
+            coll.maps["samples"].ring_reader() as samples:
         coll.programs["xdp_env"].test_run(bytes(20))
         out = dict(coll.maps["out"].items())
-        (sample,) = coll.maps["samples"].ring_reader().poll(0)
+        (sample,) = samples.poll(0)
     import random
     assert out[2] == random.Random(7).getrandbits(32)
     assert out[3] == (10**9 + 2 * 10**6) * 1000 // 10**9      # third clock read, HZ=1000
@@ -199,3 +200,9 @@ def test_infinite_loop_in_c_stops_at_the_instruction_budget(vm_object, packets) 
     with Collection(vm_object("vm_bad"), budget=20_000) as coll:
         with pytest.raises(InstructionLimitError, match="after 20000 instructions"):
             coll.programs["spin_forever"].test_run(packets["udp echo"])
+
+
+def test_perf_event_output_without_an_open_reader_fails_with_enoent(vm_object) -> None:
+    with Collection(vm_object("vm_misc")) as coll:
+        coll.programs["xdp_env"].test_run(bytes(20))
+        assert coll.maps["out"][4] == -2                        # -ENOENT, as in the kernel

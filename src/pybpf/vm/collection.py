@@ -59,11 +59,7 @@ class VMProgram(runtime.LoadedProgram):
                  data_size_out: int | None = None, flags: int = 0, cpu: int = 0) -> runtime.TestRunResult:
         """Run like BPF_PROG_TEST_RUN: XDP gets xdp_md over data_in, tc/socket filters __sk_buff,
         raw tracepoints ``ctx_in`` as their u64 args, other types ``ctx_in`` (or data_in) as raw ctx."""
-        result = None
-        for _ in range(max(repeat, 1)):
-            result = self.run(self._test_context(bytes(data_in), ctx_in), cpu=cpu)
-        assert result is not None
-        result.repeat = max(repeat, 1)
+        result = self.run(self._test_context(bytes(data_in), ctx_in), cpu=cpu, repeat=repeat)
         if data_size_out is not None and len(result.data_out) > data_size_out:
             result.data_out = result.data_out[:data_size_out]
         return result
@@ -85,8 +81,10 @@ class VMProgram(runtime.LoadedProgram):
 
     # --- the VM's own entry point: any context ---------------------------------------------------
     def run(self, context: Context | bytes | None = None, *, cpu: int = 0,
-            budget: int | None = None) -> runtime.TestRunResult:
-        """Run once with a context object (XdpContext, TracepointContext, PtRegsContext...)."""
+            budget: int | None = None, repeat: int = 1) -> runtime.TestRunResult:
+        """Run with a context object (XdpContext, TracepointContext, PtRegsContext...). With
+        ``repeat`` > 1 the program runs again on the same context, as BPF_PROG_TEST_RUN does
+        (packet changes accumulate); duration_ns is the average, retval the last run's."""
         machine = self.machine
         if context is None or isinstance(context, (bytes, bytearray)):
             context = RawContext(bytes(context or b""))
@@ -100,12 +98,15 @@ class VMProgram(runtime.LoadedProgram):
         machine.context = context
         try:
             r1 = context.setup(machine)
+            runs = max(repeat, 1)
             start = time.perf_counter_ns()
-            retval = machine.run(self.compiled, r1, budget=budget)
-            duration = time.perf_counter_ns() - start
+            for _ in range(runs):
+                retval = machine.run(self.compiled, r1, budget=budget)
+            duration = (time.perf_counter_ns() - start) // runs
             return runtime.TestRunResult(
                 retval=retval & 0xFFFFFFFF if self.type != ProgramType.SYSCALL else retval,
                 data_out=context.data_out(), ctx_out=context.ctx_out(), duration_ns=duration,
+                repeat=runs,
                 extra={"instructions": machine.last_executed,
                        "trace": machine.env.trace[trace_start:], "redirect": machine.redirect,
                        "retval64": retval})

@@ -137,17 +137,22 @@ class VMRingReader(RingReader):
 
 
 class PerfEventArray(VMMap):
-    """PERF_EVENT_ARRAY: bpf_perf_event_output appends (cpu, bytes) samples; readers consume them."""
+    """PERF_EVENT_ARRAY: bpf_perf_event_output appends (cpu, bytes) samples while a reader is open
+    (like the kernel, where a CPU's slot holds a perf event only once a reader installed one;
+    without it the helper returns -ENOENT); readers consume them."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.samples: deque[tuple[int, bytes]] = deque()
         self.lost = 0
         self.capacity = 1 << 16
+        self.readers: list[VMRingReader] = []
 
     def output(self, cpu: int, data: bytes) -> int:
         if cpu >= self.max_entries:
             return -errno.E2BIG
+        if not any(not r.closed for r in self.readers):
+            return -errno.ENOENT
         if len(self.samples) >= self.capacity:
             self.lost += 1
             return -errno.ENOSPC
@@ -160,7 +165,9 @@ class PerfEventArray(VMMap):
         return out
 
     def ring_reader(self, codec: Codec | None = None) -> VMRingReader:
-        return VMRingReader(self, codec)
+        reader = VMRingReader(self, codec)
+        self.readers.append(reader)
+        return reader
 
     perf_reader = ring_reader
 
