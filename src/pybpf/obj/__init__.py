@@ -24,8 +24,15 @@ ProgramSpec.instructions is FULLY LINKED: every used subprogram is appended, bpf
 * ``CALL src=PSEUDO_CALL ref="<subprog>"`` and ``LDDW src=FUNC ref="<subprog>"`` -- final imm.
 
 ``func_info``/``line_info``/``core_relos`` are re-indexed to the linked program; each record has
-``index`` (list position) and ``slot`` (8-byte slot, the kernel's insn_off). CO-RE is a separate
-explicit step: ``pybpf.obj.core.relocate(program, target_btf, local_btf)``.
+``index`` (list position) and ``slot`` (8-byte slot, the kernel's insn_off).
+
+CO-RE is a separate explicit step: ``pybpf.obj.core.relocate(program_or_spec, target_btf,
+local_btf=None)`` (local BTF defaults to ``program.btf``) returns a ``CORERelocationResult``
+(``.instructions``, ``.outcomes`` -- one ``RelocationOutcome`` per record with old/new value or
+the reason it was poisoned -- ``.poisoned``, ``.report()``), or a dict of them for an ObjectSpec.
+All 13 libbpf relocation kinds; unresolvable ones are poisoned like libbpf (``call 0xbad2310``; a
+poisoned LDDW becomes two such calls, so use ``slot`` rather than list indices after it);
+malformed or ambiguous ones raise CORERelocationError naming program, section and instruction.
 
 Maps come from BTF-defined ``.maps`` (``contents`` holds ``.values`` slots: ``(index, "prog")`` for
 PROG_ARRAY, ``(index, "map")`` for *_OF_MAPS), the legacy ``maps`` section, global data
