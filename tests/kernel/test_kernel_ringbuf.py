@@ -226,3 +226,44 @@ def test_perf_buffer_overflow_is_reported_as_lost_samples():
             os.sched_setaffinity(0, saved)
         assert first + second + reader.lost == 1001
         assert reader.lost > 0
+
+
+# --- user ring buffer (user space -> program) ---------------------------------------------------
+@pytest.fixture
+def user_ring(compile_bpf):
+    import pybpf
+    from pathlib import Path
+    from pybpf.kernel import Collection
+    spec = pybpf.load_object(str(compile_bpf(Path(__file__).parent / "progs" /
+                                             "user_ringbuf.bpf.c")))
+    with Collection(spec) as coll:
+        yield coll, coll.maps["requests"].ring_writer(IntCodec(8))
+
+
+def test_program_drains_exactly_what_python_wrote(user_ring):
+    coll, writer = user_ring
+    writer.write_many(range(1, 21))
+    assert coll.programs["drain"].test_run().retval == 20        # samples drained
+    assert (coll.bss["total"], coll.bss["samples"]) == (210, 20)
+    assert writer.free == 4096                                   # the kernel consumed it all
+
+
+def test_samples_wrap_around_the_ring_end(user_ring):
+    coll, writer = user_ring
+    expected = 0
+    for round_ in range(30):                                     # 30 x 100 x 16 B > 4096 B ring
+        values = range(round_ * 100, round_ * 100 + 100)
+        writer.write_many(values)
+        expected += sum(values)
+        coll.programs["drain"].test_run()
+    assert (coll.bss["total"], coll.bss["samples"]) == (expected, 3000)
+
+
+def test_full_user_ring_refuses_the_whole_batch(user_ring):
+    from pybpf.kernel.userringbuf import RingBufFullError
+    coll, writer = user_ring
+    writer.write_many(range(250))                                # 250 x 16 B = 4000 B
+    with pytest.raises(RingBufFullError):
+        writer.write_many(range(10))                             # 160 B more do not fit
+    coll.programs["drain"].test_run()
+    assert coll.bss["samples"] == 250                            # nothing half-written

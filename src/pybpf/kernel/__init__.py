@@ -15,7 +15,7 @@ Public API::
         (by section) and attach_tracepoint/raw_tracepoint/tracing/kprobe/uprobe/perf_event/xdp/
         tcx/cgroup/socket -> Link (close() detaches; FDLink.pin/from_pin)
     RingBufReader(map, codec=None) (.poll, .poll_batch, .poll_array, .consume_raw, .multi),
-    PerfBufReader (.poll, .lost)
+    PerfBufReader (.poll, .lost), UserRingBufWriter (.write, .write_many; map.ring_writer())
     features: prog_type_supported, map_type_supported, helper_supported, attach_type_supported,
         probe_all
     pin: ensure_bpffs, obj_pin, obj_get, unpin;  ids: prog_ids/map_ids/link_ids, btf_by_id
@@ -29,7 +29,8 @@ from .maps import KernelMap, KernelMapError, MapInfo
 from .perfbuf import PerfBufReader, PerfSample
 from .programs import KernelProgram, ProgramInfo
 from .ringbuf import RingBufReader, RingPollGroup
+from .userringbuf import RingBufFullError, UserRingBufWriter
 
 __all__ = ["Collection", "FD", "KernelMap", "KernelMapError", "MapInfo", "KernelProgram",
            "ProgramInfo", "Link", "FDLink", "RingBufReader", "RingPollGroup", "PerfBufReader",
-           "PerfSample"]
+           "PerfSample", "UserRingBufWriter", "RingBufFullError"]

@@ -458,6 +458,13 @@ class KernelMap(Map):
         self._readers.append(reader)
         return reader
 
+    def ring_writer(self, codec: Codec | None = None) -> Any:
+        """A UserRingBufWriter on this USER_RINGBUF map (closed with the map)."""
+        from .userringbuf import UserRingBufWriter
+        writer = UserRingBufWriter(self, codec=codec)
+        self._readers.append(writer)
+        return writer
+
     def perf_reader(self, codec: Codec | None = None, **options: Any) -> Any:
         """A PerfBufReader on this PERF_EVENT_ARRAY map (closed with the map)."""
         from .perfbuf import PerfBufReader
