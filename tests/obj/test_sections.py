@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pybpf.errors import ObjectError
 from pybpf.isa.uapi import AttachType as A
@@ -104,3 +106,24 @@ def test_btf_attach_sections_are_flagged_as_needing_a_btf_target():
     assert parse_section_name("fentry/x").attach_btf
     assert parse_section_name("tp_btf/x").attach_btf
     assert not parse_section_name("tp/a/b").attach_btf
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_section_name_parses_or_raises_object_error(name):
+    try:
+        info = parse_section_name(name)
+    except ObjectError as exc:
+        assert repr(name) in str(exc)
+    else:
+        assert name.startswith(info.definition.prefix.rstrip("+"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=st.sampled_from(["kprobe", "uprobe", "tracepoint", "tp", "raw_tp", "tp_btf",
+                               "fentry", "fexit", "lsm", "iter", "struct_ops", "usdt",
+                               "ksyscall"]),
+       target=st.text(alphabet=st.characters(blacklist_characters="\0"), min_size=1,
+                      max_size=30))
+def test_plus_sections_hand_everything_after_the_slash_to_attach_to(prefix, target):
+    assert parse_section_name(f"{prefix}/{target}").attach_to == target
