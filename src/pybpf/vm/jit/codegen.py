@@ -510,6 +510,9 @@ class _Gen:
         if insn.is_pseudo_call:
             self.local_call(pc + insn.imm + 1, nxt)
             return
+        if insn.is_kfunc_call:
+            self.helper(L.PSEUDO_KFUNC | pc, nxt)
+            return
         if insn.source == Source.X:
             reg = insn.dst if insn.dst else (insn.imm if 0 <= insn.imm <= 10 else 0)
             self.rt_store(self.b, L.RT_ARGS, self.reg(reg))

@@ -47,5 +47,6 @@ ST_TAIL_IN_SUBPROG = 9
 PSEUDO_LD_ABS = 1 << 32          # | size; r1 = offset; r0 = big-endian value
 PSEUDO_CALLX = 2 << 32           # r1..r5 args, RT_ARGS[0] on entry = target address
 PSEUDO_POISON = 3 << 32
+PSEUDO_KFUNC = 4 << 32           # | slot of the call; the kfunc is named by that instruction's ref
 
 __all__ = [n for n in dir() if n.isupper()]

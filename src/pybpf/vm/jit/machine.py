@@ -28,6 +28,7 @@ from .engine import compile_ir
 from .table import TableMemory
 
 M64 = (1 << 64) - 1
+M32 = 0xFFFFFFFF
 _U64 = ctypes.c_uint64
 _MAIN = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64)
 _REPEAT = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64, ctypes.c_void_p)
@@ -244,6 +245,8 @@ class JITMachine(Machine):
                 r0 = impl(self, *args)
             elif helper_id == L.PSEUDO_CALLX:
                 r0 = self._callx(rt[L.RT_ARGS], args)
+            elif helper_id & ~M32 == L.PSEUDO_KFUNC:
+                r0 = self._kfunc(helper_id & M32)(self, *args)
             elif helper_id & ~0xFF == L.PSEUDO_LD_ABS:
                 r0 = self._legacy_load(args[0], helper_id & 0xFF)
             else:
@@ -259,6 +262,14 @@ class JITMachine(Machine):
         except BaseException as exc:             # noqa: BLE001 - carried back to the caller
             self._pending = exc
             return L.ST_PYERROR
+
+    def _kfunc(self, slot: int) -> Any:
+        prog = self.code_regions.get(self.rt[L.RT_CODE_BASE])
+        insn = prog.instructions[prog.slot_to_index[slot]] if prog is not None else None
+        impl = self.kfuncs.get(insn.ref or "") if insn is not None else None
+        if impl is None:
+            raise HelperError(f"kfunc call at slot {slot} is not supported by the VM")
+        return impl
 
     def _callx(self, value: int, args: tuple[int, ...]) -> int:
         if value in self.helpers:
