@@ -35,6 +35,7 @@ Container (:class:`BTF`):
   add_decl_tag/add_type_tag``, ``add_string``.
 * ``btf.to_bytes(reencode=False)``: ``BTF.parse(btf.to_bytes()) == btf``; unmodified input gives
   identical bytes (also when ``reencode=True`` for deduplicated string tables such as vmlinux).
+* The cached kernel BTF is shared and ``read_only``; ``btf.copy()`` gives an editable copy.
 
 ``.BTF.ext`` (:mod:`pybpf.btf.ext`): ``BTFExt.parse(data, btf)`` -> ``.func_info``,
 ``.line_info``, ``.core_relos`` (dicts: section name -> record list), ``.to_bytes(btf)``;
@@ -43,7 +44,14 @@ column, text)``; shortcut ``ext.source_line(section, insn)``; ``pack_func_infos`
 ``pack_line_infos`` give the kernel's bpf_func_info/bpf_line_info arrays.
 
 Codecs (:mod:`pybpf.btf.codec`): ``codec_for(btf, type) -> Codec`` (``size``, ``encode``,
-``decode``) producing ``Record`` objects for structs/unions.
+``decode``; the mapapi Codec protocol). Ints -> int, ``_Bool`` -> bool, ``char`` -> 1-char str,
+``char[N]`` -> str up to the NUL (bytes if not UTF-8), ``__u8[N]``/``unsigned char[N]`` -> bytes,
+other arrays -> list, enums -> IntEnum member (plain int when unknown; encode also takes the name),
+float/double -> float, pointers -> int, structs/unions/DATASECs -> ``Record`` (attribute access,
+C-style access to anonymous members' fields, ``==`` with Records or dicts, hashable, readable
+repr, ``_asdict()``); encode takes a Record, a dict (missing fields are zero) or raw bytes.
+Bad values raise ``ValueCodecError`` (both a MapError and a BTFError). ``type_name(btf, t)`` gives
+``struct foo`` / ``char[16]`` style names for messages.
 
 Dumps: ``dump_c(btf) -> str`` (like ``bpftool btf dump ... format c``), ``dump_raw(btf) -> str``
 (like ``format raw``), ``format_decl(btf, type_id, name)`` (one C declaration, for messages);
@@ -76,7 +84,7 @@ def __getattr__(name: str):  # lazy re-exports of the heavier modules
                 "SourceLine"):
         from . import ext
         return getattr(ext, name)
-    if name in ("codec_for", "Record"):
+    if name in ("codec_for", "Record", "ValueCodecError", "type_name"):
         from . import codec
         return getattr(codec, name)
     if name in ("dump_c", "format_decl"):

@@ -104,15 +104,16 @@ class BTF:
         cached = self._str_cache.get(offset)
         if cached is not None:
             return cached
-        if offset < self._str_start:
-            assert self.base is not None
+        if offset < self._str_start and self.base is not None:
             return self.base.string_at(offset)
         local = offset - self._str_start
         table = self._strings
+        if local < 0:
+            raise BTFError(f"{self._source}: negative string offset {offset}")
         if local >= len(table):
             local -= len(table)
             table = self._extra_strings  # type: ignore[assignment]
-            if local >= len(table) or local < 0:
+            if not 0 <= local < len(table):
                 raise BTFError(f"{self._source}: string offset {offset} is past the end of the "
                                f"BTF string table ({self._str_total()} bytes)")
         end = table.index(0, local)

@@ -30,8 +30,8 @@ def list_sections(data: bytes, source: str = "<ELF>") -> dict[str, tuple[int, in
             shoff, = struct.unpack_from(e + "I", data, 0x20)
             shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x2E)
             sh_fmt = e + "IIIIIIIIII"
-        if shnum == 0 and shoff:
-            shnum = struct.unpack_from(sh_fmt, data, shoff)[5 if not is64 else 5]
+        if shnum == 0 and shoff:        # more than 0xff00 sections: the count is in section 0
+            shnum = struct.unpack_from(sh_fmt, data, shoff)[5]
         if shentsize < struct.calcsize(sh_fmt) or shoff + shnum * shentsize > len(data):
             raise BTFError(f"{source}: ELF section header table is out of bounds")
         headers = [struct.unpack_from(sh_fmt, data, shoff + i * shentsize) for i in range(shnum)]
