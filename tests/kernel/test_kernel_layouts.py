@@ -12,7 +12,10 @@ from pybpf.kernel.syscall import LAYOUTS, Cmd
 
 # Fields newer than the installed uapi headers (linux-libc-dev 6.1) cannot be checked here.
 NEWER_THAN_HEADERS = {"log_true_size", "btf_log_true_size", "path_fd", "relative_fd",
-                      "expected_revision", "prog_token_fd", "fd_array_cnt"}
+                      "expected_revision", "prog_token_fd", "fd_array_cnt", "uprobe_multi_path",
+                      "uprobe_multi_offsets", "uprobe_multi_ref_ctr_offsets",
+                      "uprobe_multi_cookies", "uprobe_multi_cnt", "uprobe_multi_flags",
+                      "uprobe_multi_pid"}
 PREFIX = {
     Cmd.MAP_LOOKUP_BATCH: "batch.", Cmd.MAP_LOOKUP_AND_DELETE_BATCH: "batch.",
     Cmd.MAP_UPDATE_BATCH: "batch.", Cmd.MAP_DELETE_BATCH: "batch.",
@@ -23,7 +26,9 @@ PREFIX = {
 }
 RENAMED = {"perf_event_bpf_cookie": "perf_event.bpf_cookie",
            "tracing_target_btf_id": "tracing.target_btf_id", "tracing_cookie": "tracing.cookie",
-           "map_name": "map_name"}
+           "map_name": "map_name",
+           **{f"kprobe_multi_{f}": f"kprobe_multi.{f}"
+              for f in ("flags", "cnt", "syms", "addrs", "cookies")}}
 SKIP = {(Cmd.MAP_FREEZE, "link_fd"), (Cmd.LINK_DETACH, "map_fd"),       # aliases we add
         (Cmd.LINK_CREATE, "map_fd"), (Cmd.LINK_CREATE, "target_ifindex"),
         (Cmd.RAW_TRACEPOINT_OPEN, "cookie")}                                  # newer than 6.1

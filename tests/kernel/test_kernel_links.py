@@ -424,3 +424,43 @@ def test_sk_lookup_on_a_namespace_sees_traffic_into_that_namespace(veth_netns):
                         tx.sendto(b"x", (veth_netns["peer_ip"], 9))
                 time.sleep(0.2)
         assert int.from_bytes(hits[bytes(4)], "little") == 3
+
+
+# --- multi-probe links --------------------------------------------------------------------------
+def test_uprobe_multi_counts_every_listed_function(compile_bpf, target_binary):
+    spec = pybpf.load_object(str(compile_bpf(PROGS / "uprobe_multi.bpf.c")))
+    with Collection(spec) as coll:
+        prog = coll.programs["count_entries"]
+        with prog.attach_uprobe_multi(str(target_binary), ["pybpf_target", "main"]):
+            subprocess.run([str(target_binary), "6"], capture_output=True, check=True)
+        assert coll.bss["hits"] == 6 + 1                    # six pybpf_target calls, one main
+        with prog.attach_uprobe_multi(str(target_binary), "pybpf_*"):   # glob: pybpf_target only
+            subprocess.run([str(target_binary), "3"], capture_output=True, check=True)
+        assert coll.bss["hits"] == 7 + 3
+
+
+def test_uprobe_multi_auto_attaches_from_its_section(compile_bpf, target_binary):
+    spec = pybpf.load_object(str(compile_bpf(PROGS / "uprobe_multi.bpf.c")))
+    spec.programs["count_entries"].section = f"uprobe.multi/{target_binary}:pybpf_targ*"
+    spec.programs["count_entries"].attach_to = f"{target_binary}:pybpf_targ*"
+    with Collection(spec) as coll:
+        with coll.programs["count_entries"].attach():
+            subprocess.run([str(target_binary), "4"], capture_output=True, check=True)
+        assert coll.bss["hits"] == 4
+
+
+def test_kprobe_multi_attaches_or_reports_missing_support():
+    with KernelMap.create(MapType.ARRAY, 4, 8, 1, name="km_hits") as hits:
+        prog = [I(0x62, 10, 0, -4, 0), I(0x18, 1, 1, 0, 0, ref="km_hits"), I(0xBF, 2, 10),
+                I(0x07, 2, 0, 0, -4), I(0x85, 0, 0, 0, 1), I(0x15, 0, 0, 2, 0),
+                mov64_imm(1, 1), I(0xDB, 0, 1, 0, 0), *return_imm(0)]
+        with KernelProgram.load(prog, prog_type=ProgramType.KPROBE,
+                                expected_attach_type=AttachType.TRACE_KPROBE_MULTI,
+                                maps={"km_hits": hits}) as p:
+            try:
+                link = p.attach_kprobe_multi(["do_nanosleep"])
+            except NotSupportedError as exc:
+                pytest.skip(f"kprobe.multi refused here: {exc}")
+            with link:
+                time.sleep(0.001)
+        assert int.from_bytes(hits[bytes(4)], "little") >= 1

@@ -67,6 +67,8 @@ def fake_program(section: str, attach_to: str = "", **kw):
     ("fentry/do_nanosleep", "do_nanosleep", "attach_tracing", ()),
     ("lsm/file_open", "file_open", "attach_tracing", ()),
     ("iter/task", "task", "attach_iter", ()),
+    ("uprobe.multi//bin/true:ma*", "/bin/true:ma*", "attach_uprobe_multi", ("/bin/true", "ma*")),
+    ("kprobe.multi/a,b", "a,b", "attach_kprobe_multi", (["a", "b"],)),
 ])
 def test_auto_attach_dispatches_by_libbpf_section(monkeypatch, section, attach_to, call, args):
     calls = []

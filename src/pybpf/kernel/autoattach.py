@@ -41,6 +41,18 @@ def auto_attach(program: Any, **options: Any) -> links.Link:
         symbol, _, off = target.partition("+")
         return links.attach_kprobe(program, symbol, offset=int(off, 0) if off else 0,
                                    retprobe=prefix == "kretprobe", **options)
+    if prefix in ("uprobe.multi", "uretprobe.multi", "uprobe.multi.s", "uretprobe.multi.s"):
+        path, sep, pattern = target.rpartition(":")
+        if not sep or not path:
+            raise BPFError(f"program {name!r}: section {section!r} must be "
+                           f"uprobe.multi/<path>:<pattern> to auto-attach")
+        return links.attach_uprobe_multi(program, path, pattern or "*",
+                                         retprobe=prefix.startswith("uretprobe"), **options)
+    if prefix in ("kprobe.multi", "kretprobe.multi"):
+        if not target:
+            raise BPFError(f"program {name!r}: section {section!r} names no kernel symbols")
+        return links.attach_kprobe_multi(program, target.split(","),
+                                         retprobe=prefix == "kretprobe.multi", **options)
     if prefix in ("uprobe", "uretprobe", "uprobe.s", "uretprobe.s"):
         path, sep, symbol = target.rpartition(":")
         if not sep or not path:

@@ -357,6 +357,62 @@ def attach_uprobe(program: Any, path: str, symbol: str | None = None, *, offset:
     return _perf_attach(program, pfd, what, cookie)
 
 
+BPF_F_UPROBE_MULTI_RETURN = 1
+BPF_F_KPROBE_MULTI_RETURN = 1
+
+
+def attach_uprobe_multi(program: Any, path: str, symbols: str | list[str] = "*", *,
+                        retprobe: bool = False, pid: int = 0,
+                        cookies: list[int] | None = None) -> Link:
+    """One link for many uprobes (BPF_TRACE_UPROBE_MULTI): ``symbols`` is a glob pattern or a list
+    of names in ``path``; the program must be loaded with expected_attach_type TRACE_UPROBE_MULTI."""
+    from .uprobe import resolve_binary, symbol_file_offset, symbol_file_offsets
+    binary = resolve_binary(path)
+    if isinstance(symbols, str):
+        offsets = list(symbol_file_offsets(binary, symbols).values())
+    else:
+        offsets = [symbol_file_offset(binary, name) for name in symbols]
+    if not offsets:
+        raise BPFError(f"uprobe.multi on {binary}: no symbols given")
+    cpath = ctypes.create_string_buffer(os.fsencode(binary))
+    offs = (ctypes.c_uint64 * len(offsets))(*offsets)
+    extra = {"uprobe_multi_path": ctypes.addressof(cpath),
+             "uprobe_multi_offsets": ctypes.addressof(offs),
+             "uprobe_multi_cnt": len(offsets),
+             "uprobe_multi_flags": BPF_F_UPROBE_MULTI_RETURN if retprobe else 0,
+             "uprobe_multi_pid": max(pid, 0)}
+    cks = None
+    if cookies is not None:
+        if len(cookies) != len(offsets):
+            raise BPFError(f"uprobe.multi: {len(cookies)} cookies for {len(offsets)} probes")
+        cks = (ctypes.c_uint64 * len(cookies))(*cookies)
+        extra["uprobe_multi_cookies"] = ctypes.addressof(cks)
+    what = f"{'uretprobe' if retprobe else 'uprobe'}.multi {binary} ({len(offsets)} probes)"
+    fd = link_create(program, 0, AttachType.TRACE_UPROBE_MULTI, description=what, **extra)
+    del cpath, offs, cks
+    return FDLink(fd, what)
+
+
+def attach_kprobe_multi(program: Any, symbols: list[str], *, retprobe: bool = False) -> Link:
+    """One link for many kprobes (BPF_TRACE_KPROBE_MULTI, fprobe-based) on kernel ``symbols``."""
+    if not symbols:
+        raise BPFError("kprobe.multi: no symbols given")
+    names = [ctypes.create_string_buffer(s.encode()) for s in symbols]
+    ptrs = (ctypes.c_uint64 * len(names))(*[ctypes.addressof(n) for n in names])
+    what = f"{'kretprobe' if retprobe else 'kprobe'}.multi ({len(symbols)} symbols)"
+    try:
+        fd = link_create(program, 0, AttachType.TRACE_KPROBE_MULTI, description=what,
+                         kprobe_multi_flags=BPF_F_KPROBE_MULTI_RETURN if retprobe else 0,
+                         kprobe_multi_cnt=len(names), kprobe_multi_syms=ctypes.addressof(ptrs))
+    except KernelError as exc:
+        if exc.errno in (_errno.EOPNOTSUPP, sc.ENOTSUPP, _errno.EINVAL):
+            raise NotSupportedError(f"{what}: kprobe.multi links are not supported by this "
+                                    f"kernel", errno=exc.errno, command=exc.command) from None
+        raise
+    del names, ptrs
+    return FDLink(fd, what)
+
+
 def attach_perf_event(program: Any, perf_fd: int | FD, *, cookie: int = 0) -> Link:
     """Attach to a perf event the caller opened (the link owns a dup of the fd)."""
     fd = perf_fd.dup() if isinstance(perf_fd, FD) else FD(os.dup(perf_fd), "perf_event")
@@ -485,7 +541,7 @@ def attach_socket(program: Any, sock: socket.socket) -> Link:
 
 __all__ = ["Link", "FDLink", "PerfEventLink", "SocketFilterLink", "TCFilterLink", "LinkInfo",
            "NetlinkXDPLink",
-           "IterLink", "attach_iter",
+           "IterLink", "attach_iter", "attach_uprobe_multi", "attach_kprobe_multi",
            "attach_tracepoint", "attach_raw_tracepoint", "attach_tracing", "attach_kprobe",
            "attach_uprobe", "attach_perf_event", "attach_xdp", "attach_tcx", "attach_tc_classic",
            "attach_cgroup", "attach_socket", "attach_netns", "LinkType"]

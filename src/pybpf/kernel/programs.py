@@ -366,6 +366,14 @@ class KernelProgram(LoadedProgram):
         from .links import attach_uprobe
         return self._keep(attach_uprobe(self, path, symbol, **kw))
 
+    def attach_uprobe_multi(self, path: str, symbols: Any = "*", **kw: Any) -> Any:
+        from .links import attach_uprobe_multi
+        return self._keep(attach_uprobe_multi(self, path, symbols, **kw))
+
+    def attach_kprobe_multi(self, symbols: list[str], **kw: Any) -> Any:
+        from .links import attach_kprobe_multi
+        return self._keep(attach_kprobe_multi(self, symbols, **kw))
+
     def attach_perf_event(self, perf_fd: int, **kw: Any) -> Any:
         from .links import attach_perf_event
         return self._keep(attach_perf_event(self, perf_fd, **kw))

@@ -115,6 +115,11 @@ _LINK_CREATE = {
     "perf_event_bpf_cookie": (16, "Q"),
     "tracing_target_btf_id": (16, "I"), "tracing_cookie": (24, "Q"),
     "relative_fd": (16, "I"), "expected_revision": (24, "Q"),  # tcx / netkit
+    "uprobe_multi_path": (16, "Q"), "uprobe_multi_offsets": (24, "Q"),
+    "uprobe_multi_ref_ctr_offsets": (32, "Q"), "uprobe_multi_cookies": (40, "Q"),
+    "uprobe_multi_cnt": (48, "I"), "uprobe_multi_flags": (52, "I"), "uprobe_multi_pid": (56, "I"),
+    "kprobe_multi_flags": (16, "I"), "kprobe_multi_cnt": (20, "I"), "kprobe_multi_syms": (24, "Q"),
+    "kprobe_multi_addrs": (32, "Q"), "kprobe_multi_cookies": (40, "Q"),
 }
 _PROG_ATTACH = {"target_fd": (0, "I"), "attach_bpf_fd": (4, "I"), "attach_type": (8, "I"),
                 "attach_flags": (12, "I"), "replace_bpf_fd": (16, "I")}

@@ -30,6 +30,32 @@ def resolve_binary(path: str) -> str:
     raise KernelError(f"uprobe target {path!r} not found in library directories or PATH")
 
 
+def symbol_file_offsets(binary: str, pattern: str) -> dict[str, int]:
+    """File offsets of every function symbol whose name matches the glob ``pattern``."""
+    import fnmatch
+
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    names: set[str] = set()
+    try:
+        with open(binary, "rb") as f:
+            elf = ELFFile(f)
+            for section_name in (".symtab", ".dynsym"):
+                table = elf.get_section_by_name(section_name)
+                if table is None:
+                    continue
+                for sym in table.iter_symbols():
+                    if sym["st_value"] and sym["st_info"]["type"] in ("STT_FUNC",
+                                                                        "STT_GNU_IFUNC") \
+                            and fnmatch.fnmatchcase(sym.name, pattern):
+                        names.add(sym.name)
+    except (ELFError, OSError) as exc:
+        raise KernelError(f"cannot read ELF symbols of {binary}: {exc}") from None
+    if not names:
+        raise KernelError(f"no function matching {pattern!r} in {binary}")
+    return {name: symbol_file_offset(binary, name) for name in sorted(names)}
+
+
 def symbol_file_offset(binary: str, symbol: str) -> int:
     """File offset of ``symbol`` (``name`` or ``name+off``): st_value translated through PT_LOAD."""
     from elftools.common.exceptions import ELFError
