@@ -218,3 +218,20 @@ def test_cli_dump_by_name_selects_that_type(vmlinux_path, bpftool_vmlinux_h):
     start = proc.stdout.index("struct xdp_md {")
     block = proc.stdout[start:proc.stdout.index("};", start) + 2]
     assert block in theirs
+
+
+def test_split_btf_c_dump_matches_bpftool_with_base(zoo_object, bpftool, tmp_path):
+    base = BTF.from_file(zoo_object)
+    split = BTF(base=base)
+    ptr = split.add_ptr(base.find_one("node", Kind.STRUCT).id)
+    state = split.add_enum("mod_state", {"MS_A": 0, "MS_B": 3})
+    split.add_struct("module_thing", 24, [("n", ptr, 0), ("counter", base.find_one("int").id, 64),
+                                          ("st", state, 96),
+                                          ("v", base.find_one("flags", Kind.STRUCT).id, 128)])
+    base_file, split_file = tmp_path / "base.btf", tmp_path / "split.btf"
+    base_file.write_bytes(base.to_bytes())
+    split_file.write_bytes(split.to_bytes())
+    theirs = subprocess.run([bpftool, "-B", str(base_file), "btf", "dump", "file",
+                             str(split_file), "format", "c"], check=True, capture_output=True,
+                            text=True).stdout
+    assert dump_c(BTF.parse(split_file.read_bytes(), base)) == theirs

@@ -40,9 +40,10 @@ _BLOCKLISTED_TYPEDEFS = frozenset({"__builtin_va_list"})
 
 
 def dump_c(btf: BTF, type_ids: Iterable[int] | None = None, *, header: bool = True) -> str:
-    """C declarations for all own types of ``btf`` (or ``type_ids`` and what they need)."""
+    """C declarations for every type (base types too, for split BTF, like bpftool) or only
+    ``type_ids`` and what they need."""
     dumper = CDumper(btf)
-    ids = range(btf.first_id, len(btf)) if type_ids is None else list(type_ids)
+    ids = range(1, len(btf)) if type_ids is None else list(type_ids)
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, 20000))
     try:
