@@ -464,3 +464,25 @@ def test_kprobe_multi_attaches_or_reports_missing_support():
             with link:
                 time.sleep(0.001)
         assert int.from_bytes(hits[bytes(4)], "little") >= 1
+
+
+def test_xdp_link_update_swaps_the_program_atomically(veth_netns):
+    def counter(name: str) -> list:
+        return [I(0x62, 10, 0, -4, 0), I(0x18, 1, 1, 0, 0, ref=name), I(0xBF, 2, 10),
+                I(0x07, 2, 0, 0, -4), I(0x85, 0, 0, 0, 1), I(0x15, 0, 0, 2, 0),
+                mov64_imm(1, 1), I(0xDB, 0, 1, 0, 0), *return_imm(2)]      # XDP_PASS
+
+    with KernelMap.create(MapType.ARRAY, 4, 8, 1, name="a_hits") as a_hits, \
+            KernelMap.create(MapType.ARRAY, 4, 8, 1, name="b_hits") as b_hits, \
+            KernelProgram.load(counter("a_hits"), prog_type=ProgramType.XDP,
+                               maps={"a_hits": a_hits}) as a, \
+            KernelProgram.load(counter("b_hits"), prog_type=ProgramType.XDP,
+                               maps={"b_hits": b_hits}) as b:
+        with a.attach_xdp(veth_netns["host_if"]) as link:
+            send_from_netns(veth_netns["ns"], veth_netns["host_ip"], udp=2, icmp=0)
+            a_before = int.from_bytes(a_hits[bytes(4)], "little")
+            link.update(b)
+            assert link.info().prog_id == b.info().id
+            send_from_netns(veth_netns["ns"], veth_netns["host_ip"], udp=3, icmp=0)
+        assert int.from_bytes(a_hits[bytes(4)], "little") == a_before >= 2
+        assert int.from_bytes(b_hits[bytes(4)], "little") >= 3
