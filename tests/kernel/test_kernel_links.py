@@ -486,3 +486,29 @@ def test_xdp_link_update_swaps_the_program_atomically(veth_netns):
             send_from_netns(veth_netns["ns"], veth_netns["host_ip"], udp=3, icmp=0)
         assert int.from_bytes(a_hits[bytes(4)], "little") == a_before >= 2
         assert int.from_bytes(b_hits[bytes(4)], "little") >= 3
+
+
+def test_sockmap_stream_verdict_sees_tcp_data_until_detached():
+    with KernelMap.create(MapType.ARRAY, 4, 8, 1, name="sk_hits") as hits, \
+            KernelMap.create(MapType.SOCKMAP, 4, 4, 2, name="socks") as socks:
+        prog = [I(0x62, 10, 0, -4, 0), I(0x18, 1, 1, 0, 0, ref="sk_hits"), I(0xBF, 2, 10),
+                I(0x07, 2, 0, 0, -4), I(0x85, 0, 0, 0, 1), I(0x15, 0, 0, 2, 0),
+                mov64_imm(1, 1), I(0xDB, 0, 1, 0, 0), *return_imm(1)]      # SK_PASS
+        with KernelProgram.load(prog, prog_type=ProgramType.SK_SKB,
+                                expected_attach_type=AttachType.SK_SKB_STREAM_VERDICT,
+                                maps={"sk_hits": hits}) as p, \
+                socket.create_server(("127.0.0.1", 0)) as server, \
+                socket.create_connection(server.getsockname()) as client:
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(2)
+                with p.attach_sockmap(socks):
+                    socks[bytes(4)] = conn.fileno()
+                    client.sendall(b"through the verdict")
+                    got = b""
+                    while len(got) < 19:
+                        got += conn.recv(64)
+                    assert got == b"through the verdict"
+                    seen = int.from_bytes(hits[bytes(4)], "little")
+                    del socks[bytes(4)]
+        assert seen >= 1

@@ -211,6 +211,30 @@ class NetlinkXDPLink(Link):
                 raise
 
 
+class ProgAttachLink(Link):
+    """A legacy BPF_PROG_ATTACH attachment (sockmap verdicts, old-style cgroup); close() runs
+    BPF_PROG_DETACH with the same target, program and attach type."""
+
+    def __init__(self, target: FD, prog_fd: FD, attach_type: int, description: str) -> None:
+        self._target, self._prog = target, prog_fd
+        self.attach_type = attach_type
+        self.description = description
+
+    def close(self) -> None:
+        if self._target.closed:
+            return
+        try:
+            sc.bpf(sc.Attr(sc.Cmd.PROG_DETACH, target_fd=self._target.number,
+                           attach_bpf_fd=self._prog.number, attach_type=self.attach_type),
+                   what=f"cannot detach {self.description}")
+        except KernelError as exc:
+            if exc.errno not in (_errno.ENOENT, _errno.EBADF):
+                raise
+        finally:
+            self._target.close()
+            self._prog.close()
+
+
 class TCFilterLink(Link):
     """Classic tc: a direct-action bpf filter on the clsact qdisc; close() deletes that filter."""
 
@@ -503,6 +527,33 @@ def attach_cgroup(program: Any, cgroup: str, attach_type: AttachType | int | Non
     return FDLink(fd, f"cgroup {AttachType(attach_type).name.lower()} {cgroup}")
 
 
+def prog_attach(program: Any, target_fd: int, attach_type: AttachType | int, *, flags: int = 0,
+                description: str) -> ProgAttachLink:
+    """BPF_PROG_ATTACH ``program`` to ``target_fd`` (the link keeps dups of both fds)."""
+    sc.bpf(sc.Attr(sc.Cmd.PROG_ATTACH, target_fd=target_fd, attach_bpf_fd=program.fd,
+                   attach_type=int(attach_type), attach_flags=flags),
+           what=f"cannot attach program {program.name!r} to {description}")
+    return ProgAttachLink(FD(os.dup(target_fd), "attach target"), FD(os.dup(program.fd), "prog"),
+                          int(attach_type), description)
+
+
+SOCKMAP_ATTACH_DEFAULTS = {
+    ProgramType.SK_MSG: AttachType.SK_MSG_VERDICT,
+    ProgramType.SK_SKB: AttachType.SK_SKB_STREAM_VERDICT,
+}
+
+
+def attach_sockmap(program: Any, sockmap: Any, attach_type: AttachType | int | None = None) -> Link:
+    """sk_skb / sk_msg programs on a SOCKMAP/SOCKHASH (legacy BPF_PROG_ATTACH to the map fd)."""
+    if attach_type is None:
+        attach_type = program.expected_attach_type or SOCKMAP_ATTACH_DEFAULTS.get(program.type)
+    if attach_type is None:
+        raise BPFError(f"program {program.name!r}: give attach_type for a sockmap attachment")
+    return prog_attach(program, sockmap.fd, attach_type,
+                       description=f"{AttachType(attach_type).name.lower()} on map "
+                                   f"{getattr(sockmap, 'name', '?')!r}")
+
+
 NETNS_ATTACH_DEFAULTS = {
     ProgramType.SK_LOOKUP: AttachType.SK_LOOKUP,
     ProgramType.FLOW_DISSECTOR: AttachType.FLOW_DISSECTOR,
@@ -544,4 +595,5 @@ __all__ = ["Link", "FDLink", "PerfEventLink", "SocketFilterLink", "TCFilterLink"
            "IterLink", "attach_iter", "attach_uprobe_multi", "attach_kprobe_multi",
            "attach_tracepoint", "attach_raw_tracepoint", "attach_tracing", "attach_kprobe",
            "attach_uprobe", "attach_perf_event", "attach_xdp", "attach_tcx", "attach_tc_classic",
-           "attach_cgroup", "attach_socket", "attach_netns", "LinkType"]
+           "attach_cgroup", "attach_socket", "attach_netns", "attach_sockmap", "prog_attach",
+           "ProgAttachLink", "LinkType"]

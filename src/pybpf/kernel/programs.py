@@ -395,6 +395,10 @@ class KernelProgram(LoadedProgram):
         from .links import attach_netns
         return self._keep(attach_netns(self, netns, **kw))
 
+    def attach_sockmap(self, sockmap: Any, attach_type: AttachType | int | None = None) -> Any:
+        from .links import attach_sockmap
+        return self._keep(attach_sockmap(self, sockmap, attach_type))
+
     def attach_socket(self, sock: Any) -> Any:
         from .links import attach_socket
         return self._keep(attach_socket(self, sock))
