@@ -206,3 +206,38 @@ def test_perf_event_output_without_an_open_reader_fails_with_enoent(vm_object) -
     with Collection(vm_object("vm_misc")) as coll:
         coll.programs["xdp_env"].test_run(bytes(20))
         assert coll.maps["out"][4] == -2                        # -ENOENT, as in the kernel
+
+
+def test_fib_lookup_uses_the_configured_route_table(vm_object, packets) -> None:
+    seen = []
+
+    def route(params: bytes, flags: int):
+        seen.append((params[0], bytes(params[32:36])))            # family, ipv4_dst
+        out = bytearray(params)
+        out[8:12] = (5).to_bytes(4, "little")                      # ifindex: egress device
+        out[52:58] = bytes.fromhex("0200000000aa")                 # smac
+        out[58:64] = bytes.fromhex("0200000000bb")                 # dmac
+        return 0, bytes(out)
+
+    with Collection(vm_object("vm_misc"), env=SimEnv(fib_lookup=route)) as coll:
+        result = coll.programs["xdp_fib"].test_run(packets["udp echo"])
+        assert coll.maps["out"][0] == 0
+    assert seen == [(2, bytes([10, 200, 0, 2]))]
+    assert result.retval == pybpf.XDP_REDIRECT and result.extra["redirect"] == ("ifindex", 5, 0)
+    assert result.data_out[:12] == bytes.fromhex("0200000000bb0200000000aa")
+
+
+def test_fib_lookup_without_a_route_table_reports_not_forwarded(vm_object, packets) -> None:
+    with Collection(vm_object("vm_misc")) as coll:
+        assert coll.programs["xdp_fib"].test_run(packets["udp echo"]).retval == pybpf.XDP_PASS
+        assert coll.maps["out"][0] == 4                            # BPF_FIB_LKUP_RET_NOT_FWDED
+
+
+def test_tail_call_target_sees_inner_maps_of_a_map_in_map(compile_bpf) -> None:
+    from pathlib import Path
+    source = Path(__file__).resolve().parents[1] / "corpus" / "core" / "core_calls.bpf.c"
+    with Collection(pybpf.load_object(compile_bpf(source))) as coll, \
+            coll.maps["ring"].ring_reader() as ring:
+        coll.programs["walk_counters"].run_raw_tracepoint(0, 0)       # tail-calls tail_target
+        records = ring.poll(0)
+    assert [int.from_bytes(r, "little") for r in records] == [1]      # outer[0] holds inner_a

@@ -95,3 +95,32 @@ int xdp_env(struct xdp_md *ctx)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+SEC("xdp")
+int xdp_fib(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    struct iphdr *ip = data + sizeof(*eth);
+    if ((void *)(ip + 1) > end)
+        return XDP_ABORTED;
+    struct bpf_fib_lookup params = {};
+    params.family = AF_INET;
+    params.ipv4_src = ip->saddr;
+    params.ipv4_dst = ip->daddr;
+    params.ifindex = ctx->ingress_ifindex;
+    long rc = bpf_fib_lookup(ctx, &params, sizeof(params), 0);
+    put(0, rc);
+    if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+        return XDP_PASS;
+    __builtin_memcpy(eth->h_dest, params.dmac, ETH_ALEN);
+    __builtin_memcpy(eth->h_source, params.smac, ETH_ALEN);
+    return bpf_redirect(params.ifindex, 0);
+}
