@@ -117,8 +117,18 @@ def test_unresolvable_field_read_is_poisoned_like_libbpf(fields_spec):
     for o in poisoned:
         insn = result.instructions[o.index]
         assert (insn.opcode, insn.src, insn.imm) == (CALL, 0, POISON_IMM)
-        assert "no type in the target BTF matches" in o.reason
+        assert "no candidate for struct 'task_struct'" in o.reason
+        assert o.source.startswith("core_fields.bpf.c:")     # file:line of the failing insn
     assert "POISONED" in result.report()
+
+
+def test_relocation_against_a_btf_without_the_type_says_so(fields_spec):
+    btf = BTF()
+    btf.add_int("int", 4, signed=True)
+    result = relocate(fields_spec.programs["read_task_fields"], btf)
+    assert result.poisoned
+    assert all(o.reason == "the target BTF has no struct 'task_struct'"
+               for o in result.poisoned if "task_struct." in o.local)
 
 
 def test_type_and_enum_relocations_against_foreign_btf(corpus_object):

@@ -40,12 +40,14 @@ class RelocationOutcome:
     new_value: int = 0
     poisoned: bool = False
     reason: str = ""
+    source: str = ""            # "file.bpf.c:42: the C line", when the object has line info
 
     def __str__(self) -> str:
         head = f"insn #{self.index} <{self.kind.name.lower()}> {self.local}"
+        where = f"\n      at {self.source}" if self.source else ""
         if self.poisoned:
-            return f"{head}: POISONED ({self.reason})"
-        return f"{head} -> {self.target or '-'}: {self.orig_value} -> {self.new_value}"
+            return f"{head}: POISONED ({self.reason}){where}"
+        return f"{head} -> {self.target or '-'}: {self.orig_value} -> {self.new_value}{where}"
 
 
 @dataclass
@@ -683,8 +685,10 @@ def relocate_program(program: ProgramSpec, target_btf: Any, local_btf: Any = Non
     cand_cache: dict[int, list[int]] = {}
     inserted = 0          # poisoned LDDWs become two instructions: later indices shift
     for n, relo in enumerate(sorted(program.core_relos, key=lambda r: r.slot)):
+        source = _source(program, relo.index)
         where = (f"prog {program.name!r} (section {program.section!r}): CO-RE relocation #{n} "
-                 f"<{relo.kind.name.lower()}> at insn #{relo.index}")
+                 f"<{relo.kind.name.lower()}> at insn #{relo.index}"
+                 + (f" ({source})" if source else ""))
         index = relo.index + inserted
         if not 0 <= index < len(insns):
             raise CORERelocationError(f"{where}: instruction index out of range")
@@ -698,8 +702,16 @@ def relocate_program(program: ProgramSpec, target_btf: Any, local_btf: Any = Non
         except (ValueError, BTFError, IndexError, AttributeError, KeyError, TypeError) as exc:
             raise CORERelocationError(f"{where}: {type(exc).__name__}: {exc}") from None
         inserted += len(insns) - before
+        outcome.source = source
         result.outcomes.append(outcome)
     return result
+
+
+def _source(program: ProgramSpec, index: int) -> str:
+    line = program.source_line(index) if program.line_info else None
+    if line is None:
+        return ""
+    return f"{line.file_name.rsplit('/', 1)[-1]}:{line.line}: {line.source.strip()}"
 
 
 def _relocate_one(relo: CORERelo, index: int, insns: list[Instruction], lb: Any, tb: Any,
@@ -739,8 +751,14 @@ def _relocate_one(relo: CORERelo, index: int, insns: list[Instruction], lb: Any,
     if chosen is None:
         chosen = calc(relo.kind, local, None)
         if chosen.poison:
-            out.reason = (f"no type in the target BTF matches {local.describe()} "
-                          f"(candidates by name: {len(cand_cache[relo.type_id])})")
+            cands = cand_cache[relo.type_id]
+            wanted = f"{root.kind.name.lower()} {essential_name(root.name)!r}"
+            if not cands:
+                out.reason = f"the target BTF has no {wanted}"
+            else:
+                names = ", ".join(f"[{c}] {tb[c].name}" for c in cands[:4])
+                out.reason = (f"no candidate for {wanted} ({names}) has what "
+                              f"{local.describe()} accesses")
     else:
         out.target = chosen_spec.describe()                    # type: ignore[union-attr]
     _patch(insns, index, chosen, where)
