@@ -4,6 +4,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from pybpf.btf import BTF
 from pybpf.btf.raw_dump import dump_raw
 
@@ -35,3 +37,16 @@ def test_cli_btf_dump_of_garbage_is_one_error_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.startswith("pybpf: error:") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.kernel
+def test_cli_dumps_a_kernel_btf_object_by_id_like_bpftool(bpftool):
+    listing = subprocess.run([bpftool, "btf", "list"], check=True, capture_output=True,
+                             text=True).stdout
+    btf_id = next(line.split(":")[0] for line in listing.splitlines() if "[vmlinux]" in line)
+    ours = subprocess.run([sys.executable, "-m", "pybpf", "btf", "dump", "--id", btf_id,
+                           "--name", "task_struct"], capture_output=True, text=True)
+    assert ours.returncode == 0, ours.stderr
+    theirs = subprocess.run([bpftool, "btf", "dump", "id", btf_id, "format", "raw"],
+                            check=True, capture_output=True, text=True).stdout
+    assert ours.stdout.startswith("[") and ours.stdout in theirs

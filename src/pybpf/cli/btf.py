@@ -12,7 +12,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     btf = subparsers.add_parser("btf", help="inspect BTF type information")
     verbs = btf.add_subparsers(dest="btf_command", metavar="VERB")
     dump = verbs.add_parser("dump", help="dump the BTF of a raw BTF file or an ELF object")
-    dump.add_argument("file", help="raw BTF (e.g. /sys/kernel/btf/vmlinux) or ELF with .BTF")
+    dump.add_argument("file", nargs="?",
+                      help="raw BTF (e.g. /sys/kernel/btf/vmlinux) or ELF with .BTF")
+    dump.add_argument("--id", dest="btf_id", type=int, metavar="BTF_ID",
+                      help="dump a BTF object loaded in the kernel instead of a file")
     dump.add_argument("--format", choices=("raw", "c"), default="raw",
                       help="raw: like 'bpftool btf dump format raw'; c: a vmlinux.h-style header")
     dump.add_argument("--base", help="base BTF for split BTF (kernel modules)")
@@ -27,14 +30,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def _dump(args: argparse.Namespace) -> int:
     from ..btf import BTF
 
+    from ..errors import BTFError
     base = BTF.from_file(args.base) if args.base else None
-    btf = BTF.from_file(args.file, base)
+    if args.btf_id is not None:
+        from ..kernel.ids import btf_by_id
+        btf = btf_by_id(args.btf_id)
+    elif args.file:
+        btf = BTF.from_file(args.file, base)
+    else:
+        raise BTFError("give a BTF file or --id BTF_ID")
     type_ids = list(args.type_ids or [])
     for name in args.names or []:
         found = btf.find(name)
         if not found:
-            from ..errors import BTFError
-            raise BTFError(f"{args.file}: no type named {name!r}")
+            raise BTFError(f"{args.file or args.btf_id}: no type named {name!r}")
         type_ids += [t.id for t in found]
     type_ids = type_ids or None
     out = sys.stdout
