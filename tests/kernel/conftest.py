@@ -69,6 +69,8 @@ def veth_netns():
             raise RuntimeError(f"ip {' '.join(args)}: {proc.stderr.strip()}")
         return proc
 
+    ip("link", "del", host_if, check=False)       # leftovers of a killed earlier run
+    ip("netns", "del", ns, check=False)
     try:
         ip("netns", "add", ns)
         ip("link", "add", host_if, "type", "veth", "peer", "name", peer_if)
