@@ -140,3 +140,23 @@ def test_source_line_shortcut_matches_source_map(core_object):
         assert ext.source_line("raw_tp/sys_enter", insn) == \
             ext.source_map("raw_tp/sys_enter").lookup(insn)
     assert ext.source_line("no_such_section", 0) is None
+
+
+def test_larger_record_sizes_round_trip(core_object):
+    """Newer producers may append fields to records; readers skip them (rec_size is per subsection)."""
+    btf, _, ext = _load(core_object)
+    ext.func_info_rec_size, ext.line_info_rec_size, ext.core_relo_rec_size = 12, 20, 24
+    data = ext.to_bytes(btf)
+    again = BTFExt.parse(data, btf)
+    assert (again.func_info, again.line_info, again.core_relos) == \
+        (ext.func_info, ext.line_info, ext.core_relos)
+    assert again.line_info_rec_size == 20
+
+
+def test_ext_without_core_relos_writes_the_short_header(core_object):
+    btf, _, ext = _load(core_object)
+    ext.core_relos = {}
+    ext.hdr_len = 24
+    data = ext.to_bytes(btf)
+    assert int.from_bytes(data[4:8], "little") == 24
+    assert BTFExt.parse(data, btf).line_info == ext.line_info

@@ -272,8 +272,8 @@ class BTFExt:
             e + "IIII", r.insn_off, r.type_id, offset_of(r.access_str, r.access_str_off),
             int(r.kind)))
         hdr_len = max(self.hdr_len, EXT_HEADER_CORE if core else EXT_HEADER_MIN)
-        fields = [len(func) and 0, len(func), len(func), len(line),
-                  len(func) + len(line), len(core)]
+        # subsections follow the header back to back: func_info, line_info, core_relo
+        fields = [0, len(func), len(func), len(line), len(func) + len(line), len(core)]
         header = struct.pack(e + "HBBI", EXT_MAGIC, 1, self.flags, hdr_len)
         header += struct.pack(e + "IIII", *fields[:4])
         if hdr_len >= EXT_HEADER_CORE:
