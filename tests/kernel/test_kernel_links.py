@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 import pybpf
-from pybpf.btf.codec import codec_for
 from pybpf.errors import NotSupportedError
 from pybpf.isa import Instruction as I
 from pybpf.isa.uapi import AttachType, MapType, ProgramType
@@ -51,9 +50,9 @@ def send_from_netns(ns: str, dst: str, udp: int, icmp: int) -> None:
 def test_tracepoint_sends_ring_records_the_test_reads_back_exactly(compile_bpf):
     spec = pybpf.load_object(str(compile_bpf(PROGS / "tp_getpid.bpf.c")))
     spec.rodata["target_tgid"] = os.getpid()
-    event = codec_for(spec.btf, spec.btf.find_one("event"))
     with Collection(spec) as coll:
-        with coll.programs["on_getpid"].attach(), coll.maps["events"].ring_reader(event) as ring:
+        with coll.programs["on_getpid"].attach(), \
+                coll.maps["events"].ring_reader("struct event") as ring:   # BTF-decoded records
             for _ in range(25):
                 os.getpid()
             records = ring.poll(timeout=1.0)

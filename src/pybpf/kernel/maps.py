@@ -449,26 +449,35 @@ class KernelMap(Map):
             self.pinned_path = None
 
     # --- readers ---------------------------------------------------------------------------
-    def ring_reader(self, codec: Codec | None = None, **options: Any) -> Any:
-        """A RingBufReader on this RINGBUF map (closed with the map)."""
+    def _record_codec(self, codec: Codec | str | None) -> Codec | None:
+        """A codec, or the name of a BTF type of the map's object (``"event"``, ``"struct event"``)."""
+        if not isinstance(codec, str):
+            return codec
+        if self.btf is None:
+            raise KernelMapError(f"map {self.name!r}: no BTF to look up record type {codec!r}")
+        from ..btf.codec import codec_for
+        name = codec.split()[-1]
+        return codec_for(self.btf, self.btf.find_one(name))
+
+    def ring_reader(self, codec: Codec | str | None = None, **options: Any) -> Any:
+        """A RingBufReader on this RINGBUF map (closed with the map). ``codec`` may name a BTF
+        type of the object (``ring_reader("event")``) to decode records as Records."""
         from .ringbuf import RingBufReader
-        if codec is None and self.btf is not None and getattr(self, "record_codec", None):
-            codec = self.record_codec
-        reader = RingBufReader(self, codec=codec, **options)
+        reader = RingBufReader(self, codec=self._record_codec(codec), **options)
         self._readers.append(reader)
         return reader
 
-    def ring_writer(self, codec: Codec | None = None) -> Any:
+    def ring_writer(self, codec: Codec | str | None = None) -> Any:
         """A UserRingBufWriter on this USER_RINGBUF map (closed with the map)."""
         from .userringbuf import UserRingBufWriter
-        writer = UserRingBufWriter(self, codec=codec)
+        writer = UserRingBufWriter(self, codec=self._record_codec(codec))
         self._readers.append(writer)
         return writer
 
-    def perf_reader(self, codec: Codec | None = None, **options: Any) -> Any:
+    def perf_reader(self, codec: Codec | str | None = None, **options: Any) -> Any:
         """A PerfBufReader on this PERF_EVENT_ARRAY map (closed with the map)."""
         from .perfbuf import PerfBufReader
-        reader = PerfBufReader(self, codec=codec, **options)
+        reader = PerfBufReader(self, codec=self._record_codec(codec), **options)
         self._readers.append(reader)
         return reader
 
