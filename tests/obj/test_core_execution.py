@@ -74,3 +74,30 @@ def test_flavored_target_candidates_disagreeing_is_an_ambiguity_error(corpus_obj
     spec = load_object(corpus_object(SOURCE))
     with pytest.raises(CORERelocationError, match="ambiguity"):
         relocate(spec.programs["read_hdr"], _two_flavors(4))
+
+
+def _vmlinux_and_module(module_b_offset: int, *, base_has_it: bool = False):
+    base = BTF()
+    u32 = base.add_int("unsigned int", 4)
+    if base_has_it:
+        base.add_struct("pybpf_pkt_hdr", 12, [("a", u32, 0), ("b", u32, 4 * 8)])
+    base = BTF.parse(base.to_bytes())
+    module = BTF(base=base)
+    module.add_struct("pybpf_pkt_hdr", 12, [("a", u32, 0), ("b", u32, module_b_offset * 8)])
+    return [base, module]
+
+
+def test_module_btf_supplies_types_vmlinux_lacks(corpus_object):
+    from pybpf.obj.core import relocate
+    spec = load_object(corpus_object(SOURCE))
+    result = relocate(spec.programs["read_hdr"], _vmlinux_and_module(8))
+    (read,) = [o for o in result.outcomes if o.kind.name == "FIELD_BYTE_OFFSET"]
+    assert read.new_value == 8
+
+
+def test_vmlinux_candidates_shadow_module_ones_like_libbpf(corpus_object):
+    from pybpf.obj.core import relocate
+    spec = load_object(corpus_object(SOURCE))
+    result = relocate(spec.programs["read_hdr"], _vmlinux_and_module(8, base_has_it=True))
+    (read,) = [o for o in result.outcomes if o.kind.name == "FIELD_BYTE_OFFSET"]
+    assert read.new_value == 4

@@ -27,7 +27,8 @@ ProgramSpec.instructions is FULLY LINKED: every used subprogram is appended, bpf
 ``index`` (list position) and ``slot`` (8-byte slot, the kernel's insn_off).
 
 CO-RE is a separate explicit step: ``pybpf.obj.core.relocate(program_or_spec, target_btf,
-local_btf=None)`` (local BTF defaults to ``program.btf``) returns a ``CORERelocationResult``
+local_btf=None)`` (local BTF defaults to ``program.btf``; ``target_btf`` may be a list
+``[vmlinux, module_btf, ...]`` searched like libbpf: modules only for types vmlinux lacks) returns a ``CORERelocationResult``
 (``.instructions``, ``.outcomes`` -- one ``RelocationOutcome`` per record with old/new value or
 the reason it was poisoned -- ``.poisoned``, ``.report()``), or a dict of them for an ObjectSpec.
 All 13 libbpf relocation kinds; unresolvable ones are poisoned like libbpf (``call 0xbad2310``; a

@@ -613,6 +613,21 @@ def find_candidates(local_btf: Any, local_id: int, target_btf: Any) -> list[int]
     return list(found)
 
 
+def find_candidates_in(local_btf: Any, local_id: int, targets: list[Any]
+                       ) -> list[tuple[Any, int]]:
+    """libbpf bpf_core_find_cands: the first target (vmlinux) wins when it has candidates;
+    otherwise every further target (module BTF split over vmlinux) adds its own types."""
+    first, *modules = targets
+    found = [(first, i) for i in find_candidates(local_btf, local_id, first)]
+    if found:
+        return found
+    for module in modules:
+        own_from = getattr(module, "first_id", 1)
+        found += [(module, i) for i in find_candidates(local_btf, local_id, module)
+                  if i >= own_from]
+    return found
+
+
 def _poison_insn() -> Instruction:
     return Instruction(CALL, 0, 0, 0, POISON_IMM)
 
@@ -673,7 +688,14 @@ def _patch(insns: list[Instruction], index: int, res: _Res, where: str) -> None:
 
 def relocate_program(program: ProgramSpec, target_btf: Any, local_btf: Any = None
                      ) -> CORERelocationResult:
-    """Apply every CO-RE record of ``program`` against ``target_btf``; returns new instructions."""
+    """Apply every CO-RE record of ``program`` against ``target_btf``; returns new instructions.
+
+    ``target_btf`` is one BTF, or a sequence ``[vmlinux, module_btf, ...]`` (module BTFs split
+    over vmlinux): like libbpf, modules are searched only for types vmlinux does not have.
+    """
+    targets = list(target_btf) if isinstance(target_btf, (list, tuple)) else [target_btf]
+    if not targets:
+        raise CORERelocationError(f"prog {program.name!r}: no target BTF given")
     local_btf = local_btf if local_btf is not None else getattr(program, "btf", None)
     insns = list(program.instructions)
     result = CORERelocationResult(program.name, insns)
@@ -682,7 +704,7 @@ def relocate_program(program: ProgramSpec, target_btf: Any, local_btf: Any = Non
     if local_btf is None:
         raise CORERelocationError(f"prog {program.name!r}: has CO-RE relocations but no local "
                                   f"BTF was given")
-    cand_cache: dict[int, list[int]] = {}
+    cand_cache: dict[int, list[tuple[Any, int]]] = {}
     inserted = 0          # poisoned LDDWs become two instructions: later indices shift
     for n, relo in enumerate(sorted(program.core_relos, key=lambda r: r.slot)):
         source = _source(program, relo.index)
@@ -694,7 +716,7 @@ def relocate_program(program: ProgramSpec, target_btf: Any, local_btf: Any = Non
             raise CORERelocationError(f"{where}: instruction index out of range")
         before = len(insns)
         try:
-            outcome = _relocate_one(relo, index, insns, local_btf, target_btf, cand_cache,
+            outcome = _relocate_one(relo, index, insns, local_btf, targets, cand_cache,
                                     where)
         except RecursionError:
             raise CORERelocationError(f"{where}: type graph too deep (a cycle in the BTF?)") \
@@ -714,8 +736,9 @@ def _source(program: ProgramSpec, index: int) -> str:
     return f"{line.file_name.rsplit('/', 1)[-1]}:{line.line}: {line.source.strip()}"
 
 
-def _relocate_one(relo: CORERelo, index: int, insns: list[Instruction], lb: Any, tb: Any,
-                  cand_cache: dict[int, list[int]], where: str) -> RelocationOutcome:
+def _relocate_one(relo: CORERelo, index: int, insns: list[Instruction], lb: Any,
+                  targets: list[Any], cand_cache: dict[int, list[tuple[Any, int]]], where: str
+                  ) -> RelocationOutcome:
     root = lb[relo.type_id]
     try:
         local = parse_spec(lb, relo)
@@ -732,10 +755,10 @@ def _relocate_one(relo: CORERelo, index: int, insns: list[Instruction], lb: Any,
         raise CORERelocationError(f"{where}: relocations against anonymous types are not "
                                   f"supported (libbpf refuses them too)")
     if relo.type_id not in cand_cache:
-        cand_cache[relo.type_id] = find_candidates(lb, relo.type_id, tb)
+        cand_cache[relo.type_id] = find_candidates_in(lb, relo.type_id, targets)
     chosen: _Res | None = None
     chosen_spec: Spec | None = None
-    for cid in cand_cache[relo.type_id]:
+    for tb, cid in cand_cache[relo.type_id]:
         targ = match_spec(local, tb, cid)
         if targ is None:
             continue
@@ -756,7 +779,7 @@ def _relocate_one(relo: CORERelo, index: int, insns: list[Instruction], lb: Any,
             if not cands:
                 out.reason = f"the target BTF has no {wanted}"
             else:
-                names = ", ".join(f"[{c}] {tb[c].name}" for c in cands[:4])
+                names = ", ".join(f"[{c}] {b[c].name}" for b, c in cands[:4])
                 out.reason = (f"no candidate for {wanted} ({names}) has what "
                               f"{local.describe()} accesses")
     else:
