@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     reloc.add_argument("object")
     reloc.add_argument("--btf", default="/sys/kernel/btf/vmlinux",
                        help="target BTF (raw or ELF .BTF); default: the running kernel's")
+    reloc.add_argument("--module-btf", action="append", default=[], metavar="FILE",
+                       help="module BTF split over --btf, searched for types it lacks "
+                            "(repeatable, e.g. /sys/kernel/btf/nf_conntrack)")
     reloc.add_argument("--program", action="append", help="only this program (repeatable)")
     reloc.add_argument("--disasm", action="store_true",
                        help="also print the relocated instructions")
@@ -103,10 +106,11 @@ def _relocate(args: argparse.Namespace) -> int:
     from ..obj.core import relocate_program
 
     spec = load_object(args.object)
-    target = BTF.from_file(args.btf)
+    base = BTF.from_file(args.btf)
+    targets = [base, *(BTF.from_file(path, base) for path in args.module_btf)]
     names = args.program or list(spec.programs)
     for name in names:
-        result = relocate_program(spec.program(name), target, spec.btf)
+        result = relocate_program(spec.program(name), targets, spec.btf)
         print(result.report())     # poisoning is legitimate (guarded code): the report says why
         if args.disasm:
             from ..isa.disasm import format_instruction
