@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import KernelError, KeyNotFoundError, MapError
 from ..isa.uapi import MapType
-from ..obj.mapapi import BPF_ANY, Codec, IntCodec, Map
+from ..obj.mapapi import BPF_ANY, BytesCodec, Codec, IntCodec, Map
 from . import syscall as sc
 from .cpus import num_possible_cpus
 from .fd import FD, bpf_object_kind
@@ -362,8 +362,13 @@ class KernelMap(Map):
     def batch_lookup(self, *, delete: bool = False) -> list[tuple[Any, Any]]:
         keys, values, count = self.batch_lookup_raw(delete=delete)
         ks, vs = self.key_size, self._value_len
-        return [(self.key_codec.decode(keys[i * ks:(i + 1) * ks]),
-                 self.decode_value(values[i * vs:(i + 1) * vs])) for i in range(count)]
+        decoded_keys = _bulk_decode(self.key_codec, keys, ks, count)
+        if self.is_percpu:
+            decoded_values = [self.decode_value(values[i * vs:(i + 1) * vs])
+                              for i in range(count)]
+        else:
+            decoded_values = _bulk_decode(self.value_codec, values, vs, count)
+        return list(zip(decoded_keys, decoded_values))
 
     def batch_lookup_and_delete(self) -> list[tuple[Any, Any]]:
         return self.batch_lookup(delete=True)
@@ -480,6 +485,21 @@ class KernelMap(Map):
         reader = PerfBufReader(self, codec=self._record_codec(codec), **options)
         self._readers.append(reader)
         return reader
+
+
+_INT_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _bulk_decode(codec: Codec, blob: bytes, size: int, count: int) -> list[Any]:
+    """Decode ``count`` fixed-size items: struct.iter_unpack for plain int/bytes codecs."""
+    kind = type(codec)
+    if kind is IntCodec and size in _INT_FORMATS:
+        fmt = "<" + (_INT_FORMATS[size].lower() if codec.signed else _INT_FORMATS[size])
+        return [v for (v,) in struct.iter_unpack(fmt, blob[:size * count])]
+    if kind is BytesCodec:
+        return [blob[i:i + size] for i in range(0, size * count, size)]
+    decode = codec.decode
+    return [decode(blob[i:i + size]) for i in range(0, size * count, size)]
 
 
 def _maybe_btf(m: KernelMap, decode: bool) -> KernelMap:
