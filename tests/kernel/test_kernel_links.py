@@ -511,3 +511,23 @@ def test_sockmap_stream_verdict_sees_tcp_data_until_detached():
                     seen = int.from_bytes(hits[bytes(4)], "little")
                     del socks[bytes(4)]
         assert seen >= 1
+
+
+def test_failed_attachments_leak_no_file_descriptors(fd_count, target_binary):
+    from pybpf.errors import KernelError
+    with KernelProgram.load(return_imm(0), prog_type=ProgramType.TRACEPOINT) as tp, \
+            KernelProgram.load(return_imm(0), prog_type=ProgramType.KPROBE) as kp, \
+            KernelProgram.load(return_imm(2), prog_type=ProgramType.XDP) as xdp:
+        before = fd_count()
+        for _ in range(50):
+            with pytest.raises(KernelError):
+                tp.attach_tracepoint("syscalls", "sys_enter_no_such_call")
+            with pytest.raises(KernelError):
+                kp.attach_uprobe(str(target_binary), "no_such_symbol")
+            with pytest.raises(KernelError):
+                tp.attach_raw_tracepoint("no_such_raw_tracepoint")
+            with pytest.raises(KernelError):
+                xdp.attach_xdp("pybpf_no_such_if")
+            with pytest.raises(KernelError):
+                xdp.attach_cgroup("/sys/fs/cgroup/no/such/cgroup", AttachType.CGROUP_INET_EGRESS)
+        assert fd_count() == before
