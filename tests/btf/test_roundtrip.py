@@ -129,3 +129,14 @@ def test_shared_kernel_btf_is_read_only_but_copies_are_editable(vmlinux_btf):
     new_id = copy.add_int("mine", 4)
     assert new_id == len(vmlinux_btf) and copy.find_one("mine").id == new_id
     assert vmlinux_btf.find("mine") == []
+
+
+def test_alignment_follows_edits():
+    btf = BTF()
+    i32 = btf.add_int("int", 4, signed=True)
+    s = btf.add_struct("s", 8, [("a", i32, 0), ("b", i32, 32)])
+    outer = btf.add_struct("outer", 8, [("inner", s, 0)])
+    assert btf.align_of(outer) == 4
+    i64 = btf.add_int("long", 8, signed=True)
+    btf[s] = Struct("s", 8, (Member("a", i64, 0),))
+    assert btf.align_of(outer) == 8

@@ -44,6 +44,7 @@ class BTF:
         self._extra_strings = bytearray()          # strings added since parsing
         self._string_offsets: dict[str, int] | None = None
         self._str_cache: dict[int, str] = {0: ""} if base is None else {}
+        self._align_cache: dict[int, int] = {}
         self._cache: dict[int, Type] = {}
         self._replaced: set[int] = set()
         self._added: list[Type] = []
@@ -337,6 +338,15 @@ class BTF:
         return self._align_of(self.get(ref), 0)
 
     def _align_of(self, t: Type, depth: int) -> int:
+        cached = self._align_cache.get(t.id) if t.id else None
+        if cached is not None:
+            return cached
+        align = self._compute_align(t, depth)
+        if t.id and self[t.id] is t:           # only cache types that are really ours
+            self._align_cache[t.id] = align
+        return align
+
+    def _compute_align(self, t: Type, depth: int) -> int:
         if depth > MAX_RESOLVE_DEPTH:
             raise BTFError(f"{self._source}: type nesting under {describe(t)} is too deep")
         if isinstance(t, (Int, EnumBase, Float)):
@@ -401,6 +411,7 @@ class BTF:
             raise BTFError("void (id 0) cannot be added to BTF")
         type_id = len(self)
         self._added.append(replace(t, id=type_id))
+        self._align_cache.clear()
         return type_id
 
     def __setitem__(self, type_id: int, t: Type) -> None:
@@ -410,6 +421,7 @@ class BTF:
         if not self.first_id <= type_id < len(self):
             raise BTFError(f"cannot replace type id {type_id}: not one of this BTF's own types")
         new = replace(t, id=type_id)
+        self._align_cache.clear()
         local = type_id - self.first_id - (len(self._index) if self._index else 0)
         if local >= 0:
             self._added[local] = new
