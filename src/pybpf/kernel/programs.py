@@ -177,6 +177,7 @@ class KernelProgram(LoadedProgram):
 
         log_size = MIN_LOG_SIZE if log_level else 0
         level = log_level
+        retries = 0
         while True:
             log_buf = ctypes.create_string_buffer(log_size) if log_size else None
             attr["log_level"] = level
@@ -191,7 +192,8 @@ class KernelProgram(LoadedProgram):
                                                  else int(expected_attach_type)),
                            section=section, attach_to=attach_to, spec=spec, verifier_log=log)
             err = -ret
-            if err == _errno.EINTR or err == _errno.EAGAIN:
+            if err in (_errno.EINTR, _errno.EAGAIN) and retries < 5:    # like libbpf
+                retries += 1
                 continue
             if err == _errno.ENOSPC and log_size and log_size < MAX_LOG_SIZE:
                 true_size = attr["log_true_size"]
