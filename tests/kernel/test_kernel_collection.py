@@ -153,3 +153,15 @@ def test_arena_pages_are_shared_between_program_and_python(compile_bpf):
         del anchor
         assert coll.programs["arena_update"].test_run().retval == 0
         assert struct.unpack_from("<I", mem, 0)[0] == 1  # *counter = 1 done by the program
+
+
+def test_kconfig_values_given_to_the_collection_override_the_kernel_config(compile_bpf):
+    spec = pybpf.load_object(str(compile_bpf(CORPUS / "core" / "core_externs.bpf.c")))
+    try:
+        coll = Collection(spec, kconfig={"CONFIG_HZ": 123, "CONFIG_PYBPF_NO_SUCH_OPTION": "y"})
+    except pybpf.errors.NotSupportedError as exc:
+        pytest.skip(f"tp_btf refused here: {exc}")
+    with coll, coll.programs["on_switch"].attach():
+        time.sleep(0.05)
+        result = coll.bss["externs_result"]
+    assert (result.hz, result.missing_option) == (123, 1)
