@@ -1,6 +1,7 @@
 """ELF section name -> (program type, expected attach type, attach target, load flags), as libbpf.
 
-Mirrors libbpf's ``section_defs`` table and its ``sec_def_matches`` rules; pure data and string work.
+Mirrors libbpf's ``section_defs`` table and its ``sec_def_matches`` rules; pure data and string
+work that never looks at the kernel (whether it supports a type is the loader's question).
 """
 from __future__ import annotations
 
