@@ -156,3 +156,20 @@ def test_may_goto_falls_through_until_the_loop_allowance_is_used() -> None:
     machine = Machine()
     machine.may_goto_limit = 3
     assert machine.run(machine.load("t", insns)) == 3
+
+
+def test_send_signal_is_recorded_not_sent() -> None:
+    machine = Machine(helpers=HELPERS)
+    prog = machine.load("t", assemble("r1 = 10\ncall 109\nexit"))
+    assert machine.run(prog) == 0
+    assert machine.env.signals == [("process", 10)]
+
+
+def test_probe_write_user_refuses_non_user_memory() -> None:
+    machine = Machine(helpers=HELPERS)
+    prog = machine.load("t", assemble("r1 = r10\nr1 += -8\nr2 = r10\nr2 += -16\nr3 = 8\ncall 36\nexit"))
+    assert machine.run(prog) == (-14) & (2**64 - 1)          # -EFAULT: the stack is not user memory
+    user = machine.mem.new("user buf", 8, kind="user")
+    prog = machine.load("t2", assemble("r2 = r10\nr2 += -8\n*(u64 *)(r10 - 8) = r2\nr3 = 8\ncall 36\nexit"))
+    assert machine.run(prog, user.base) == 0
+    assert machine.mem.read(user.base, 8) == (machine.stack_tops[0] - 8).to_bytes(8, "little")

@@ -51,6 +51,7 @@ class SimEnv:
     hz: int = 250
     fib_lookup: Callable[[bytes, int], tuple[int, bytes]] | None = None   # (params, flags) -> (ret, params)
     trace: list[str] = field(default_factory=list)  # bpf_trace_printk output lines
+    signals: list[tuple[str, int]] = field(default_factory=list)   # bpf_send_signal(_thread) calls
     _now: int = 1_000_000_000
     _random: random.Random | None = None
 
@@ -339,6 +340,47 @@ def get_current_task(m: "Machine", *_: int) -> int:
 @helper("get_current_task_btf")
 def get_current_task_btf(m: "Machine", *_: int) -> int:
     return m.current_task_address()
+
+
+@helper("get_ns_current_pid_tgid")
+def get_ns_current_pid_tgid(m: "Machine", dev: int, ino: int, nsdata: int, size: int, *_: int) -> int:
+    """Fills struct bpf_pidns_info {u32 pid; u32 tgid} (the simulated process is in every pid ns)."""
+    if size != 8:
+        return _err(errno.EINVAL)
+    p = m.env.process
+    m.mem.write(nsdata, (p.pid & M32).to_bytes(4, "little") + (p.tgid & M32).to_bytes(4, "little"))
+    return 0
+
+
+@helper("probe_write_user")
+def probe_write_user(m: "Machine", dst: int, src: int, size: int, *_: int) -> int:
+    """Writes only into simulated user memory (kind "user"); anything else is -EFAULT."""
+    size &= M32
+    region = m.mem.region_at(dst)
+    if region is None or region.kind != "user":
+        return _err(errno.EFAULT)
+    try:
+        m.mem.write(dst, m.mem.read(src, size))
+    except MemoryAccessError:
+        return _err(errno.EFAULT)
+    return 0
+
+
+@helper("send_signal")
+def send_signal(m: "Machine", sig: int, *_: int) -> int:
+    """Records the signal for the simulated process in ``SimEnv.signals`` (nothing is sent)."""
+    if not 0 < (sig & M32) < 65:
+        return _err(errno.EINVAL)
+    m.env.signals.append(("process", sig & M32))
+    return 0
+
+
+@helper("send_signal_thread")
+def send_signal_thread(m: "Machine", sig: int, *_: int) -> int:
+    if not 0 < (sig & M32) < 65:
+        return _err(errno.EINVAL)
+    m.env.signals.append(("thread", sig & M32))
+    return 0
 
 
 @helper("get_attach_cookie")
