@@ -268,3 +268,51 @@ char LICENSE[] SEC("license") = "GPL";
     assert mmapable == {".bss": True, ".data.statics": False, ".data.hidden": False,
                         ".rodata": False}
     assert spec.maps[".rodata"].flags == 1 << 7                 # BPF_F_RDONLY_PROG only
+
+
+def test_btf_map_attributes_come_from_the_definition(build):
+    obj = build("attrs", """
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1000);
+    __uint(key_size, 12);
+    __uint(value_size, 24);
+    __uint(map_flags, BPF_F_NO_COMMON_LRU);
+    __uint(numa_node, 0);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} pinned_lru SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
+    __uint(max_entries, 64);
+    __type(value, __u64);
+    __uint(map_extra, 3);
+} bloom SEC(".maps");
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+    __uint(max_entries, 8);
+    __type(key, __u32);
+    __array(values, struct {
+        __uint(type, BPF_MAP_TYPE_ARRAY);
+        __uint(max_entries, 2);
+        __type(key, __u32);
+        __type(value, __u16);
+    });
+} outer SEC(".maps");
+SEC("xdp") int prog(void *ctx) {
+    __u32 k = 0;
+    return bpf_map_lookup_elem(&pinned_lru, &k) != 0 && bpf_map_lookup_elem(&outer, &k) != 0
+           && bpf_map_peek_elem(&bloom, &k) == 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+""")
+    from pybpf.obj import Pinning
+    spec = load_object(obj)
+    lru, bloom, outer = spec.maps["pinned_lru"], spec.maps["bloom"], spec.maps["outer"]
+    assert (lru.type, lru.key_size, lru.value_size, lru.max_entries, lru.flags, lru.pinning) == (
+        MapType.LRU_HASH, 12, 24, 1000, 2, Pinning.BY_NAME)        # BPF_F_NO_COMMON_LRU = 2
+    assert (bloom.type, bloom.key_size, bloom.value_size, bloom.map_extra) == (
+        MapType.BLOOM_FILTER, 0, 8, 3)
+    assert outer.inner is not None and (outer.inner.type, outer.inner.value_size,
+                                        outer.inner.max_entries) == (MapType.ARRAY, 2, 2)
+    assert (outer.key_size, outer.value_size) == (4, 4)
+    assert spec.btf[outer.key_type].name == "__u32"
