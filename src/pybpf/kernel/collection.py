@@ -161,6 +161,7 @@ class Collection(runtime.Collection):
                 raise KernelMapError(f"map {name!r}: pinned map at {pin_file} differs in "
                                      f"{', '.join(mismatch)}; unpin it or rename the map")
             existing.name = name
+            existing.btf = getattr(self.spec, "btf", None)
             self._attach_codecs(existing, mspec)
             return existing
         m = self._create_fresh(name, mspec)
@@ -204,7 +205,8 @@ class Collection(runtime.Collection):
                 self.warnings.append(f"map {name!r} created without BTF key/value types "
                                      f"({exc.errno and _errno.errorcode.get(exc.errno)})")
                 m = KernelMap.create(name=kname, inner_map=inner,
-                                     map_extra=getattr(mspec, "map_extra", 0) or 0, **args)
+                                     map_extra=getattr(mspec, "map_extra", 0) or 0,
+                                     btf=getattr(self.spec, "btf", None), **args)
         finally:
             if inner is not None:
                 inner.close()
