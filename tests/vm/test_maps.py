@@ -158,3 +158,11 @@ def test_array_index_out_of_range_has_no_value_pointer() -> None:
     m = vm_map(MapType.ARRAY, 4, 8, 2)
     assert m.lookup_ptr((2).to_bytes(4, "little")) == 0
     assert m.lookup(2) is None
+
+
+def test_iterating_a_large_hash_map_returns_every_entry() -> None:
+    m = vm_map(MapType.HASH, 4, 8, 20000)
+    for i in range(20000):
+        m[i] = i
+    items = dict(m.items())
+    assert len(items) == 20000 and items[19999] == (19999).to_bytes(8, "little")

@@ -332,6 +332,10 @@ class HashMap(VMMap):
             self._delete(self._key(key))
         return value
 
+    def raw_keys(self) -> Iterator[bytes]:
+        """All keys in one pass (``_next_key`` alone would make iteration quadratic)."""
+        yield from list(self.slots)
+
     def __len__(self) -> int:
         return len(self.slots)
 
@@ -443,6 +447,10 @@ class LPMTrieMap(VMMap):
 
     def _lookup_and_delete(self, key: bytes | None) -> bytes | None:
         raise map_error(f"map {self.name!r}: lookup_and_delete is not supported on LPM tries (EINVAL)")
+
+    def raw_keys(self) -> Iterator[bytes]:
+        ordered = sorted(self.entries, key=lambda e: (-e[0], e[1]))
+        yield from [self.stored_keys[e] for e in ordered]
 
     def __len__(self) -> int:
         return len(self.entries)
