@@ -165,4 +165,5 @@ def test_iterating_a_large_hash_map_returns_every_entry() -> None:
     for i in range(20000):
         m[i] = i
     items = dict(m.items())
-    assert len(items) == 20000 and items[19999] == (19999).to_bytes(8, "little")
+    assert len(items) == 20000
+    assert items[(19999).to_bytes(4, "little")] == (19999).to_bytes(8, "little")
