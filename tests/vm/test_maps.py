@@ -70,7 +70,7 @@ KEYED = [(MapType.HASH, 0), (MapType.ARRAY, 0), (MapType.PERCPU_HASH, 0),
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("map_type,flags_", KEYED, ids=[t.name for t, _ in KEYED])
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=keyed_ops)
 def test_keyed_map_operations_match_the_kernel(map_type, flags_, ops) -> None:
     from pybpf.kernel import KernelMap
@@ -90,7 +90,7 @@ def test_keyed_map_operations_match_the_kernel(map_type, flags_, ops) -> None:
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("map_type", [MapType.QUEUE, MapType.STACK])
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(ops=queue_ops)
 def test_queue_and_stack_operations_match_the_kernel(map_type, ops) -> None:
     from pybpf.kernel import KernelMap
@@ -100,7 +100,7 @@ def test_queue_and_stack_operations_match_the_kernel(map_type, ops) -> None:
 
 
 @pytest.mark.kernel
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(prefixes=st.lists(st.tuples(st.integers(0, 32), st.integers(0, 2**32 - 1), st.integers(0, 99)),
                          max_size=10),
        probes=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=10))
