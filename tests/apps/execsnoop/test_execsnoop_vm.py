@@ -158,3 +158,13 @@ def test_polling_a_closed_tracer_is_an_error():
     snoop = Execsnoop(ExecsnoopOptions(), backend="vm")
     with pytest.raises(BPFError, match="not open"):
         snoop.poll(timeout=0)
+
+
+def test_given_timestamps_apply_to_their_exec_only():
+    table = ProcessTable()
+    first, second = table.spawn(1), table.spawn(1)
+    events = run_simulated((table, [
+        SimulatedExec(pid=first.pid, filename="/bin/true", ts_ns=123_456_789),
+        SimulatedExec(pid=second.pid, filename="/bin/true")]))
+    assert events[0].ts_ns == 123_456_789
+    assert events[1].ts_ns != 123_456_789

@@ -94,24 +94,29 @@ def run_exec(collection: Any, table: ProcessTable, exec_: SimulatedExec) -> None
     if exec_.uid is not None:
         task.uid = exec_.uid
     machine = collection.machine
+    env = collection.env
+    saved_clock = env.clock_ns
     if exec_.ts_ns is not None:
         stamp = exec_.ts_ns
-        collection.env.clock_ns = lambda: stamp
-    machine.set_current_process(_sim_process(task))
-    if exec_.execveat:
-        enter = collection.programs["execsnoop_enter_execveat"]
-        exit_ = collection.programs["execsnoop_exit_execveat"]
-        enter.run_tracepoint(fd=AT_FDCWD, filename=exec_.filename, argv=list(exec_.argv),
-                             envp=[], flags=0)
-    else:
-        enter = collection.programs["execsnoop_enter_execve"]
-        exit_ = collection.programs["execsnoop_exit_execve"]
-        enter.run_tracepoint(filename=exec_.filename, argv=list(exec_.argv), envp=[])
-    if exec_.retval >= 0:
-        new_comm = exec_.comm_after or os.path.basename(exec_.filename)
-        task.comm = new_comm[:layout.TASK_COMM_LEN - 1]
+        env.clock_ns = lambda: stamp
+    try:
         machine.set_current_process(_sim_process(task))
-    exit_.run_tracepoint(ret=exec_.retval)
+        if exec_.execveat:
+            enter = collection.programs["execsnoop_enter_execveat"]
+            exit_ = collection.programs["execsnoop_exit_execveat"]
+            enter.run_tracepoint(fd=AT_FDCWD, filename=exec_.filename, argv=list(exec_.argv),
+                                 envp=[], flags=0)
+        else:
+            enter = collection.programs["execsnoop_enter_execve"]
+            exit_ = collection.programs["execsnoop_exit_execve"]
+            enter.run_tracepoint(filename=exec_.filename, argv=list(exec_.argv), envp=[])
+        if exec_.retval >= 0:
+            new_comm = exec_.comm_after or os.path.basename(exec_.filename)
+            task.comm = new_comm[:layout.TASK_COMM_LEN - 1]
+            machine.set_current_process(_sim_process(task))
+        exit_.run_tracepoint(ret=exec_.retval)
+    finally:
+        env.clock_ns = saved_clock
 
 
 def execs_from_events(events: Iterable[ExecEvent]) -> tuple[ProcessTable, list[SimulatedExec]]:
