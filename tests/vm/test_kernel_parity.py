@@ -158,3 +158,29 @@ def test_repeat_runs_again_on_the_same_packet_like_the_kernel(vm_object, packets
             p = coll.programs["xdp_parse"].test_run(packets["udp other"], repeat=5)
             out[backend] = (r.retval, r.data_out, p.retval, snapshot(coll))
     assert out["vm"] == out["kernel"]
+
+
+@pytest.mark.parametrize("offset", [0, 9, 12, 40, 1000], ids=lambda o: f"abs{o}")
+def test_legacy_ld_abs_ind_packet_loads_match_kernel(packets, offset) -> None:
+    """LD_ABS/LD_IND in a socket filter: big-endian loads relative to skb->data; out of bounds
+    ends the program with 0."""
+    from pybpf.isa.instruction import Instruction as I
+    from pybpf.isa.uapi import ProgramType
+    from pybpf.obj.spec import ObjectSpec, ProgramSpec
+    insns = [I(0xBF, 6, 1),                      # r6 = ctx
+             I(0x30, 0, 0, 0, 9),                # r0 = ldabsb [9]  (IPv4 protocol)
+             I(0xBF, 7, 0),                      # r7 = r0
+             I(0x28, 0, 0, 0, offset),           # r0 = ldabsh [offset]
+             I(0xBF, 8, 0),
+             I(0x40, 0, 7, 0, 3),                # r0 = ldindw [r7 + 3]
+             I(0x67, 8, 0, 0, 8), I(0xAF, 0, 8), I(0x0F, 0, 7),   # r0 ^= r8 << 8; r0 += r7
+             I(0x95)]
+    spec = ObjectSpec(path="<ld_abs>", programs={"f": ProgramSpec(
+        name="f", section="socket", type=ProgramType.SOCKET_FILTER, expected_attach_type=None,
+        attach_to="", instructions=insns, license="GPL")}, maps={}, license="GPL")
+    results = {}
+    for backend in ("kernel", "vm"):
+        with pybpf.Collection(spec, backend=backend) as coll:
+            results[backend] = [coll.programs["f"].test_run(frame).retval
+                                for frame in (packets["udp echo"], packets["tcp"], packets["arp"])]
+    assert results["vm"] == results["kernel"]
