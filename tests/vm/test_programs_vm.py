@@ -241,3 +241,15 @@ def test_tail_call_target_sees_inner_maps_of_a_map_in_map(compile_bpf) -> None:
         coll.programs["walk_counters"].run_raw_tracepoint(0, 0)       # tail-calls tail_target
         records = ring.poll(0)
     assert [int.from_bytes(r, "little") for r in records] == [1]      # outer[0] holds inner_a
+
+
+def test_repeated_runs_do_not_leak_memory_regions(vm_object, packets) -> None:
+    with Collection(vm_object("vm_trace")) as coll:
+        prog = coll.programs["trace_execve"]
+        prog.run_tracepoint(filename="/bin/x", argv=["x", "y"])
+        coll.maps["events"].ring_reader().poll(0)
+        before = len(coll.machine.mem.slots)
+        for _ in range(50):
+            prog.run_tracepoint(filename="/bin/x", argv=["x", "y"])
+            coll.maps["events"].ring_reader().poll(0)
+        assert len(coll.machine.mem.slots) == before
