@@ -97,6 +97,11 @@ def build(spec) -> BTF:
 # packed structs where libbpf's padding shortcut leaves the remainder short (found by this test)
 @example(spec=[(True, [("int", 0, 0, 1, 1), ("int", 0, 1, 1, 1), ("int", 2, 3, 1, 1)], 1)])
 @example(spec=[(True, [("int", 0, 0, 1, 1), ("int", 2, 0, 1, 1), ("int", 0, 3, 1, 1)], 1)])
+# a bitfield after a plain member with a gap: libbpf's padding relies on an alignment that
+# bitfields do not have
+@example(spec=[(False, [("int", 0, 1, 18, 1), ("bitfield", 4, 4, 13, 4), ("bitfield", 7, 5, 7, 4),
+                        ("int", 2, 8, 10, 4), ("int", 4, 5, 30, 2), ("bitfield", 3, 5, 35, 1)],
+                0)])
 # a 2-byte enum needs mode(HI) (libbpf only handles 1- and 8-byte enums)
 @example(spec=[(True, [("union", 3, 6, 20, 2), ("enum", 5, 1, 18, 2), ("int", 3, 2, 2, 4)], 2)])
 def test_clang_reproduces_random_layouts_from_dumped_c(tmp_path_factory, clang, spec):

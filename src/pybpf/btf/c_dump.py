@@ -326,7 +326,7 @@ class CDumper:
                 m_align = 1 if packed else btf.align_of(m.type_id)
             except BTFError:
                 m_align = 1
-            in_bitfield = prev_bitfield and m_sz != 0
+            in_bitfield = m_sz != 0       # libbpf: prev_bitfield and m_sz; see _bit_padding
             parts.append(_bit_padding(off, m_off, m_align, in_bitfield, lvl + 1, packed))
             parts.append(f"\n{_pfx(lvl + 1)}{self._decl(m.type_id, m.name, lvl + 1)}")
             if m_sz:
