@@ -15,7 +15,7 @@ from pybpf.btf.ext import BTFExt
 from pybpf.btf.raw_dump import dump_raw
 from pybpf.errors import BTFError
 
-FUZZ = settings(max_examples=120, deadline=None,
+FUZZ = settings(max_examples=80, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 

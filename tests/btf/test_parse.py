@@ -175,8 +175,7 @@ def test_elf_with_vmlinux_btf_section_loads_like_the_raw_file(tmp_path, vmlinux_
         BTF.parse(vmlinux_bytes).find_one("task_struct", Kind.STRUCT).id
 
 
-@pytest.mark.parametrize("name", ["task_struct", "list_head", "id", "u32", "file", "next",
-                                  "bpf_map", "__u8", "no_such_name_at_all"])
+@pytest.mark.parametrize("name", ["task_struct", "id", "u32", "next", "no_such_name_at_all"])
 def test_find_returns_exactly_the_ids_bpftool_lists_under_that_name(vmlinux_path,
                                                                      vmlinux_raw_text, name):
     expected = [int(i) for i in re.findall(rf"^\[(\d+)\] \w+ '{re.escape(name)}'",
