@@ -100,6 +100,8 @@ class _Gen:
         """i1 hook(u64 *rt, u64 slot, u64 off, u64 size, u64 *out): a rewritten ctx field's value."""
         fn = ir.Function(self.module, ir.FunctionType(I1, [P64, I64, I64, I64, P64]), name="hook_lookup")
         fn.linkage = "internal"
+        fn.attributes.add("noinline")
+        fn.attributes.add("cold")
         rt, slot, off, size, out = fn.args
         entry, head, body, found, next_, miss = (fn.append_basic_block(n) for n in
                                                  ("entry", "head", "body", "found", "next", "miss"))
@@ -537,8 +539,43 @@ class _Gen:
             self._set_fp_host(b)
         b.branch(self.target_block(target))
 
+    def native_array_lookup(self, done: ir.Block) -> None:
+        """bpf_map_lookup_elem on (per-CPU) arrays without leaving native code: r0 = value
+        address or 0; other maps continue to the Python helper in the current block."""
+        b = self.b
+        handle = self.reg(1)
+        slot = b.lshr(handle, _c64(32))
+        ok = b.and_(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)),
+                    b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
+        probe, fast, slow = self.new_block("maprow"), self.new_block("array_lookup"), \
+            self.new_block("python_lookup")
+        b.cbranch(ok, probe, slow)
+        pb = ir.IRBuilder(probe)
+        rows = pb.inttoptr(self.rt_load(pb, L.RT_MAP_ROWS), P64)
+        row = pb.mul(slot, _c64(4))
+        kind_word = pb.load(pb.gep(rows, [row]))
+        kind = pb.and_(kind_word, _c64(0xFF))
+        pb.cbranch(pb.icmp_unsigned("!=", kind, _c64(0)), fast, slow)
+        self.b = ir.IRBuilder(fast)
+        key = self.load(2, 0, 4)
+        b = self.b
+        max_entries = b.load(b.gep(rows, [b.add(row, _c64(1))]))
+        stride = b.load(b.gep(rows, [b.add(row, _c64(2))]))
+        base = b.load(b.gep(rows, [b.add(row, _c64(3))]))
+        cpus = b.lshr(kind_word, _c64(8))
+        percpu = b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY))
+        element = b.select(percpu, b.add(b.mul(key, cpus), self.rt_load(b, L.RT_CPU)), key)
+        value = b.add(base, b.mul(element, stride))
+        self.set_reg(0, b.select(b.icmp_unsigned("<", key, max_entries), value, _c64(0)))
+        b.branch(done)
+        self.b = ir.IRBuilder(slow)
+
     def helper(self, helper_id: int, nxt: int) -> None:
         """Call the Python helper callback: r1..r5 in, r0 out, status checked."""
+        done = None
+        if helper_id == L.HELPER_MAP_LOOKUP:
+            done = self.new_block("lookup_done")
+            self.native_array_lookup(done)
         b = self.b
         for r in range(1, 6):
             self.rt_store(b, L.RT_ARGS + r, self.reg(r))
@@ -560,6 +597,9 @@ class _Gen:
         self._leave(ob, final, None)
         self.b = ir.IRBuilder(ok)
         self.set_reg(0, self.rt_load(self.b, L.RT_ARGS))
+        if done is not None:
+            self.b.branch(done)
+            self.b = ir.IRBuilder(done)
 
     def legacy_load(self, insn: Instruction) -> None:
         """LD_ABS / LD_IND through the callback (big-endian packet read; out of bounds exits 0)."""

@@ -23,9 +23,15 @@ RT_HOOKS_LEN = 11
 RT_MAY_GOTO = 12      # may_goto allowance left in this run
 RT_CODE_BASE = 13     # VM address of this program's code (callx targets)
 RT_STACK_HOST = 14    # address of u64[MAX_CALL_FRAMES]: host address of each frame's stack top
+RT_MAP_ROWS = 22      # address of u64[4 * TABLE_LEN]: (kind | cpus << 8, max_entries, stride, base)
+RT_CPU = 23           # the simulated CPU of this run (per-CPU array lookups)
 RT_ITER = 15          # runs finished by a native repeat loop
 RT_ARGS = 16          # u64[6]: r0..r5 exchanged with the helper callback
 RT_SIZE = 24
+
+MAP_KIND_ARRAY = 1    # map rows: lookups done natively (index < max_entries -> base + index * stride)
+MAP_KIND_PERCPU_ARRAY = 2
+HELPER_MAP_LOOKUP = 1
 
 ROW_WORDS = 4
 FLAG_WRITABLE = 1

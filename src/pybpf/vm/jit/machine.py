@@ -18,7 +18,7 @@ from ...errors import (BPFError, HelperError, InstructionLimitError, JITError, M
                        VMError)
 from ...isa.codec import encode
 from ...isa.instruction import Instruction
-from ...isa.uapi import helper_name
+from ...isa.uapi import HELPER_IDS, helper_name
 from ..interpreter import CompiledProgram
 from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
                        Machine, RunState)
@@ -33,6 +33,17 @@ _U64 = ctypes.c_uint64
 _MAIN = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64)
 _REPEAT = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64, ctypes.c_void_p)
 _CALLBACK = ctypes.CFUNCTYPE(_U64, _U64)
+
+
+# helpers that never move packet bounds or rewritten ctx fields (regions they map or unmap update
+# the native table directly): no table refresh after them
+_NO_SYNC = frozenset(HELPER_IDS[n] for n in (
+    "map_lookup_elem", "map_update_elem", "map_delete_elem", "map_push_elem", "map_pop_elem",
+    "map_peek_elem", "ktime_get_ns", "ktime_get_boot_ns", "get_prandom_u32",
+    "get_smp_processor_id", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
+    "trace_printk", "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
+    "csum_diff", "probe_read_kernel", "probe_read_user", "probe_read_kernel_str",
+    "probe_read_user_str", "spin_lock", "spin_unlock") if n in HELPER_IDS)
 
 
 class _TailCall(Exception):
@@ -69,9 +80,9 @@ class JITMachine(Machine):
                  memory: TableMemory | None = None) -> None:
         self.rt = (_U64 * L.RT_SIZE)()
         mem = memory or TableMemory()
-        mem.on_resize = self._table_moved
         super().__init__(memory=mem, helpers=helpers, budget=budget)
-        self._table_moved(ctypes.addressof(mem.rows), mem.capacity)
+        mem.on_resize = self._table_moved
+        self._table_moved()
         self._stack_tops = (_U64 * MAX_CALL_FRAMES)(*self.stack_tops)
         self._stack_host = (_U64 * MAX_CALL_FRAMES)(
             *(mem.rows[(s.base >> 32) * L.ROW_WORDS] + STACK_SIZE for s in self.stacks))
@@ -87,9 +98,22 @@ class JITMachine(Machine):
         self._running: CompiledProgram | None = None
         self.last_duration_ns = 0
 
-    def _table_moved(self, address: int, length: int) -> None:
-        self.rt[L.RT_TABLE] = address
-        self.rt[L.RT_TABLE_LEN] = length
+    def _table_moved(self) -> None:
+        mem: TableMemory = self.mem                               # type: ignore[assignment]
+        self.rt[L.RT_TABLE] = ctypes.addressof(mem.rows)
+        self.rt[L.RT_MAP_ROWS] = ctypes.addressof(mem.map_rows)
+        self.rt[L.RT_TABLE_LEN] = mem.capacity
+
+    def register_map(self, vm_map: Any, *, name: str | None = None, fd: int | None = None) -> int:
+        """Also describe plain and per-CPU arrays to native code (lookups without Python)."""
+        handle = super().register_map(vm_map, name=name, fd=fd)
+        from ..maps import ArrayMap, SlotArrayMap
+        if isinstance(vm_map, ArrayMap) and not isinstance(vm_map, SlotArrayMap):
+            pool = vm_map.pool
+            kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
+            self.mem.set_map_row(handle >> 32, kind, pool.cpus, vm_map.max_entries,  # type: ignore[attr-defined]
+                                 pool.stride, pool.region.base)
+        return handle
 
     # --- loading ---------------------------------------------------------------------------------
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
@@ -134,6 +158,7 @@ class JITMachine(Machine):
         rt[L.RT_BUDGET] = limit
         rt[L.RT_MAY_GOTO] = self.may_goto_limit
         rt[L.RT_ITER] = 0
+        rt[L.RT_CPU] = self.cpu
         self._tail_calls = 0
         self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
         self._sync(full=True)
@@ -252,7 +277,8 @@ class JITMachine(Machine):
             else:
                 raise JITError(f"unknown pseudo helper {helper_id:#x}")
             rt[L.RT_ARGS] = r0 & M64
-            self._sync()
+            if helper_id not in _NO_SYNC:
+                self._sync()
             return L.ST_OK
         except _TailCall:
             return L.ST_TAIL_CALL

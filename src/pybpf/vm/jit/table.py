@@ -21,11 +21,12 @@ class TableMemory(Memory):
         super().__init__()
         self.capacity = 0
         self.rows = (ctypes.c_uint64 * 0)()
+        self.map_rows = (ctypes.c_uint64 * 0)()   # (kind | cpus << 8, max_entries, stride, base)
         self._exports: dict[int, object] = {}       # slot -> ctypes view keeping buf exported
         self._volatile: dict[int, Region] = {}      # packet/ctx regions: lo/hi/fields may change
         self.hooks = (ctypes.c_uint64 * 32)()
         self.hook_count = 0
-        self.on_resize = None                        # callback(rows address, length)
+        self.on_resize = None                        # callback() after the tables moved
         self._grow(0x200)
 
     # --- table maintenance --------------------------------------------------------------------
@@ -35,9 +36,19 @@ class TableMemory(Memory):
         ctypes.memmove(rows, self.rows, ctypes.sizeof(self.rows))
         for slot in range(self.capacity, capacity):
             rows[slot * 4 + 1] = 1
-        self.rows, self.capacity = rows, capacity
+        map_rows = (ctypes.c_uint64 * (capacity * L.ROW_WORDS))()
+        ctypes.memmove(map_rows, self.map_rows, ctypes.sizeof(self.map_rows))
+        self.rows, self.map_rows, self.capacity = rows, map_rows, capacity
         if self.on_resize is not None:
-            self.on_resize(ctypes.addressof(rows), capacity)
+            self.on_resize()
+
+    def set_map_row(self, slot: int, kind: int, cpus: int, max_entries: int, stride: int,
+                    base: int) -> None:
+        """Describe the map whose handle lives in ``slot`` for native lookups (kind 0 = none)."""
+        if slot >= self.capacity:
+            self._grow(slot + 1)
+        i = slot * L.ROW_WORDS
+        self.map_rows[i:i + 4] = [kind | (cpus << 8), max_entries, stride, base]
 
     def _write_row(self, slot: int, region: Region) -> None:
         base = slot * L.ROW_WORDS
@@ -74,6 +85,7 @@ class TableMemory(Memory):
                 self.rows[base + i] = v
             self._exports.pop(slot, None)
             self._volatile.pop(slot, None)
+            self.map_rows[base] = 0
 
     def sync(self, full: bool = False) -> None:
         """Copy lo/hi/flags of regions that may have changed (all regions when ``full``) and

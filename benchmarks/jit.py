@@ -1,0 +1,91 @@
+"""Benchmark of the native JIT (pybpf.vm.jit): ns per run next to the interpreter and the kernel's
+BPF_PROG_TEST_RUN for the same program and packet, all measured in this one run.
+
+Never asserts anything. Run: python benchmarks/jit.py [--runs N] [--no-kernel]
+Every engine runs test_run(packet, repeat=N) and reports its own average duration: the kernel's
+in-kernel loop, the JIT's native repeat loop, the interpreter's Python loop (fewer runs).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+import pybpf  # noqa: E402
+from pybpf.build import compile_bpf  # noqa: E402
+
+
+def frame(payload) -> bytes:
+    from scapy.all import Ether
+    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / payload)
+
+
+def cases() -> list[tuple[str, Path, str, bytes]]:
+    from scapy.all import ICMP, IP, TCP, UDP
+    vm_xdp = compile_bpf(ROOT / "tests" / "vm" / "progs" / "vm_xdp.c")
+    out = [("xdp_parse (UDP echo -> XDP_TX)", vm_xdp, "xdp_parse",
+            frame(IP(src="10.200.0.1", dst="10.200.0.2") / UDP(sport=1234, dport=7) / b"hello")),
+           ("xdp_parse (ICMP -> drop, counted)", vm_xdp, "xdp_parse",
+            frame(IP(src="10.200.0.3", dst="10.200.0.2") / ICMP())),
+           ("xdp_helpers (bpf_loop, for_each, LPM)", vm_xdp, "xdp_helpers", bytes(range(64)))]
+    lb = ROOT / "bpf" / "xdplb.bpf.c"
+    if lb.exists():
+        out.append(("xdp_lb (unconfigured: parse + map misses)", compile_bpf(lb), "xdp_lb",
+                    frame(IP(src="10.200.1.2", dst="10.200.9.1") / TCP(sport=40000, dport=80,
+                                                                         flags="S"))))
+    return out
+
+
+def per_run_ns(backend: str, obj: Path, prog: str, packet: bytes, runs: int) -> tuple[float, int]:
+    """(average ns per run as the backend reports it, retval)."""
+    with pybpf.Collection(pybpf.load_object(obj), backend=backend) as coll:
+        p = coll.programs[prog]
+        p.test_run(packet)                                   # warm-up (and JIT compile)
+        result = p.test_run(packet, repeat=runs)
+        return float(result.duration_ns), result.retval
+
+
+def compile_ms(obj: Path) -> float:
+    from pybpf.vm.jit import engine
+    engine._cache.clear()                                    # measure a cold compile
+    start = time.perf_counter()
+    with pybpf.Collection(pybpf.load_object(obj), backend="jit"):
+        pass
+    return (time.perf_counter() - start) * 1e3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100_000, help="runs per engine (kernel, JIT)")
+    parser.add_argument("--interp-runs", type=int, default=300)
+    parser.add_argument("--no-kernel", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    for label, obj, prog, packet in cases():
+        jit_ns, jit_ret = per_run_ns("jit", obj, prog, packet, args.runs)
+        interp_ns, interp_ret = per_run_ns("vm", obj, prog, packet, args.interp_runs)
+        kernel_ns = None
+        if not args.no_kernel:
+            try:
+                kernel_ns, kernel_ret = per_run_ns("kernel", obj, prog, packet, args.runs)
+            except Exception as exc:  # noqa: BLE001 - report, keep the other columns
+                print(f"(kernel run of {prog} failed: {exc})", file=sys.stderr)
+        rows.append((label, interp_ns, jit_ns, kernel_ns, compile_ms(obj), jit_ret == interp_ret))
+    print(f"\n{'program':<44} {'interp ns':>11} {'JIT ns':>8} {'kernel ns':>10} "
+          f"{'interp/JIT':>11} {'JIT/kernel':>11} {'compile ms':>11} {'same ret':>9}")
+    for label, interp_ns, jit_ns, kernel_ns, cms, same in rows:
+        k = f"{kernel_ns:>10,.0f}" if kernel_ns else f"{'n/a':>10}"
+        kr = f"{jit_ns / kernel_ns:>10.2f}x" if kernel_ns else f"{'n/a':>11}"
+        print(f"{label:<44} {interp_ns:>11,.0f} {jit_ns:>8,.0f} {k} {interp_ns / jit_ns:>10,.0f}x "
+              f"{kr} {cms:>11.0f} {str(same):>9}")
+    print("\nns per run = each engine's test_run(repeat=N) average; the kernel column is "
+          "BPF_PROG_TEST_RUN with the kernel's JIT. compile ms = object load + LLVM compile (cold).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
