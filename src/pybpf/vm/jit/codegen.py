@@ -254,7 +254,7 @@ class _Gen:
         table_len = self.rt_load(b, L.RT_TABLE_LEN)
         in_table = b.icmp_unsigned("<", slot, table_len)
         check = self.new_block("check")
-        info = _c64(size | (0x100 if write else 0))
+        info = _c64(size | (L.FAULT_WRITE if write else 0))
         b.cbranch(in_table, check, self.fault_block)
         self._fault_from(b.block, addr, info)
         b = self.b = ir.IRBuilder(check)
@@ -540,35 +540,141 @@ class _Gen:
         b.branch(self.target_block(target))
 
     def native_array_lookup(self, done: ir.Block) -> None:
-        """bpf_map_lookup_elem on (per-CPU) arrays without leaving native code: r0 = value
-        address or 0; other maps continue to the Python helper in the current block."""
+        """bpf_map_lookup_elem on arrays, per-CPU arrays, hash and per-CPU hash maps without
+        leaving native code: r0 = value address or 0; other maps continue to the Python helper
+        in the current block."""
         b = self.b
         handle = self.reg(1)
         slot = b.lshr(handle, _c64(32))
         ok = b.and_(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)),
                     b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
-        probe, fast, slow = self.new_block("maprow"), self.new_block("array_lookup"), \
-            self.new_block("python_lookup")
+        probe, array, hashed, slow = (self.new_block(n) for n in
+                                      ("maprow", "array_lookup", "hash_lookup", "python_lookup"))
         b.cbranch(ok, probe, slow)
         pb = ir.IRBuilder(probe)
         rows = pb.inttoptr(self.rt_load(pb, L.RT_MAP_ROWS), P64)
-        row = pb.mul(slot, _c64(4))
-        kind_word = pb.load(pb.gep(rows, [row]))
+        row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
+        word = lambda bb, i: bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))   # noqa: E731
+        kind_word = word(pb, 0)
         kind = pb.and_(kind_word, _c64(0xFF))
-        pb.cbranch(pb.icmp_unsigned("!=", kind, _c64(0)), fast, slow)
-        self.b = ir.IRBuilder(fast)
+        sw = pb.switch(kind, slow)
+        sw.add_case(_c64(L.MAP_KIND_ARRAY), array)
+        sw.add_case(_c64(L.MAP_KIND_PERCPU_ARRAY), array)
+        sw.add_case(_c64(L.MAP_KIND_HASH), hashed)
+        sw.add_case(_c64(L.MAP_KIND_PERCPU_HASH), hashed)
+        # arrays: index < max_entries -> base + element * stride
+        self.b = ir.IRBuilder(array)
         key = self.load(2, 0, 4)
         b = self.b
-        max_entries = b.load(b.gep(rows, [b.add(row, _c64(1))]))
-        stride = b.load(b.gep(rows, [b.add(row, _c64(2))]))
-        base = b.load(b.gep(rows, [b.add(row, _c64(3))]))
         cpus = b.lshr(kind_word, _c64(8))
         percpu = b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY))
         element = b.select(percpu, b.add(b.mul(key, cpus), self.rt_load(b, L.RT_CPU)), key)
-        value = b.add(base, b.mul(element, stride))
-        self.set_reg(0, b.select(b.icmp_unsigned("<", key, max_entries), value, _c64(0)))
+        value = b.add(word(b, 3), b.mul(element, word(b, 2)))
+        self.set_reg(0, b.select(b.icmp_unsigned("<", key, word(b, 1)), value, _c64(0)))
+        b.branch(done)
+        # hash maps: the key index gives slot + 1 (0: absent)
+        self.b = ir.IRBuilder(hashed)
+        key_size = word(self.b, 4)
+        key_host = self.address_dynamic(self.reg(2), key_size)
+        b = self.b
+        found = b.call(self.hash_find_fn(), [key_host, key_size, word(b, 5), word(b, 6), word(b, 7)])
+        cpus = b.lshr(kind_word, _c64(8))
+        percpu = b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH))
+        slot1 = b.sub(found, _c64(1))
+        element = b.select(percpu, b.add(b.mul(slot1, cpus), self.rt_load(b, L.RT_CPU)), slot1)
+        value = b.add(word(b, 3), b.mul(element, word(b, 2)))
+        self.set_reg(0, b.select(b.icmp_unsigned("==", found, _c64(0)), _c64(0), value))
         b.branch(done)
         self.b = ir.IRBuilder(slow)
+
+    def address_dynamic(self, addr: ir.Value, size: ir.Value) -> ir.Value:
+        """Host address of ``size`` (run-time value) readable bytes at VM address ``addr``."""
+        b = self.b
+        slot = b.lshr(addr, _c64(32))
+        offset = b.and_(addr, _c64(M32))
+        check, ok = self.new_block("dcheck"), self.new_block("dinbounds")
+        b.cbranch(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)), check,
+                  self.fault_block)
+        self._fault_from(b.block, addr, size)
+        b = ir.IRBuilder(check)
+        table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
+        row = b.mul(slot, _c64(L.ROW_WORDS))
+        host = b.load(b.gep(table, [row]))
+        lo = b.load(b.gep(table, [b.add(row, _c64(1))]))
+        hi = b.load(b.gep(table, [b.add(row, _c64(2))]))
+        bad = b.or_(b.icmp_unsigned("<", offset, lo), b.icmp_unsigned(">", b.add(offset, size), hi))
+        b.cbranch(bad, self.fault_block, ok)
+        self._fault_from(b.block, addr, size)
+        self.b = ir.IRBuilder(ok)
+        return self.b.add(host, offset)
+
+    def hash_find_fn(self) -> ir.Function:
+        """u64 hash_find(key_host, key_size, mask, index_host, keys_host): slot + 1 or 0
+        (FNV-1a 64 of the key, linear probing; same scheme as hashindex.HashIndex)."""
+        existing = self.module.globals.get("hash_find")
+        if existing is not None:
+            return existing
+        fn = ir.Function(self.module, ir.FunctionType(I64, [I64, I64, I64, I64, I64]), name="hash_find")
+        fn.linkage = "internal"
+        key, ksize, mask, index, keys = fn.args
+        blocks = {n: fn.append_basic_block(n) for n in
+                  ("entry", "hloop", "hbody", "probe", "check", "cmp", "cmpbody", "next", "hit",
+                   "miss")}
+        p8 = I8.as_pointer()
+        b = ir.IRBuilder(blocks["entry"])
+        b.branch(blocks["hloop"])
+        b = ir.IRBuilder(blocks["hloop"])
+        i = b.phi(I64)
+        h = b.phi(I64)
+        i.add_incoming(_c64(0), blocks["entry"])
+        h.add_incoming(_c64(0xCBF29CE484222325), blocks["entry"])
+        b.cbranch(b.icmp_unsigned("<", i, ksize), blocks["hbody"], blocks["probe"])
+        b = ir.IRBuilder(blocks["hbody"])
+        byte = b.zext(b.load(b.inttoptr(b.add(key, i), p8)), I64)
+        h2 = b.mul(b.xor(h, byte), _c64(0x100000001B3))
+        i.add_incoming(b.add(i, _c64(1)), blocks["hbody"])
+        h.add_incoming(h2, blocks["hbody"])
+        b.branch(blocks["hloop"])
+        b = ir.IRBuilder(blocks["probe"])
+        start = b.and_(h, mask)
+        b.branch(blocks["check"])
+        b = ir.IRBuilder(blocks["check"])
+        pos = b.phi(I64)
+        tries = b.phi(I64)
+        pos.add_incoming(start, blocks["probe"])
+        tries.add_incoming(_c64(0), blocks["probe"])
+        entry = b.zext(b.load(b.inttoptr(b.add(index, b.mul(pos, _c64(4))), I32.as_pointer())), I64)
+        give_up = b.or_(b.icmp_unsigned("==", entry, _c64(0)), b.icmp_unsigned(">", tries, mask))
+        is_tomb = b.icmp_unsigned("==", entry, _c64(0xFFFFFFFF))
+        cmp_or_next = fn.append_basic_block("live")
+        b.cbranch(give_up, blocks["miss"], cmp_or_next)
+        b = ir.IRBuilder(cmp_or_next)
+        b.cbranch(is_tomb, blocks["next"], blocks["cmp"])
+        b = ir.IRBuilder(blocks["cmp"])
+        stored = b.add(keys, b.mul(b.sub(entry, _c64(1)), ksize))
+        b.branch(blocks["cmpbody"])
+        b = ir.IRBuilder(blocks["cmpbody"])
+        j = b.phi(I64)
+        j.add_incoming(_c64(0), blocks["cmp"])
+        done = b.icmp_unsigned(">=", j, ksize)
+        same_blk = fn.append_basic_block("same")
+        byte_blk = fn.append_basic_block("byte")
+        b.cbranch(done, blocks["hit"], byte_blk)
+        b = ir.IRBuilder(byte_blk)
+        x = b.load(b.inttoptr(b.add(key, j), p8))
+        y = b.load(b.inttoptr(b.add(stored, j), p8))
+        b.cbranch(b.icmp_unsigned("==", x, y), same_blk, blocks["next"])
+        b = ir.IRBuilder(same_blk)
+        j.add_incoming(b.add(j, _c64(1)), same_blk)
+        b.branch(blocks["cmpbody"])
+        b = ir.IRBuilder(blocks["next"])
+        pos.add_incoming(b.and_(b.add(pos, _c64(1)), mask), blocks["next"])
+        tries.add_incoming(b.add(tries, _c64(1)), blocks["next"])
+        b.branch(blocks["check"])
+        b = ir.IRBuilder(blocks["hit"])
+        b.ret(entry)
+        ir.IRBuilder(blocks["miss"]).ret(_c64(0))
+        return fn
 
     def helper(self, helper_id: int, nxt: int) -> None:
         """Call the Python helper callback: r1..r5 in, r0 out, status checked."""

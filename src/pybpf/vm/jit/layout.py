@@ -13,7 +13,7 @@ RT_TABLE_LEN = 1      # rows in the table
 RT_BUDGET = 2         # remaining instruction budget (signed; charged on back-edges)
 RT_PC = 3             # slot of the faulting / calling instruction
 RT_FAULT_ADDR = 4
-RT_FAULT_INFO = 5     # access size | 0x100 for writes
+RT_FAULT_INFO = 5     # access size | FAULT_WRITE for writes
 RT_DEPTH = 6          # call frames in use (shared by nested callbacks)
 RT_STACK_TOPS = 7     # address of u64[MAX_CALL_FRAMES]: VM address of each frame's stack top
 RT_HELPER = 8         # address of the helper callback: u64 cb(u64 id) (args in RT_ARGS)
@@ -23,7 +23,7 @@ RT_HOOKS_LEN = 11
 RT_MAY_GOTO = 12      # may_goto allowance left in this run
 RT_CODE_BASE = 13     # VM address of this program's code (callx targets)
 RT_STACK_HOST = 14    # address of u64[MAX_CALL_FRAMES]: host address of each frame's stack top
-RT_MAP_ROWS = 22      # address of u64[4 * TABLE_LEN]: (kind | cpus << 8, max_entries, stride, base)
+RT_MAP_ROWS = 22      # address of u64[8 * TABLE_LEN]: map rows, see MAP_ROW_WORDS
 RT_CPU = 23           # the simulated CPU of this run (per-CPU array lookups)
 RT_ITER = 15          # runs finished by a native repeat loop
 RT_ARGS = 16          # u64[6]: r0..r5 exchanged with the helper callback
@@ -31,9 +31,15 @@ RT_SIZE = 24
 
 MAP_KIND_ARRAY = 1    # map rows: lookups done natively (index < max_entries -> base + index * stride)
 MAP_KIND_PERCPU_ARRAY = 2
+MAP_KIND_HASH = 3     # hash and per-CPU hash maps: looked up through a native key index
+MAP_KIND_PERCPU_HASH = 4
+# map row (one per handle slot): kind | cpus << 8, max_entries, stride, value base (VM address),
+# key_size, index mask, host address of u32 index[mask + 1], host address of key bytes
+MAP_ROW_WORDS = 8
 HELPER_MAP_LOOKUP = 1
 
 ROW_WORDS = 4
+FAULT_WRITE = 1 << 32
 FLAG_WRITABLE = 1
 FLAG_HOOKED = 2
 

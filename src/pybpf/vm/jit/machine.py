@@ -107,12 +107,26 @@ class JITMachine(Machine):
     def register_map(self, vm_map: Any, *, name: str | None = None, fd: int | None = None) -> int:
         """Also describe plain and per-CPU arrays to native code (lookups without Python)."""
         handle = super().register_map(vm_map, name=name, fd=fd)
-        from ..maps import ArrayMap, SlotArrayMap
+        from ..maps import ArrayMap, HashMap, SlotArrayMap
+        from ...isa.uapi import MapType
+        mem: TableMemory = self.mem                               # type: ignore[assignment]
         if isinstance(vm_map, ArrayMap) and not isinstance(vm_map, SlotArrayMap):
             pool = vm_map.pool
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
-            self.mem.set_map_row(handle >> 32, kind, pool.cpus, vm_map.max_entries,  # type: ignore[attr-defined]
-                                 pool.stride, pool.region.base)
+            mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
+                                           pool.stride, pool.region.base])
+        elif isinstance(vm_map, HashMap) and vm_map.type in (MapType.HASH, MapType.PERCPU_HASH) \
+                and vm_map.key_size > 0:
+            from .hashindex import HashIndex
+            index = getattr(vm_map, "_jit_index", None)
+            if index is None:
+                index = HashIndex(vm_map)
+                vm_map._jit_index = index                         # type: ignore[attr-defined]
+            pool = vm_map.pool
+            kind = L.MAP_KIND_PERCPU_HASH if vm_map.is_percpu else L.MAP_KIND_HASH
+            mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
+                                           pool.stride, pool.region.base, vm_map.key_size,
+                                           index.mask, index.index_address, index.keys_address])
         return handle
 
     # --- loading ---------------------------------------------------------------------------------
@@ -328,11 +342,12 @@ class JITMachine(Machine):
             return exc if exc is not None else VMError("native code reported a lost error")
         if status == L.ST_FAULT:
             addr, info = rt[L.RT_FAULT_ADDR], rt[L.RT_FAULT_INFO]
+            size, write = info & M32, bool(info & L.FAULT_WRITE)
             err: BPFError
             try:
-                self.mem.resolve(addr, info & 0xFF, write=bool(info & 0x100))
-                err = MemoryAccessError(f"invalid {'write' if info & 0x100 else 'read'} of "
-                                        f"{info & 0xFF} byte(s) at {addr:#x}")
+                self.mem.resolve(addr, size, write=write)
+                err = MemoryAccessError(f"invalid {'write' if write else 'read'} of {size} "
+                                        f"byte(s) at {addr:#x}")
             except MemoryAccessError as exc:
                 err = exc
             return self._locate(err, prog, pc)

@@ -36,19 +36,18 @@ class TableMemory(Memory):
         ctypes.memmove(rows, self.rows, ctypes.sizeof(self.rows))
         for slot in range(self.capacity, capacity):
             rows[slot * 4 + 1] = 1
-        map_rows = (ctypes.c_uint64 * (capacity * L.ROW_WORDS))()
+        map_rows = (ctypes.c_uint64 * (capacity * L.MAP_ROW_WORDS))()
         ctypes.memmove(map_rows, self.map_rows, ctypes.sizeof(self.map_rows))
         self.rows, self.map_rows, self.capacity = rows, map_rows, capacity
         if self.on_resize is not None:
             self.on_resize()
 
-    def set_map_row(self, slot: int, kind: int, cpus: int, max_entries: int, stride: int,
-                    base: int) -> None:
+    def set_map_row(self, slot: int, words: list[int]) -> None:
         """Describe the map whose handle lives in ``slot`` for native lookups (kind 0 = none)."""
         if slot >= self.capacity:
             self._grow(slot + 1)
-        i = slot * L.ROW_WORDS
-        self.map_rows[i:i + 4] = [kind | (cpus << 8), max_entries, stride, base]
+        i = slot * L.MAP_ROW_WORDS
+        self.map_rows[i:i + L.MAP_ROW_WORDS] = (list(words) + [0] * L.MAP_ROW_WORDS)[:L.MAP_ROW_WORDS]
 
     def _write_row(self, slot: int, region: Region) -> None:
         base = slot * L.ROW_WORDS
@@ -85,7 +84,7 @@ class TableMemory(Memory):
                 self.rows[base + i] = v
             self._exports.pop(slot, None)
             self._volatile.pop(slot, None)
-            self.map_rows[base] = 0
+            self.map_rows[slot * L.MAP_ROW_WORDS] = 0
 
     def sync(self, full: bool = False) -> None:
         """Copy lo/hi/flags of regions that may have changed (all regions when ``full``) and

@@ -1,0 +1,99 @@
+"""A native open-addressing index over a VM hash map's keys, so generated code can look keys up.
+
+Mirrors ``HashMap.slots`` (key -> value slot) into two ctypes arrays (index of slot+1 entries, key
+bytes per slot), updated on every insert/delete the map makes; it never changes the map itself and
+never decides semantics (the Python map stays the truth; the index only answers "which slot").
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+EMPTY, TOMBSTONE = 0, 0xFFFFFFFF
+FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
+M64 = (1 << 64) - 1
+
+
+def fnv1a(data: bytes) -> int:
+    """FNV-1a 64 of ``data`` (the generated code computes the same)."""
+    h = FNV_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * FNV_PRIME) & M64
+    return h
+
+
+class HashIndex:
+    """Index of one hash map; installed by wrapping the map's _insert_slot/_delete."""
+
+    def __init__(self, vm_map: Any) -> None:
+        self.map = vm_map
+        self.key_size = vm_map.key_size
+        size = 8
+        while size < 2 * vm_map.max_entries:
+            size *= 2
+        self.mask = size - 1
+        self.index = (ctypes.c_uint32 * size)()
+        self.keys = (ctypes.c_uint8 * max(vm_map.max_entries * self.key_size, 1))()
+        self.tombstones = 0
+        self.rebuild()
+        insert, delete = vm_map._insert_slot, vm_map._delete
+
+        def insert_slot(key: bytes) -> int:
+            evicting = len(vm_map.slots)
+            slot = insert(key)
+            if len(vm_map.slots) <= evicting:        # an LRU eviction replaced another key
+                self.rebuild()
+            elif slot >= 0:
+                self.add(bytes(key), slot)
+            return slot
+
+        def delete_key(key: bytes) -> bool:
+            removed = delete(key)
+            if removed:
+                self.remove(bytes(key))
+            return removed
+        vm_map._insert_slot, vm_map._delete = insert_slot, delete_key
+
+    @property
+    def index_address(self) -> int:
+        return ctypes.addressof(self.index)
+
+    @property
+    def keys_address(self) -> int:
+        return ctypes.addressof(self.keys)
+
+    def rebuild(self) -> None:
+        ctypes.memset(self.index, 0, ctypes.sizeof(self.index))
+        self.tombstones = 0
+        for key, slot in self.map.slots.items():
+            self.add(key, slot)
+
+    def add(self, key: bytes, slot: int) -> None:
+        k = self.key_size
+        self.keys[slot * k:slot * k + k] = list(key)
+        i = fnv1a(key) & self.mask
+        while self.index[i] not in (EMPTY, TOMBSTONE):
+            i = (i + 1) & self.mask
+        if self.index[i] == TOMBSTONE:
+            self.tombstones -= 1
+        self.index[i] = slot + 1
+
+    def remove(self, key: bytes) -> None:
+        k = self.key_size
+        i = fnv1a(key) & self.mask
+        for _ in range(self.mask + 1):
+            entry = self.index[i]
+            if entry == EMPTY:
+                return
+            if entry != TOMBSTONE:
+                slot = entry - 1
+                if bytes(self.keys[slot * k:slot * k + k]) == key:
+                    self.index[i] = TOMBSTONE
+                    self.tombstones += 1
+                    if self.tombstones > (self.mask + 1) // 4:
+                        self.rebuild()
+                    return
+            i = (i + 1) & self.mask
+
+
+__all__ = ["HashIndex", "fnv1a"]
