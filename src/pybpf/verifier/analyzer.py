@@ -26,7 +26,7 @@ from .rejections import (
     UninitializedRegisterError, UnsupportedFeatureError,
 )
 from .state import (EMPTY_SLOT, INVALID, MAX_STACK, MISC, SPILL, ZERO, Checkpoint, Frame, Slot,
-                    State, fresh_frame, state_covers)
+                    State, fresh_frame, state_covers, state_signature)
 
 U32 = (1 << 32) - 1
 U64 = (1 << 64) - 1
@@ -77,6 +77,7 @@ class Analyzer:
         self.checkpoints: dict[int, list[Checkpoint]] = {}
         self.stack_depth: dict[int, int] = {s: 0 for s in shape.subprog_starts}
         self.call_edges: set[tuple[int, int]] = set()
+        self.signatures: dict[tuple, list[Checkpoint]] = {}
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
         self.relevant = compute_relevance(shape, self._relevant_args, self._exit_uses_r0)
@@ -143,32 +144,53 @@ class Analyzer:
     def _visit_prune_point(self, st: State) -> bool:
         pc = st.pc
         lst = self.checkpoints.setdefault(pc, [])
-        add_new = True
-        live = self.shape.live
-        for cp in lst:
-            if cp.branches > 0:
-                if pc in self.shape.loop_heads and state_covers(cp.state, st, None, exact=True):
+        if pc in self.shape.loop_heads:
+            sig = (pc, state_signature(st))
+            for cp in self.signatures.get(sig, ()):
+                if cp.branches > 0:
                     raise InfiniteLoopError(
                         f"infinite loop detected at insn {pc}: the loop comes back to exactly the "
                         "same state, so it can never exit", pc=pc)
-                if self.jmps_since_cp < 20 and self.insns_since_cp < 100:
-                    add_new = False
+        else:
+            sig = None
+        live = self.shape.live
+        in_progress = any(cp.branches > 0 for cp in lst)
+        add_new = not (in_progress and self.jmps_since_cp < 20 and self.insns_since_cp < 100)
+        keep: list[Checkpoint] = []
+        pruned = False
+        for i, cp in enumerate(lst):
+            if cp.branches > 0:
+                keep.append(cp)
                 continue
             if state_covers(cp.state, st, live, exact=False, relevant=self.relevant):
-                return True
-        if add_new:
-            cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads)
-            lst.append(cp)
-            st.parent = cp
-            self.total_states += 1
-            self.cur_states += 1
-            self.peak_states = max(self.peak_states, self.cur_states)
-            self.max_states_per_insn = max(self.max_states_per_insn, len(lst))
-            self.jmps_since_cp = 0
-            self.insns_since_cp = 0
-            if self.total_states > self.opt.state_limit:
-                raise ComplexityLimitError(
-                    f"too many states ({self.total_states}) stored while exploring paths", pc=pc)
+                cp.hits += 1
+                keep.extend(lst[i:])
+                pruned = True
+                break
+            if add_new:
+                cp.misses += 1              # like the kernel: evict states that never prune
+            if cp.misses <= cp.hits * 16 + 16:
+                keep.append(cp)
+        lst[:] = keep
+        if pruned:
+            return True
+        if not add_new:
+            return False
+        cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads)
+        lst.append(cp)
+        if sig is not None:
+            self.signatures.setdefault(sig, []).append(cp)
+        st.parent = cp
+        self.total_states += 1
+        self.cur_states = sum(len(v) for v in self.checkpoints.values()) \
+            if self.total_states % 64 == 0 else self.cur_states + 1
+        self.peak_states = max(self.peak_states, self.cur_states)
+        self.max_states_per_insn = max(self.max_states_per_insn, len(lst))
+        self.jmps_since_cp = 0
+        self.insns_since_cp = 0
+        if self.total_states > self.opt.state_limit:
+            raise ComplexityLimitError(
+                f"too many states ({self.total_states}) stored while exploring paths", pc=pc)
         return False
 
     # --- register access -------------------------------------------------------------------
@@ -309,6 +331,8 @@ class Analyzer:
         if is64:
             return _alu_op(op, a, b, 64, off)
         r = B.truncate32(_alu_op(op, B.low32(a), B.low32(b), 32, off))
+        if op in (ALUOp.DIV, ALUOp.MOD) and not r.is_const:
+            return B.UNKNOWN
         if op in (ALUOp.ADD, ALUOp.SUB, ALUOp.MUL):
             r = B.with_s32(r, _alu_op(op, B.sext32(a), B.sext32(b), 64, off))
         return r
@@ -1125,6 +1149,7 @@ class Analyzer:
             lo, hi = d, s
         else:
             return
+        strict = op in (">", "<")
         if lo.type is RegType.PTR_TO_PACKET and hi.type is RegType.PTR_TO_PACKET_END:
             good = lo
         elif lo.type is RegType.PTR_TO_PACKET_META and hi.type is RegType.PTR_TO_PACKET \
@@ -1132,10 +1157,10 @@ class Analyzer:
             good = lo
         else:
             return
-        if good.off < 0 or good.var.umax > MAX_PACKET_OFF or \
+        if good.off < 0 or (good.off == 0 and strict) or good.var.umax > MAX_PACKET_OFF or \
                 good.var.umax + good.off > MAX_PACKET_OFF:
             return
-        new_range = good.off
+        new_range = good.off + 1 if strict else good.off
         for frame, where, reg in list(self._all_regs(st)):
             if reg.type is good.type and reg.id == good.id and reg.range < new_range:
                 self._set(frame, where, reg.with_(range=new_range))
@@ -1202,10 +1227,12 @@ def _alu_op(op: int, a: Bounds, b: Bounds, bits: int, off: int) -> Bounds:
         return B.sub(a, b)
     if op == ALUOp.MUL:
         return B.mul(a, b)
-    if op == ALUOp.DIV:
-        return B.div(a, b, signed=off == 1)
-    if op == ALUOp.MOD:
-        return B.mod(a, b, signed=off == 1)
+    if op in (ALUOp.DIV, ALUOp.MOD):
+        # The kernel does not track ranges through division (constants only); neither may we,
+        # or we would accept programs it rejects.
+        if a.is_const and b.is_const and b.const and not off:
+            return B.div(a, b, False) if op == ALUOp.DIV else B.mod(a, b, False)
+        return B.UNKNOWN
     if op == ALUOp.OR:
         return B.or_(a, b)
     if op == ALUOp.AND:

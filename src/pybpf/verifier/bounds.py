@@ -4,6 +4,7 @@ Sound over-approximations of ALU results and of what a conditional branch proves
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from . import tnum as T
@@ -103,6 +104,7 @@ _HIGH = U64 ^ U32
 _SIGN64 = 1 << 63
 
 
+@lru_cache(maxsize=1 << 16)
 def normalize(b: Bounds) -> Bounds | None:
     """Tighten each view (tnum, s64, u64, s32, u32) from the others; None when none can hold."""
     var, smin, smax, umin, umax, u32min, u32max, s32min, s32max = b
@@ -212,12 +214,14 @@ def _sync(var: Tnum, smin: int, smax: int, umin: int, umax: int, u32min: int = 0
 
 
 # --- 32-bit views ----------------------------------------------------------------------------
+@lru_cache(maxsize=1 << 16)
 def low32(b: Bounds) -> Bounds:
     """The low 32 bits of ``b`` as a zero-extended value (what an ALU32 op reads)."""
     return _sync(T.subreg(b.var), b.u32min, b.u32max, b.u32min, b.u32max, b.u32min, b.u32max,
                  b.s32min, b.s32max)
 
 
+@lru_cache(maxsize=1 << 16)
 def sext32(b: Bounds) -> Bounds:
     """The low 32 bits of ``b`` sign-extended to 64 (for signed 32-bit comparisons)."""
     var = T.arshift(T.lshift(b.var, 32), 32)
@@ -238,6 +242,7 @@ def merge32(orig: Bounds, view: Bounds, signed: bool) -> Bounds | None:
                             orig.s32min, orig.s32max))
 
 
+@lru_cache(maxsize=1 << 16)
 def truncate32(b: Bounds) -> Bounds:
     """Result of an ALU32 op computed in 64 bits, zero-extended from its low 32 bits."""
     if 0 <= b.smin and b.umax <= U32:

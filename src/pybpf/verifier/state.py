@@ -50,6 +50,8 @@ class Checkpoint:
     branches: int
     parent: "Checkpoint | None"
     loop_head: bool = False
+    hits: int = 0
+    misses: int = 0
 
 
 @dataclass
@@ -197,3 +199,9 @@ def state_covers(old: State, new: State, live: list[frozenset[int]] | None, exac
 
 def fresh_frame(callsite: int, subprog: int, frameno: int) -> Frame:
     return Frame([NOT_INIT] * 11, {}, callsite, subprog, frameno)
+
+
+def state_signature(st: State) -> tuple:
+    """A hashable value equal for exactly-equal states (used to detect infinite loops)."""
+    return (tuple((tuple(f.regs), tuple(sorted((k, v) for k, v in f.stack.items() if v != EMPTY_SLOT)),
+                   f.callsite) for f in st.frames), st.refs, st.lock)

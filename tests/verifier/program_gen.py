@@ -1,0 +1,127 @@
+"""Hypothesis strategies that build small XDP programs, safe or deliberately unsafe, from gadgets.
+
+Each gadget exercises one safety rule (packet bounds, NULL checks, map value ranges, stack bounds,
+context layout, loops, ring buffer references) with parameters drawn around the boundary between
+safe and unsafe. Test support only; the kernel and pybpf judge the results.
+"""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+SIZES = {1: "b", 2: "h", 4: "w", 8: "dw"}
+
+
+def _packet(draw, n: int) -> str:
+    size = draw(st.sampled_from([1, 2, 4, 8]))
+    bound = draw(st.integers(0, 40))
+    off = draw(st.integers(-2, 40))
+    checked = draw(st.booleans())
+    op = draw(st.sampled_from(["jgt", "jge", "jsgt"]))
+    write = draw(st.booleans())
+    access = (f"st{SIZES[size]} [%r2{off:+d}], 7" if write else f"ldx{SIZES[size]} %r0, [%r2{off:+d}]")
+    check = f"mov %r4, %r2\nadd %r4, {bound}\n{op} %r4, %r3, out{n}\n" if checked else ""
+    return f"ldxw %r2, [%r6]\nldxw %r3, [%r6+4]\n{check}{access}\nout{n}:\n"
+
+
+def _map_value(draw, n: int) -> str:
+    checked = draw(st.booleans())
+    off = draw(st.integers(-2, 18))
+    size = draw(st.sampled_from([1, 2, 4, 8]))
+    write = draw(st.booleans())
+    m = draw(st.sampled_from(["hash", "arr"]))
+    key = draw(st.sampled_from(["stw [%r10-4], 0", "stw [%r10-4], 2", "stw [%r10-4], 9"]))
+    access = (f"st{SIZES[size]} [%r0{off:+d}], 1" if write else f"ldx{SIZES[size]} %r1, [%r0{off:+d}]")
+    check = f"jeq %r0, 0, out{n}\n" if checked else ""
+    return (f"{key}\nmov %r2, %r10\nadd %r2, -4\nldmap %r1, {m}\ncall 1\n{check}{access}\n"
+            f"out{n}:\n")
+
+
+def _var_index(draw, n: int) -> str:
+    mask = draw(st.sampled_from([0, 1, 3, 7, 8, 15, 16, 31, 255]))
+    size = draw(st.sampled_from([1, 2, 4, 8]))
+    style = draw(st.sampled_from(["and", "jgt", "jge32", "none"]))
+    bound = draw(st.integers(0, 20))
+    if style == "and":
+        limit = f"and %r7, {mask}\n"
+    elif style == "jgt":
+        limit = f"jgt %r7, {bound}, out{n}\n"
+    elif style == "jge32":
+        limit = f"jge32 %r7, {bound}, out{n}\n"
+    else:
+        limit = ""
+    return ("stw [%r10-4], 1\nmov %r2, %r10\nadd %r2, -4\nldmap %r1, hash\ncall 1\n"
+            f"jeq %r0, 0, out{n}\nmov %r8, %r0\ncall 7\nmov %r7, %r0\n{limit}"
+            f"add %r8, %r7\nldx{SIZES[size]} %r1, [%r8]\nout{n}:\n")
+
+
+def _stack(draw, n: int) -> str:
+    size = draw(st.sampled_from([1, 2, 4, 8]))
+    off = draw(st.sampled_from([-520, -516, -512, -511, -264, -16, -12, -9, -8, -4, -2, -1, 0, 4]))
+    write = draw(st.booleans())
+    if write:
+        return f"st{SIZES[size]} [%r10{off:+d}], 3\n"
+    return f"ldx{SIZES[size]} %r1, [%r10{off:+d}]\n"
+
+
+def _context(draw, n: int) -> str:
+    size = draw(st.sampled_from([1, 2, 4, 8]))
+    off = draw(st.integers(-4, 28))
+    write = draw(st.booleans())
+    if write:
+        return f"st{SIZES[size]} [%r6{off:+d}], 0\n"
+    return f"ldx{SIZES[size]} %r1, [%r6{off:+d}]\n"
+
+
+def _loop(draw, n: int) -> str:
+    bound = draw(st.integers(0, 40))
+    step = draw(st.sampled_from([0, 1, 1, 2, 3]))
+    op = draw(st.sampled_from(["jlt", "jne", "jslt", "jlt32"]))
+    if op == "jne" and step > 1:       # would count past the bound: the kernel needs 1M insns
+        op = "jlt"
+    return f"mov %r7, 0\nloop{n}:\nadd %r7, {step}\n{op} %r7, {bound}, loop{n}\n"
+
+
+def _ringbuf(draw, n: int) -> str:
+    size = draw(st.sampled_from([8, 16]))
+    checked = draw(st.booleans())
+    release = draw(st.sampled_from(["submit", "discard", "none", "one_path"]))
+    off = draw(st.integers(0, 16))
+    check = f"jeq %r0, 0, out{n}\n" if checked else ""
+    body = f"mov %r7, %r0\nstb [%r0{off:+d}], 1\n" if checked else "mov %r7, %r0\n"
+    if release == "none":
+        tail = ""
+    elif release == "one_path":
+        tail = f"call 7\njeq %r0, 0, out{n}\nmov %r1, %r7\nmov %r2, 0\ncall 132\n"
+    else:
+        tail = f"mov %r1, %r7\nmov %r2, 0\ncall {132 if release == 'submit' else 133}\n"
+    return f"ldmap %r1, rb\nmov %r2, {size}\nmov %r3, 0\ncall 131\n{check}{body}{tail}out{n}:\n"
+
+
+def _alu_then_index(draw, n: int) -> str:
+    ops = draw(st.lists(st.tuples(st.sampled_from(["add", "sub", "mul", "and", "or", "rsh", "lsh",
+                                                   "xor", "mod", "div", "add32", "and32", "rsh32"]),
+                                  st.integers(0, 40)), min_size=1, max_size=4))
+    lines = ["call 7", "mov %r7, %r0"]
+    for op, imm in ops:
+        if op.startswith(("rsh", "lsh")):
+            imm %= 32
+        if op.startswith(("mod", "div")) and imm == 0:
+            imm = 1
+        lines.append(f"{op} %r7, {imm}")
+    lines += ["stw [%r10-4], 1", "mov %r2, %r10", "add %r2, -4", "ldmap %r1, hash", "call 1",
+              f"jeq %r0, 0, out{n}", "add %r0, %r7", "ldxb %r1, [%r0]", f"out{n}:"]
+    return "\n".join(lines) + "\n"
+
+
+GADGETS = [_packet, _map_value, _var_index, _stack, _context, _loop, _ringbuf, _alu_then_index]
+
+
+@st.composite
+def xdp_programs(draw) -> str:
+    """An XDP program of one to three gadgets; r6 keeps the context throughout."""
+    count = draw(st.integers(1, 3))
+    parts = ["mov %r6, %r1"]
+    for n in range(count):
+        parts.append(draw(st.sampled_from(GADGETS))(draw, n))
+    parts.append("mov %r0, 2\nexit")
+    return "\n".join(parts)

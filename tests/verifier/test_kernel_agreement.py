@@ -1,0 +1,75 @@
+"""Agreement with the Linux verifier on the project's C corpora and on generated programs.
+
+pybpf must reject every program the kernel rejects for a safety reason, and accept at least 95% of
+what the kernel accepts. Both numbers are printed (run with -s to see them).
+"""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from asm_util import MAPS, prog
+from corpus_oracle import corpus_sources, verdicts_for
+from program_gen import xdp_programs
+from pybpf.verifier import verify
+
+GENERATED_EXAMPLES = 150
+
+
+def _report(label: str, kernel_ok: int, both_ok: int, kernel_bad: int, caught: int) -> str:
+    rate = 100.0 * both_ok / kernel_ok if kernel_ok else 100.0
+    return (f"{label}: kernel accepted {kernel_ok}, pybpf accepted {both_ok} of them ({rate:.1f}%); "
+            f"kernel rejected {kernel_bad}, pybpf rejected {caught} of them")
+
+
+@pytest.mark.kernel
+def test_generated_programs_agree_with_the_kernel():
+    from kernel_oracle import load
+    seen: dict[str, int] = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
+    missed: list[str] = []
+    wrongly_rejected: list[str] = []
+
+    @settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(xdp_programs())
+    def check(text: str) -> None:
+        insns = prog(text)
+        kernel = load(insns, 6, MAPS)
+        ours = verify(insns, prog_type=6, maps=MAPS, raise_on_reject=False, insn_limit=100_000)
+        if kernel.accepted:
+            seen["kernel_ok"] += 1
+            seen["both_ok"] += ours.accepted
+            if not ours.accepted:
+                wrongly_rejected.append(f"{ours.error.headline()}\n{text}")
+        else:
+            seen["kernel_bad"] += 1
+            seen["caught"] += not ours.accepted
+            if ours.accepted:
+                missed.append(f"kernel: {kernel.message}\n{text}")
+
+    check()
+    print("\n" + _report("generated XDP programs", seen["kernel_ok"], seen["both_ok"],
+                         seen["kernel_bad"], seen["caught"]))
+    assert not missed, "pybpf accepted programs the kernel rejects:\n" + "\n\n".join(missed[:3])
+    assert seen["both_ok"] >= 0.95 * seen["kernel_ok"], "\n\n".join(wrongly_rejected[:3])
+
+
+@pytest.mark.kernel
+def test_corpus_programs_agree_with_the_kernel(compile_bpf):
+    sources = corpus_sources()
+    if not sources:
+        pytest.skip("no C corpus yet")
+    verdicts = [v for src in sources for v in verdicts_for(src, compile_bpf)]
+    judged = [v for v in verdicts if v.kernel_ok is not None]
+    kernel_ok = [v for v in judged if v.kernel_ok]
+    kernel_bad = [v for v in judged if not v.kernel_ok]
+    both_ok = [v for v in kernel_ok if v.pybpf_ok]
+    caught = [v for v in kernel_bad if not v.pybpf_ok]
+    print("\n" + _report(f"{len(sources)} corpus sources, {len(verdicts)} programs",
+                         len(kernel_ok), len(both_ok), len(kernel_bad), len(caught)))
+    for v in verdicts:
+        if v.kernel_ok is not None and v.kernel_ok != v.pybpf_ok:
+            print(f"  disagree {v.source}:{v.program}: kernel={v.kernel_message!r} "
+                  f"pybpf={v.pybpf_message!r}")
+    assert len(caught) == len(kernel_bad)
+    assert len(both_ok) >= 0.95 * len(kernel_ok)
