@@ -19,7 +19,7 @@ from .context import PACKET_TYPES as PKT_PROG_TYPES, PACKET_WRITE_TYPES, SKB_TYP
 from .regs import (NOT_INIT, OR_NULL, PACKET_TYPES, UNKNOWN_SCALAR, MapInfo, Reg, RegType,
                    const_scalar, scalar)
 from .rejections import (
-    ComplexityLimitError, ContextAccessError, HelperCallError, InfiniteLoopError,
+    ComplexityLimitError, InvalidInstructionError, ContextAccessError, HelperCallError, InfiniteLoopError,
     InvalidMemoryAccessError, InvalidRegisterError, MapValueBoundsError, MemoryBoundsError,
     NullPointerError, PacketBoundsError, PointerArithmeticError, ProgramRejected,
     ProgramStructureError, ReferenceLeakError, ReturnValueError, StackAccessError,
@@ -40,6 +40,10 @@ _JMP_OPS = {JumpOp.JEQ: "==", JumpOp.JNE: "!=", JumpOp.JGT: ">", JumpOp.JGE: ">=
 _ALU_NAMES = {0x00: "+=", 0x10: "-=", 0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: "&=", 0x60: "<<=",
               0x70: ">>=", 0x80: "neg", 0x90: "%=", 0xA0: "^=", 0xB0: "=", 0xC0: "s>>=",
               0xD0: "endian"}
+
+# kfuncs taking no arguments and returning nothing, the only ones pybpf models
+VOID_KFUNCS = frozenset({"bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_preempt_disable",
+                         "bpf_preempt_enable"})
 
 # return value ranges the kernel enforces at program exit, per program type
 RETURN_RANGES = {ProgramType.CGROUP_SKB: (0, 1), ProgramType.CGROUP_SOCK: (0, 1),
@@ -261,6 +265,9 @@ class Analyzer:
         if op == ALUOp.MOV:
             if insn.source:
                 src = self.read(st, insn.src)
+                if insn.off == 1 and is64:             # addr_space_cast
+                    self._addr_space_cast(st, insn, src)
+                    return
                 if insn.off:                           # movsx
                     if src.is_pointer:
                         self._ptr_leak_check(insn.src, "sign-extending move of a pointer")
@@ -322,6 +329,17 @@ class Analyzer:
             return
         self.write(st, dst, scalar(self._scalar_alu(op, d.var, s.var, is64, insn.off)))
 
+    def _addr_space_cast(self, st: State, insn: Instruction, src: Reg) -> None:
+        if not any(m.type == MapType.ARENA for m in self.maps.values()):
+            raise ProgramRejected("addr_space_cast insn can only be used in a program that has "
+                                  "an associated arena")
+        if insn.imm == 1:                              # arena (as 1) -> kernel pointer (as 0)
+            self.write(st, insn.dst, Reg(RegType.PTR_TO_ARENA, B.ZERO))
+        elif insn.imm == 1 << 16:                      # kernel -> user arena address: 32 bits
+            self.write(st, insn.dst, scalar(B.low32(B.UNKNOWN)))
+        else:
+            raise InvalidInstructionError(f"invalid addr_space_cast imm {insn.imm:#x}")
+
     def _ptr_leak_check(self, regno: int, what: str) -> None:
         if not self.opt.privileged:
             raise PointerArithmeticError(f"R{regno} {what} prohibited (unprivileged)")
@@ -351,6 +369,10 @@ class Analyzer:
                 return UNKNOWN_SCALAR
             raise PointerArithmeticError(f"R{dst} pointer {opname} pointer prohibited")
         ptr, off = (d, s) if d.is_pointer else (s, d)
+        if ptr.type is RegType.PTR_TO_ARENA:
+            if op in (ALUOp.ADD, ALUOp.SUB) and not s.is_pointer:
+                return Reg(RegType.PTR_TO_ARENA, B.ZERO)
+            return UNKNOWN_SCALAR
         if ptr.type in OR_NULL:
             raise PointerArithmeticError(
                 f"R{dst} pointer arithmetic on {ptr.type.value} prohibited, null-check it first",
@@ -550,6 +572,13 @@ class Analyzer:
                     f"off={reg.off + off} size={size}", hint="the map is read-only (.rodata)")
             self._region_check(regno, reg, off, size, reg.map.value_size, "map value",
                                MapValueBoundsError, "value_size")
+            data = reg.map.frozen_data
+            if data is not None and not write and reg.var.is_const:
+                start = reg.off + off + reg.var.sconst
+                value = int.from_bytes(data[start:start + size], "little")
+                if sign and value >> (8 * size - 1):
+                    value -= 1 << (8 * size)
+                return const_scalar(value)
             return loaded
         if t is RegType.PTR_TO_MEM:
             self._region_check(regno, reg, off, size, reg.range, "memory", MemoryBoundsError,
@@ -571,6 +600,8 @@ class Analyzer:
                     hint=f"packet access R{regno}+{start} ({size} bytes) may exceed data_end: "
                          f"check that {name} + {start + size} <= data_end first")
             return loaded
+        if t is RegType.PTR_TO_ARENA:
+            return loaded                           # arena faults are handled at run time
         if t is RegType.CONST_PTR_TO_MAP:
             if write:
                 raise InvalidMemoryAccessError("only read from bpf_array is supported",
@@ -717,6 +748,13 @@ class Analyzer:
     def _call(self, st: State, insn: Instruction, pc: int) -> list[State]:
         if insn.is_pseudo_call:
             return self._bpf_call(st, insn, pc)
+        if insn.is_kfunc_call and insn.ref in VOID_KFUNCS:
+            if st.lock is not None:
+                raise HelperCallError("function calls are not allowed while holding a lock")
+            for r in range(6):
+                st.regs[r] = NOT_INIT
+            st.pc = pc + 1
+            return [st]
         if insn.is_kfunc_call:
             raise UnsupportedFeatureError(
                 f"pybpf does not verify kfunc calls ({insn.ref or f'btf id {insn.imm}'})")

@@ -58,8 +58,15 @@ def _map_info(name: str, desc: Any) -> MapInfo:
                                                        desc.max_entries)
         flags = getattr(desc, "flags", 0)
     readonly = bool(flags & BPF_F_RDONLY_PROG) or ".rodata" in name or name == ".kconfig"
+    data = None
+    if readonly and getattr(desc, "frozen", False) and name != ".kconfig":
+        contents = getattr(desc, "contents", None) or []
+        for key, value in contents:
+            if key in (0, b"\0\0\0\0") and isinstance(value, (bytes, bytearray)) \
+                    and len(value) == int(value_size):
+                data = bytes(value)
     return MapInfo(str(name), int(map_type), int(key_size), int(value_size), int(max_entries),
-                   readonly)
+                   readonly, data)
 
 
 def _line_lookup(line_info: Any) -> LineLookup | None:

@@ -28,6 +28,7 @@ class RegType(str, Enum):
     PTR_TO_MEM_OR_NULL = "mem_or_null"
     PTR_TO_BTF_ID = "ptr_"
     PTR_TO_FUNC = "func"
+    PTR_TO_ARENA = "arena"
 
 
 OR_NULL = {RegType.PTR_TO_MAP_VALUE_OR_NULL: RegType.PTR_TO_MAP_VALUE,
@@ -44,6 +45,7 @@ class MapInfo:
     value_size: int
     max_entries: int
     readonly: bool = False
+    frozen_data: bytes | None = None    # value of a frozen read-only map (.rodata): loads are known
 
 
 class Reg(NamedTuple):
