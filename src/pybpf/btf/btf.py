@@ -39,6 +39,7 @@ class BTF:
         self.first_id = len(base) if base is not None else 1
         self._str_start = base._str_total() if base is not None else 0
         self._types = b""                         # the parsed type section
+        self._types_view = memoryview(b"")
         self._index: wire.TypeIndex | None = None
         self._strings = b"\0" if base is None else b""   # parsed string section
         self._extra_strings = bytearray()          # strings added since parsing
@@ -66,6 +67,7 @@ class BTF:
         btf.flags = header.flags
         body = header.hdr_len
         btf._types = data[body + header.type_off: body + header.type_off + header.type_len]
+        btf._types_view = memoryview(btf._types)
         strings = data[body + header.str_off: body + header.str_off + header.str_len]
         if base is None and (not strings or strings[0] != 0):
             raise BTFError(f"{source}: BTF string section must start with a NUL byte")
@@ -181,7 +183,7 @@ class BTF:
         parsed = len(index) if index is not None else 0
         if local < parsed:
             assert index is not None
-            t = wire.decode_type(self._types, index.offsets[local], self.endian, type_id,
+            t = wire.decode_type(self._types_view, index.offsets[local], self.endian, type_id,
                                  self.string_at)
             self._cache[type_id] = t
             return t

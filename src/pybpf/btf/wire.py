@@ -115,10 +115,13 @@ class TypeIndex:
         return len(self.offsets)
 
 
+_HEAD = {e: struct.Struct(e + "III") for e in "<>"}
+
+
 def decode_type(types: bytes | memoryview, pos: int, endian: str, type_id: int,
                 string_at: Callable[[int], str]) -> Type:
     """Decode the record at ``pos`` into a Type with the given id."""
-    name_off, info, size_or_type = struct.unpack_from(endian + "III", types, pos)
+    name_off, info, size_or_type = _HEAD[endian].unpack_from(types, pos)
     kind = _KIND_BY_VALUE[(info >> 24) & 0x1F]
     vlen = info & 0xFFFF
     kflag = bool(info >> 31)
@@ -136,12 +139,11 @@ def decode_type(types: bytes | memoryview, pos: int, endian: str, type_id: int,
         elem, index, nelems = struct.unpack_from(endian + "III", types, p)
         return Array(name, elem, index, nelems, id=type_id)
     if kind in (Kind.STRUCT, Kind.UNION):
-        members = []
-        for m_name, m_type, m_off in struct.iter_unpack(endian + "III", types[p:p + 12 * vlen]):
-            if kflag:
-                members.append(Member(string_at(m_name), m_type, m_off & 0xFFFFFF, m_off >> 24))
-            else:
-                members.append(Member(string_at(m_name), m_type, m_off, 0))
+        triples = _HEAD[endian].iter_unpack(types[p:p + 12 * vlen])
+        if kflag:
+            members = [Member(string_at(n), t, off & 0xFFFFFF, off >> 24) for n, t, off in triples]
+        else:
+            members = [Member(string_at(n), t, off, 0) for n, t, off in triples]
         return CLASS_BY_KIND[kind](name, size_or_type, tuple(members), kflag,  # type: ignore
                                    id=type_id)
     if kind == Kind.ENUM:
