@@ -154,3 +154,15 @@ def test_asm_rejects_bad_conformance_cases_with_one_line(capsys, tmp_path, name,
     code, _, err = _run(capsys, "asm", str(CONFORMANCE / "negative" / f"{name}.data"),
                         "-o", str(tmp_path / "out.bin"))
     assert code == 1 and err.count("\n") == 1 and message in err
+
+
+def test_disasm_r_lists_every_core_relocation_kind_like_llvm_objdump(capsys, compile_bpf):
+    from isa_llvm_tools import CORPUS_DIR
+    obj = compile_bpf(CORPUS_DIR / "core" / "core_relocs.c", mcpu="v3")
+    code, out, err = _run(capsys, "disasm", "-r", "--alu32", "--llvm-exact", str(obj))
+    expected = subprocess.run([need("llvm-objdump-19"), "-dr", "--no-show-raw-insn", "--mcpu=v4",
+                               str(obj)], capture_output=True, text=True, check=True).stdout
+    assert (code, err) == (0, "")
+    assert out == expected
+    kinds = {line.split("<")[1].split(">")[0] for line in out.splitlines() if "CO-RE <" in line}
+    assert len(kinds) == 13

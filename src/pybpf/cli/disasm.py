@@ -45,6 +45,7 @@ class CodeSection:
     symbols: dict[int, str] = field(default_factory=dict)
     functions: dict[int, str] = field(default_factory=dict)
     relocations: list[tuple[int, str, str]] = field(default_factory=list)   # (offset, type, symbol)
+    core_relocations: list[tuple[int, str]] = field(default_factory=list)    # (offset, CO-RE text)
 
 
 def read_code_sections(path: str | Path) -> list[CodeSection]:
@@ -65,6 +66,7 @@ def read_code_sections(path: str | Path) -> list[CodeSection]:
                     sections[index] = CodeSection(section.name, section.data())
             symtab = elf.get_section_by_name(".symtab")
             _read_relocations(elf, sections, symtab)
+            _read_core_relocations(path, sections)
             if symtab is not None:
                 for symbol in symtab.iter_symbols():
                     shndx = symbol["st_shndx"]
@@ -103,6 +105,19 @@ def _read_relocations(elf: Any, sections: dict[int, CodeSection], symtab: Any) -
             sections[rel["sh_info"]].relocations.append((entry["r_offset"], kind, name))
 
 
+def _read_core_relocations(path: Path, sections: dict[int, CodeSection]) -> None:
+    """Add .BTF.ext CO-RE records (llvm-objdump -r lists them after the ELF relocations)."""
+    from .disasm_core import core_relocations
+    by_name = {s.name: s for s in sections.values()}
+    try:
+        records = core_relocations(path.read_bytes(), str(path))
+    except (BPFError, IndexError, KeyError, ValueError, AttributeError):
+        return          # a malformed .BTF/.BTF.ext only loses the CO-RE annotations, not the listing
+    for name, items in records.items():
+        if name in by_name:
+            by_name[name].core_relocations.extend(items)
+
+
 def decode_section(section: CodeSection, path: str | Path = "") -> list[Instruction]:
     try:
         return decode(section.data)
@@ -116,9 +131,11 @@ def section_listing(section: CodeSection, insns: list[Instruction], *, alu32: bo
     """The lines ``pybpf disasm`` prints for one section (function headers included)."""
     texts = disassemble(insns, alu32=alu32, llvm_exact=llvm_exact,
                         symbolize=nearest_symbol(section.symbols), helper_names=helper_names)
-    relocs: dict[int, list[tuple[int, str, str]]] = {}
-    for reloc in sorted(section.relocations) if relocations else []:
-        relocs.setdefault(reloc[0] // 8, []).append(reloc)
+    relocs: dict[int, list[str]] = {}
+    for offset, kind, symbol in sorted(section.relocations) if relocations else []:
+        relocs.setdefault(offset // 8, []).append(f"\t\t{offset:016x}:  {kind}\t{symbol}")
+    for offset, text in section.core_relocations if relocations else []:
+        relocs.setdefault(offset // 8, []).append(f"\t\t{offset:016x}:  {text}")
     out = []
     for insn_text, slot, insn in zip(texts, slot_offsets(insns), insns):
         name = section.functions.get(slot * 8)
@@ -126,7 +143,7 @@ def section_listing(section: CodeSection, insns: list[Instruction], *, alu32: bo
             out += ["", f"{slot * 8:016x} <{name}>:"]
         out.append(f"{slot:8d}:\t{insn_text}")
         for at in range(slot, slot + insn.slots):
-            out += [f"\t\t{offset:016x}:  {kind}\t{symbol}" for offset, kind, symbol in relocs.get(at, [])]
+            out += relocs.get(at, [])
     return out
 
 
