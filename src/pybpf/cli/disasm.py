@@ -13,7 +13,8 @@ Output format (like ``llvm-objdump-19 -d --no-show-raw-insn``)::
 Each instruction line is the slot index right-aligned in 8 columns, ``:``, a tab, then the text of
 :func:`pybpf.isa.disasm.format_instruction` (jump targets annotated ``<symbol+0xoff>``). With ``-r``
 each relocation follows its instruction as llvm-objdump -r prints it
-(``\t\t0000000000000038:  R_BPF_64_64\tcounts``).
+(``\t\t0000000000000038:  R_BPF_64_64\tcounts``), then its .BTF.ext CO-RE records
+(``\t\t0000000000000018:  CO-RE <byte_off> [8] struct task_struct::pid (0:4)``).
 
 ``--bare`` prints only the instruction text (``# section NAME`` comments between sections), which
 ``pybpf asm`` reads back; ``--syntax conformance`` prints the bpf_conformance syntax instead.
