@@ -19,7 +19,7 @@ MAPS = {
     "hash": (1, 4, 16, 8),           # HASH
     "rb": (27, 0, 0, 4096),          # RINGBUF
     "progs": (3, 4, 4, 4),           # PROG_ARRAY
-    "perf": (4, 4, 4, 0),            # PERF_EVENT_ARRAY (max_entries 0: one per CPU)
+    "perf": (4, 4, 4, 2),            # PERF_EVENT_ARRAY
     "ro": (2, 4, 16, 1, 0x80),       # ARRAY with BPF_F_RDONLY_PROG (like .rodata)
     "big": (2, 4, 4096, 1),          # ARRAY with 4 KiB values
 }
