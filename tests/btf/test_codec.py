@@ -136,3 +136,14 @@ def test_decoded_records_work_as_dict_keys(data_section):
     other = codec.decode(codec.encode({"pid": 1}))
     table = {a: "first", other: "second"}
     assert table[b] == "first" and len(table) == 2
+
+
+def test_record_replace_returns_a_changed_copy(data_section):
+    btf, data, _ = data_section
+    codec = codec_for(btf, btf.find_one("packed_pair", Kind.STRUCT))
+    rec = codec.decode(b"z\x05\0\0\0")
+    changed = rec._replace(i=9)
+    assert (rec.i, changed.i, changed.c) == (5, 9, "z")
+    assert codec.encode(changed) == b"z\x09\0\0\0"
+    with pytest.raises(AttributeError):
+        rec._replace(nope=1)

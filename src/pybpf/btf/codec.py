@@ -67,6 +67,13 @@ class Record:
         except AttributeError:
             raise KeyError(name) from None
 
+    def _replace(self, **changes: Any) -> "Record":
+        """A copy with some fields changed (like namedtuple._replace)."""
+        unknown = set(changes) - set(self._values)
+        if unknown:
+            raise AttributeError(f"{self._name or 'record'} has no field(s) {sorted(unknown)}")
+        return Record(self._name, {**self._values, **changes}, self._anon)
+
     def _asdict(self) -> dict[str, Any]:
         """Fields as a dict (nested records converted too)."""
         def plain(v: Any) -> Any:
