@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from ..errors import BTFError
 from .btf import BTF
-from .types import (Array, Composite, Datasec, DeclTag, Enum, Enum64, EnumBase, Float, Func,
-                    FuncProto, Fwd, Int, Kind, Ptr, Struct, Type, Typedef, TypeTag, Var)
+from .types import (Array, Composite, Datasec, Enum, Enum64, EnumBase, Float, FuncProto, Fwd, Int,
+                    Kind, Ptr, Struct, Type, Typedef, TypeTag)
 
 HEADER = """#ifndef __VMLINUX_H__
 #define __VMLINUX_H__
