@@ -51,7 +51,7 @@ def _exercise(data: bytes, target: BTF) -> None:
     assert time.monotonic() - start < PER_INPUT_SECONDS
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_objects_raise_only_pybpf_errors(objects, small_target, data):
     blob = bytearray(data.draw(st.sampled_from(objects)))
@@ -83,7 +83,7 @@ def test_mutated_section_headers_raise_only_pybpf_errors(objects, small_target, 
     _exercise(bytes(blob), small_target)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_core_records_raise_only_pybpf_errors(fields_spec, small_target, data):
     """Random type ids, access strings and kinds on real instructions: errors, never crashes."""

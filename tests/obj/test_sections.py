@@ -108,7 +108,7 @@ def test_btf_attach_sections_are_flagged_as_needing_a_btf_target():
     assert not parse_section_name("tp/a/b").attach_btf
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=40))
 def test_any_section_name_parses_or_raises_object_error(name):
     try:
