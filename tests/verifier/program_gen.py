@@ -17,6 +17,9 @@ def _packet(draw, n: int) -> str:
     off = draw(st.integers(-2, 40))
     checked = draw(st.booleans())
     op = draw(st.sampled_from(["jgt", "jge", "jsgt"]))
+    if draw(st.booleans()):                         # steer half of them into the safe region
+        checked, op, off = True, draw(st.sampled_from(["jgt", "jge"])), abs(off)
+        bound = max(bound, off + size)
     write = draw(st.booleans())
     access = (f"st{SIZES[size]} [%r2{off:+d}], 7" if write else f"ldx{SIZES[size]} %r0, [%r2{off:+d}]")
     check = f"mov %r4, %r2\nadd %r4, {bound}\n{op} %r4, %r3, out{n}\n" if checked else ""
@@ -30,6 +33,8 @@ def _map_value(draw, n: int) -> str:
     write = draw(st.booleans())
     m = draw(st.sampled_from(["hash", "arr"]))
     key = draw(st.sampled_from(["stw [%r10-4], 0", "stw [%r10-4], 2", "stw [%r10-4], 9"]))
+    if draw(st.booleans()):
+        checked, off = True, min(abs(off), 16 - size)
     access = (f"st{SIZES[size]} [%r0{off:+d}], 1" if write else f"ldx{SIZES[size]} %r1, [%r0{off:+d}]")
     check = f"jeq %r0, 0, out{n}\n" if checked else ""
     return (f"{key}\nmov %r2, %r10\nadd %r2, -4\nldmap %r1, {m}\ncall 1\n{check}{access}\n"
@@ -41,6 +46,10 @@ def _var_index(draw, n: int) -> str:
     size = draw(st.sampled_from([1, 2, 4, 8]))
     style = draw(st.sampled_from(["and", "jgt", "jge32", "none"]))
     bound = draw(st.integers(0, 20))
+    if draw(st.booleans()):
+        style = draw(st.sampled_from(["and", "jgt", "jge32"]))
+        mask = min(mask, 16 - size)
+        bound = min(bound, 16 - size)
     if style == "and":
         limit = f"and %r7, {mask}\n"
     elif style == "jgt":
@@ -58,6 +67,8 @@ def _stack(draw, n: int) -> str:
     size = draw(st.sampled_from([1, 2, 4, 8]))
     off = draw(st.sampled_from([-520, -516, -512, -511, -264, -16, -12, -9, -8, -4, -2, -1, 0, 4]))
     write = draw(st.booleans())
+    if draw(st.booleans()):
+        off = -size * draw(st.integers(1, 512 // size))
     if write:
         return f"st{SIZES[size]} [%r10{off:+d}], 3\n"
     return f"ldx{SIZES[size]} %r1, [%r10{off:+d}]\n"
@@ -67,6 +78,8 @@ def _context(draw, n: int) -> str:
     size = draw(st.sampled_from([1, 2, 4, 8]))
     off = draw(st.integers(-4, 28))
     write = draw(st.booleans())
+    if draw(st.booleans()):
+        size, off, write = 4, 4 * draw(st.integers(0, 5)), False
     if write:
         return f"st{SIZES[size]} [%r6{off:+d}], 0\n"
     return f"ldx{SIZES[size]} %r1, [%r6{off:+d}]\n"
@@ -86,6 +99,8 @@ def _ringbuf(draw, n: int) -> str:
     checked = draw(st.booleans())
     release = draw(st.sampled_from(["submit", "discard", "none", "one_path"]))
     off = draw(st.integers(0, 16))
+    if draw(st.booleans()):
+        checked, release, off = True, draw(st.sampled_from(["submit", "discard"])), min(off, size - 1)
     check = f"jeq %r0, 0, out{n}\n" if checked else ""
     body = f"mov %r7, %r0\nstb [%r0{off:+d}], 1\n" if checked else "mov %r7, %r0\n"
     if release == "none":

@@ -85,6 +85,8 @@ def test_rejected_instruction_matches_the_kernel_for_the_unsafe_corpus():
     from unsafe_corpus import CASES
     same = total = 0
     for case in CASES:
+        if case.options:                 # complexity-limit cases stop at an arbitrary instruction
+            continue
         insns = case.instructions()
         kernel_pcs = re.findall(r"^(\d+): \(", load(insns, case.prog_type, MAPS).log, re.M)
         if not kernel_pcs:

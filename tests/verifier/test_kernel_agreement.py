@@ -29,7 +29,7 @@ def test_generated_programs_agree_with_the_kernel():
     missed: list[str] = []
     wrongly_rejected: list[str] = []
 
-    @settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(xdp_programs())
     def check(text: str) -> None:

@@ -253,9 +253,12 @@ CASES: list[Case] = [
     Case("perf_output_wrong_map", XDP, "cannot pass map_type 2 into func bpf_perf_event_output",
          "stdw [%r10-8], 0\nldmap %r2, arr\nlddw %r3, 0xffffffff\nmov %r4, %r10\n"
          "add %r4, -8\nmov %r5, 8\ncall 25\nmov %r0, 0\nexit"),
-    Case("probe_read_unbounded_size", TP, "R2 unbounded memory access",
+    Case("probe_read_size_may_be_negative", TP, "R2 min value is negative",
          "call 7\nmov %r2, %r0\nmov %r1, %r10\nadd %r1, -16\nmov %r3, 0\ncall 113\nmov %r0, 0\nexit"),
-    Case("probe_read_size_too_big", TP, "invalid indirect access to stack",
+    Case("probe_read_unbounded_size", TP, "R2 unbounded memory access",
+         "call 7\nmov %r2, %r0\nrsh %r2, 1\nmov %r1, %r10\nadd %r1, -16\nmov %r3, 0\ncall 113\n"
+         "mov %r0, 0\nexit"),
+    Case("probe_read_size_too_big", TP, "invalid write to stack R1 off=-16 size=32",
          "mov %r1, %r10\nadd %r1, -16\nmov %r2, 32\nmov %r3, 0\ncall 113\nmov %r0, 0\nexit"),
     Case("probe_read_negative_size", TP, "R2 min value is negative",
          "call 7\nmov %r2, %r0\nlsh %r2, 56\narsh %r2, 56\nmov %r1, %r10\nadd %r1, -16\nmov %r3, 0\n"
@@ -268,7 +271,7 @@ CASES: list[Case] = [
          CHECKED.format(skip=3) + "mov %r1, %r0\nmov %r2, 32\ncall 16\nmov %r0, 0\nexit"),
     Case("trace_printk_fmt_is_scalar", TP, "R1 type=scalar expected=",
          "mov %r1, 0\nmov %r2, 4\ncall 6\nmov %r0, 0\nexit"),
-    Case("tail_call_wrong_map", XDP, "cannot pass map_type 2 into func bpf_tail_call",
+    Case("tail_call_wrong_map", XDP, "expected prog array map for tail call",
          "ldmap %r2, arr\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit"),
     Case("tail_call_ctx_scalar", XDP, "R1 type=scalar expected=ctx",
          "mov %r1, 0\nldmap %r2, progs\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit"),
@@ -299,7 +302,8 @@ CASES: list[Case] = [
     Case("ringbuf_submit_offset_ptr", XDP, "must have zero offset",
          RESERVE + "jeq %r0, 0, +4\nmov %r1, %r0\nadd %r1, 4\nmov %r2, 0\ncall 132\nmov %r0, 0\nexit"),
     Case("tail_call_with_reference", XDP, "tail_call would lead to reference leak",
-         RESERVE + "jeq %r0, 0, +8\nmov %r6, %r0\nmov %r1, 0\nldmap %r2, progs\nmov %r3, 0\ncall 12\n"
+         "mov %r9, %r1\n" + RESERVE + "jeq %r0, 0, +8\nmov %r6, %r0\nmov %r1, %r9\nldmap %r2, progs\n"
+         "mov %r3, 0\ncall 12\n"
          "mov %r1, %r6\nmov %r2, 0\ncall 133\nmov %r0, 0\nexit"),
     # --- return values ------------------------------------------------------------------
     Case("cgroup_skb_returns_5", CGROUP_SKB, "should have been in [0, 1]", "mov %r0, 5\nexit"),
@@ -314,11 +318,13 @@ CASES: list[Case] = [
          "mov %r0, 0\nexit"),
     Case("atomic_on_maybe_null", XDP, "map_value_or_null",
          HLOOKUP + "mov %r2, 1\nlock add [%r0], %r2\nmov %r0, 0\nexit"),
-    Case("atomic_past_map_value", XDP, "invalid access to map value",
+    Case("atomic_misaligned_map_value", XDP, "misaligned value access",
          CHECKED.format(skip=2) + "mov %r2, 1\nlock add [%r0+12], %r2\nmov %r0, 0\nexit"),
+    Case("atomic_past_map_value", XDP, "invalid access to map value",
+         CHECKED.format(skip=2) + "mov %r2, 1\nlock add32 [%r0+16], %r2\nmov %r0, 0\nexit"),
     # --- ALU encodings the verifier refuses --------------------------------------------
-    Case("div_by_zero_imm", XDP, "division by zero", "mov %r0, 1\ndiv %r0, 0\nexit"),
-    Case("mod_by_zero_imm", XDP, "division by zero", "mov %r0, 1\nmod32 %r0, 0\nexit"),
+    Case("div_by_zero_imm", XDP, "div by zero", "mov %r0, 1\ndiv %r0, 0\nexit"),
+    Case("mod_by_zero_imm", XDP, "div by zero", "mov %r0, 1\nmod32 %r0, 0\nexit"),
     Case("shift_by_64", XDP, "invalid shift 64", "mov %r0, 1\nlsh %r0, 64\nexit"),
     Case("shift32_by_32", XDP, "invalid shift 32", "mov %r0, 1\nrsh32 %r0, 32\nexit"),
     Case("arsh_negative", XDP, "invalid shift", "mov %r0, 1\narsh %r0, -1\nexit"),

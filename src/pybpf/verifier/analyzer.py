@@ -321,7 +321,7 @@ class Analyzer:
             s = const_scalar(insn.imm & U64 if is64 else insn.imm & U32)
             bits = 64 if is64 else 32
             if op in (ALUOp.DIV, ALUOp.MOD) and insn.imm == 0:
-                raise ProgramRejected("division by zero (the immediate divisor is 0)")
+                raise ProgramRejected("div by zero (the immediate divisor is 0)")
             if op in (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH) and not 0 <= insn.imm < bits:
                 raise ProgramRejected(f"invalid shift {insn.imm} (must be 0..{bits - 1})")
         if d.is_pointer or s.is_pointer:
@@ -516,6 +516,11 @@ class Analyzer:
         if src.is_pointer:
             self._ptr_leak_check(insn.src, "leaks addr into mem")
         size = insn.size_bytes
+        if ptr.var.is_const and (ptr.off + insn.off + ptr.var.sconst) % size:
+            where = "value" if ptr.type is RegType.PTR_TO_MAP_VALUE else ptr.type.value
+            raise InvalidMemoryAccessError(
+                f"misaligned {where} access off {ptr.var.sconst}+{ptr.off}+{insn.off} size {size}",
+                hint="atomic operations need naturally aligned addresses")
         if insn.imm == 0xF1:
             self.read(st, 0)
         self._mem_access(st, insn.dst, insn.off, size, write=False, value=None)
