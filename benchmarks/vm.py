@@ -35,7 +35,7 @@ def time_vm_machine(machine: Machine, prog, args: tuple[int, ...], runs: int) ->
     return (time.perf_counter() - start) / runs, machine.last_executed
 
 
-def conformance_rows(runs: int) -> list[tuple[str, float, int, float | None]]:
+def conformance_rows(runs: int) -> list[tuple[str, float, int, float | None, float | None]]:
     from pybpf.isa.conformance import parse_case
     rows = []
     for name in ("prime", "subnet", "stack", "call_local"):
@@ -47,11 +47,11 @@ def conformance_rows(runs: int) -> list[tuple[str, float, int, float | None]]:
         prog = machine.load(name, case.instructions())
         r1 = machine.mem.new("mem", case.mem, kind="ctx").base if case.mem else 0
         secs, insns = time_vm_machine(machine, prog, (r1, len(case.mem)), runs)
-        rows.append((f"conformance {name}", secs, insns, None))
+        rows.append((f"conformance {name}", secs, insns, None, None))
     return rows
 
 
-def program_rows(runs: int, kernel: bool) -> list[tuple[str, float, int, float | None]]:
+def program_rows(runs: int, kernel: bool) -> list[tuple[str, float, int, float | None, float | None]]:
     from scapy.all import IP, TCP, UDP
     spec_path = compile_bpf(ROOT / "tests" / "vm" / "progs" / "vm_xdp.c")
     cases = [
@@ -83,6 +83,17 @@ def _measure(obj_path, name, label, packet, runs, kernel):
             result = prog.test_run(packet)
         secs = (time.perf_counter() - start) / runs
         insns = result.extra["instructions"]
+    jit_ns = None
+    try:
+        with pybpf.Collection(pybpf.load_object(obj_path), backend="jit") as jcoll:
+            jprog = jcoll.programs[name]
+            jprog.test_run(packet)
+            start = time.perf_counter()
+            for _ in range(runs):
+                jprog.test_run(packet)
+            jit_ns = (time.perf_counter() - start) / runs * 1e9
+    except Exception as exc:  # noqa: BLE001 - the JIT is another area's work; report and go on
+        print(f"(jit run of {name} failed: {exc})", file=sys.stderr)
     kernel_ns = None
     if kernel:
         try:
@@ -90,7 +101,7 @@ def _measure(obj_path, name, label, packet, runs, kernel):
                 kernel_ns = kcoll.programs[name].test_run(packet, repeat=max(runs, 1000)).duration_ns
         except Exception as exc:  # noqa: BLE001 - report and keep going without the kernel column
             print(f"(kernel run of {name} failed: {exc})", file=sys.stderr)
-    return (label, secs, insns, kernel_ns)
+    return (label, secs, insns, kernel_ns, jit_ns)
 
 
 def main() -> int:
@@ -101,15 +112,19 @@ def main() -> int:
 
     rows = conformance_rows(args.runs) + program_rows(args.runs, not args.no_kernel)
     print(f"\n{'program':<44} {'insns/run':>9} {'VM ns/run':>12} {'VM insns/s':>12} "
-          f"{'kernel ns/run':>14} {'VM/kernel':>10}")
-    for label, secs, insns, kernel_ns in rows:
+          f"{'kernel ns/run':>14} {'VM/kernel':>10} {'JIT ns/run':>11} {'VM/JIT':>7}")
+    for label, secs, insns, kernel_ns, jit_ns in rows:
         ns = secs * 1e9
         rate = insns / secs if secs else 0.0
         kernel_text = f"{kernel_ns:>14,}" if kernel_ns else f"{'n/a':>14}"
         ratio = f"{ns / kernel_ns:>9,.0f}x" if kernel_ns else f"{'n/a':>10}"
-        print(f"{label:<44} {insns:>9} {ns:>12,.0f} {rate:>12,.0f} {kernel_text} {ratio}")
-    print("\nVM ns/run includes context setup (packet region, xdp_md) like the kernel's test_run;"
-          " kernel ns/run is BPF_PROG_TEST_RUN's average duration (JIT-compiled program).")
+        jit_text = f"{jit_ns:>11,.0f}" if jit_ns else f"{'n/a':>11}"
+        jit_ratio = f"{ns / jit_ns:>6,.1f}x" if jit_ns else f"{'n/a':>7}"
+        print(f"{label:<44} {insns:>9} {ns:>12,.0f} {rate:>12,.0f} {kernel_text} {ratio} "
+              f"{jit_text} {jit_ratio}")
+    print("\nVM/JIT ns/run include context setup (packet region, xdp_md) like the kernel's test_run;"
+          " kernel ns/run is BPF_PROG_TEST_RUN's average duration (kernel-JIT-compiled program);"
+          " JIT is pybpf.vm's llvmlite engine (backend='jit'), measured the same way as the VM.")
     return 0
 
 
