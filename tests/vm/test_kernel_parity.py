@@ -184,3 +184,31 @@ def test_legacy_ld_abs_ind_packet_loads_match_kernel(packets, offset) -> None:
             results[backend] = [coll.programs["f"].test_run(frame).retval
                                 for frame in (packets["udp echo"], packets["tcp"], packets["arp"])]
     assert results["vm"] == results["kernel"]
+
+
+def test_hash_of_maps_lookup_then_inner_lookup_matches_kernel() -> None:
+    from pybpf.isa.instruction import Instruction as I
+    from pybpf.isa.uapi import MapType, ProgramType
+    from pybpf.obj.spec import MapSpec, ObjectSpec, ProgramSpec
+    insns = [I(0x62, 10, 0, -4, 7), I(0xBF, 2, 10), I(0x07, 2, 0, 0, -4),
+             I(0x18, 1, 1, 0, 0, ref="outer"), I(0x85, 0, 0, 0, 1),      # r0 = outer[7]
+             I(0x55, 0, 0, 2, 0), I(0xB7, 0, 0, 0, 1), I(0x95),           # missing: return 1
+             I(0xBF, 1, 0), I(0x62, 10, 0, -8, 0), I(0xBF, 2, 10), I(0x07, 2, 0, 0, -8),
+             I(0x85, 0, 0, 0, 1),                                         # r0 = inner[0]
+             I(0x55, 0, 0, 2, 0), I(0xB7, 0, 0, 0, 2), I(0x95),
+             I(0x61, 0, 0, 0), I(0x95)]                                   # return *value
+    template = MapSpec(name="tmpl", type=MapType.ARRAY, key_size=4, value_size=4, max_entries=1)
+    maps = {"inner": MapSpec(name="inner", type=MapType.ARRAY, key_size=4, value_size=4,
+                             max_entries=1, contents=[(0, (1234).to_bytes(4, "little"))]),
+            "outer": MapSpec(name="outer", type=MapType.HASH_OF_MAPS, key_size=4, value_size=4,
+                             max_entries=4, inner=template, contents=[(7, "inner")])}
+    spec = ObjectSpec(path="<map-in-map>", programs={"p": ProgramSpec(
+        name="p", section="xdp", type=ProgramType.XDP, expected_attach_type=None, attach_to="",
+        instructions=insns, license="GPL")}, maps=maps, license="GPL")
+    results = {}
+    for backend in ("kernel", "vm"):
+        with pybpf.Collection(spec, backend=backend) as coll:
+            first = coll.programs["p"].test_run(bytes(64)).retval
+            coll.maps["outer"].delete(7)
+            results[backend] = (first, coll.programs["p"].test_run(bytes(64)).retval)
+    assert results["vm"] == results["kernel"] == (1234, 1)
