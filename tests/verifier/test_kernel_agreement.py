@@ -73,3 +73,40 @@ def test_corpus_programs_agree_with_the_kernel(compile_bpf):
                   f"pybpf={v.pybpf_message!r}")
     assert len(caught) == len(kernel_bad)
     assert len(both_ok) >= 0.95 * len(kernel_ok)
+
+
+CTX_TYPES = {1: 200, 3: 200, 8: 200, 5: 40, 2: 176, 17: 104, 7: 192, 6: 28}   # type -> offsets to try
+
+
+@pytest.mark.kernel
+def test_context_accesses_agree_with_the_kernel():
+    from hypothesis import strategies as st
+    from kernel_oracle import load
+    sizes = {1: "b", 2: "h", 4: "w", 8: "dw"}
+    seen = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
+    missed: list[str] = []
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(sorted(CTX_TYPES)).flatmap(lambda t: st.tuples(
+        st.just(t), st.integers(-4, CTX_TYPES[t]), st.sampled_from([1, 2, 4, 8]), st.booleans())))
+    def check(args: tuple[int, int, int, bool]) -> None:
+        prog_type, off, size, write = args
+        text = (f"st{sizes[size]} [%r1{off:+d}], 0\nmov %r0, 0\nexit" if write
+                else f"ldx{sizes[size]} %r0, [%r1{off:+d}]\nmov %r0, 0\nexit")
+        kernel = load(prog(text), prog_type, MAPS)
+        ours = verify(prog(text), prog_type=prog_type, raise_on_reject=False)
+        if kernel.accepted:
+            seen["kernel_ok"] += 1
+            seen["both_ok"] += ours.accepted
+        else:
+            seen["kernel_bad"] += 1
+            seen["caught"] += not ours.accepted
+            if ours.accepted:
+                missed.append(f"type {prog_type}: {text!r}: {kernel.message}")
+
+    check()
+    print("\n" + _report("context accesses", seen["kernel_ok"], seen["both_ok"],
+                         seen["kernel_bad"], seen["caught"]))
+    assert not missed, "\n".join(missed[:5])
+    assert seen["both_ok"] >= 0.9 * seen["kernel_ok"]

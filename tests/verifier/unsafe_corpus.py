@@ -108,6 +108,8 @@ CASES: list[Case] = [
     Case("xdp_ctx_read_u64", XDP, "invalid bpf_context access", "ldxdw %r0, [%r1]\nexit"),
     Case("xdp_ctx_read_u16", XDP, "invalid bpf_context access", "ldxh %r0, [%r1+12]\nexit"),
     Case("xdp_ctx_misaligned", XDP, "invalid bpf_context access", "ldxw %r0, [%r1+2]\nexit"),
+    Case("xdp_ctx_egress_ifindex_outside_devmap", XDP, "invalid bpf_context access",
+         "ldxw %r0, [%r1+20]\nexit"),
     Case("xdp_ctx_negative", XDP, "invalid bpf_context access", "ldxw %r0, [%r1-4]\nexit"),
     Case("tc_ctx_write_len", TC, "invalid bpf_context access", "stw [%r1], 0\nmov %r0, 0\nexit"),
     Case("tc_ctx_read_past_end", TC, "invalid bpf_context access", "ldxw %r0, [%r1+192]\nexit"),

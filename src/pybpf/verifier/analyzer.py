@@ -545,7 +545,8 @@ class Analyzer:
                     f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed",
                     hint="access context fields at a constant offset from the original r1")
             try:
-                kind = context_access(self.prog_type, off, size, write)
+                kind = context_access(self.prog_type, off, size, write,
+                                      self.opt.expected_attach_type)
             except (KeyError, ValueError):
                 raise UnsupportedFeatureError(
                     f"pybpf does not model the context of program type {self.prog_type}") from None

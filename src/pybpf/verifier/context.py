@@ -40,7 +40,8 @@ def _skb_common(off: int, size: int, write: bool) -> str | None:
         return None
     if SKB_CB <= off < SKB_CB_END:
         return "scalar" if off + size <= SKB_CB_END else None
-    if SKB_REMOTE_IP4 <= off < SKB_LOCAL_IP6_END or off in (SKB_DATA, SKB_DATA_END, SKB_DATA_META):
+    if SKB_REMOTE_IP4 <= off < SKB_LOCAL_IP6_END or \
+            (off & ~3) in (SKB_DATA, SKB_DATA_END, SKB_DATA_META):
         if size != 4:
             return None
         return {SKB_DATA: "pkt", SKB_DATA_END: "pkt_end", SKB_DATA_META: "pkt_meta"}.get(off,
@@ -61,7 +62,7 @@ def _skb_common(off: int, size: int, write: bool) -> str | None:
 
 
 def _tc(off: int, size: int, write: bool) -> str | None:
-    if write and not (off in (SKB_MARK, SKB_TC_INDEX, SKB_PRIORITY, SKB_TC_CLASSID,
+    if write and not ((off & ~3) in (SKB_MARK, SKB_TC_INDEX, SKB_PRIORITY, SKB_TC_CLASSID,
                               SKB_QUEUE_MAPPING, SKB_TSTAMP) or SKB_CB <= off < SKB_CB_END):
         return None
     if SKB_FAMILY <= off < SKB_LOCAL_PORT_END:
@@ -70,8 +71,9 @@ def _tc(off: int, size: int, write: bool) -> str | None:
 
 
 def _socket_filter(off: int, size: int, write: bool) -> str | None:
-    if off in (SKB_TC_CLASSID, SKB_DATA, SKB_DATA_META, SKB_DATA_END, SKB_TSTAMP, SKB_WIRE_LEN,
-               SKB_HWTSTAMP) or SKB_FAMILY <= off < SKB_LOCAL_PORT_END:
+    if (off & ~3) in (SKB_TC_CLASSID, SKB_DATA, SKB_DATA_META, SKB_DATA_END, SKB_WIRE_LEN) \
+            or SKB_TSTAMP <= off < SKB_TSTAMP + 8 or SKB_HWTSTAMP <= off < SKB_HWTSTAMP + 8 \
+            or SKB_FAMILY <= off < SKB_LOCAL_PORT_END:
         return None
     if write and not SKB_CB <= off < SKB_CB_END:
         return None
@@ -79,16 +81,23 @@ def _socket_filter(off: int, size: int, write: bool) -> str | None:
 
 
 def _cgroup_skb(off: int, size: int, write: bool) -> str | None:
-    if off in (SKB_TC_CLASSID, SKB_DATA_META, SKB_WIRE_LEN):
+    if (off & ~3) in (SKB_TC_CLASSID, SKB_DATA_META, SKB_WIRE_LEN):
         return None
-    if write and not (off in (SKB_MARK, SKB_PRIORITY, SKB_TSTAMP) or SKB_CB <= off < SKB_CB_END):
+    if write and not ((off & ~3) in (SKB_MARK, SKB_PRIORITY, SKB_TSTAMP)
+                      or SKB_CB <= off < SKB_CB_END):
         return None
     return _skb_common(off, size, write)
 
 
-def _xdp(off: int, size: int, write: bool) -> str | None:
+XDP_EGRESS_IFINDEX = 20
+ATTACH_XDP_DEVMAP = 33
+
+
+def _xdp(off: int, size: int, write: bool, attach: int | None = None) -> str | None:
     if write or off < 0 or off >= XDP_MD_SIZE or off % size or size != 4:
         return None
+    if off == XDP_EGRESS_IFINDEX and attach != ATTACH_XDP_DEVMAP:
+        return None                      # egress_ifindex exists only for devmap programs
     return {0: "pkt", 4: "pkt_end", 8: "pkt_meta"}.get(off, "scalar")
 
 
@@ -113,7 +122,7 @@ def _raw_tp(off: int, size: int, write: bool) -> str | None:
 def _perf_event(off: int, size: int, write: bool) -> str | None:
     if write or off < 0 or off + size > PT_REGS_SIZE + 16 or off % size:
         return None
-    if off >= PT_REGS_SIZE and size not in (1, 2, 4, 8):
+    if off < PT_REGS_SIZE and size != 8:       # pt_regs words are read whole
         return None
     return "scalar"
 
@@ -138,11 +147,14 @@ CONTEXTS = {
 }
 
 
-def context_access(prog_type: int, off: int, size: int, write: bool) -> str | None:
+def context_access(prog_type: int, off: int, size: int, write: bool,
+                   attach: int | None = None) -> str | None:
     """What loading ``size`` bytes at ``off`` of the context yields, or None when not allowed.
 
     Raises KeyError for program types whose context pybpf does not model.
     """
+    if prog_type == P.XDP:
+        return _xdp(off, size, write, attach)
     return CONTEXTS[P(prog_type)](off, size, write)
 
 
