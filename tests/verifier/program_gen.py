@@ -128,7 +128,18 @@ def _alu_then_index(draw, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-GADGETS = [_packet, _map_value, _var_index, _stack, _context, _loop, _ringbuf, _alu_then_index]
+def _join(draw, n: int) -> str:
+    """Two paths give a register different values, meet, then use it: pruning must keep both."""
+    k1, k2 = draw(st.integers(0, 20)), draw(st.integers(0, 20))
+    via_stack = draw(st.booleans())
+    spill = f"stxdw [%r10-16], %r7\nmov %r7, 0\n" if via_stack else ""
+    fill = "ldxdw %r7, [%r10-16]\n" if via_stack else ""
+    return (f"call 7\njeq %r0, 0, a{n}\nmov %r7, {k1}\nja b{n}\na{n}:\nmov %r7, {k2}\nb{n}:\n{spill}"
+            "stw [%r10-4], 1\nmov %r2, %r10\nadd %r2, -4\nldmap %r1, hash\ncall 1\n"
+            f"jeq %r0, 0, out{n}\n{fill}add %r0, %r7\nldxb %r1, [%r0]\nout{n}:\n")
+
+
+GADGETS = [_join, _packet, _map_value, _var_index, _stack, _context, _loop, _ringbuf, _alu_then_index]
 
 
 @st.composite
