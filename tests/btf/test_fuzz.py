@@ -47,7 +47,8 @@ def exercise(data: bytes) -> None:
             try:
                 codec = codec_for(btf, t)
                 if codec.size <= 4096:
-                    codec.decode(bytes(codec.size))
+                    value = codec.decode(bytes(codec.size))
+                    codec.encode(value)
             except BTFError:
                 pass
         dump_raw(btf)

@@ -327,10 +327,16 @@ def _is_char(t: Type) -> bool:
     return isinstance(t, Int) and t.size == 1 and (t.is_char or t.name == "char")
 
 
+MAX_VALUE_SIZE = 1 << 26        # 64 MiB: far above any map value; beyond it the BTF is nonsense
+
+
 def codec_for(btf: BTF, ref: TypeRef) -> _Codec:
     """A codec for the type ``ref`` (a Type or id) of ``btf``; BTFError for types without a
-    value representation (void, functions, forward declarations)."""
-    return _build(btf, btf.get(ref), 0)
+    value representation (void, functions, forward declarations) or absurd sizes."""
+    codec = _build(btf, btf.get(ref), 0)
+    if codec.size > MAX_VALUE_SIZE:
+        raise BTFError(f"{type_name(btf, ref)} is {codec.size} bytes: too large for a value codec")
+    return codec
 
 
 def _build(btf: BTF, t: Type, depth: int) -> _Codec:
@@ -360,7 +366,7 @@ def _build(btf: BTF, t: Type, depth: int) -> _Codec:
             return StringCodec(r.nelems, name)
         if isinstance(elem, Int) and elem.size == 1 and not elem.is_bool:
             return BytesArrayCodec(r.nelems, name)
-        if r.nelems > 1 << 24:
+        if r.nelems > MAX_VALUE_SIZE:
             raise BTFError(f"{name}: array of {r.nelems} elements is too large for a codec")
         return ArrayCodec(_build(btf, btf[r.type_id], depth + 1), r.nelems, name)
     if isinstance(r, Composite):
