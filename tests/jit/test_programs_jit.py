@@ -72,3 +72,18 @@ def test_repeat_counts_every_run_in_the_maps(vm_prog_path, frames) -> None:
             maps[engine] = {n: contents(m) for n, m in coll.maps.items()
                             if m.type not in NO_ITEMS}
     assert maps["jit"] == maps["interp"]
+
+
+def test_cli_run_engine_jit_prints_the_interpreters_return_value(vm_prog_path, frames, tmp_path) -> None:
+    import subprocess
+    import sys
+    packet = tmp_path / "udp.bin"
+    packet.write_bytes(frames["udp echo"])
+    lines = {}
+    for engine in ("vm", "jit"):
+        proc = subprocess.run([sys.executable, "-m", "pybpf", "run", str(vm_prog_path("vm_xdp")),
+                               "--prog", "xdp_parse", "--data-in", str(packet), "--repeat", "100",
+                               "--engine", engine], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        lines[engine] = proc.stdout.strip().split(",")[0]
+    assert lines["jit"] == lines["vm"] == f"Return value: {pybpf.XDP_TX}"
