@@ -82,7 +82,7 @@ def test_cli_run_engine_jit_prints_the_interpreters_return_value(vm_prog_path, f
     lines = {}
     for engine in ("vm", "jit"):
         proc = subprocess.run([sys.executable, "-m", "pybpf", "run", str(vm_prog_path("vm_xdp")),
-                               "--prog", "xdp_parse", "--data-in", str(packet), "--repeat", "100",
+                               "--prog", "xdp_parse", "--data-in", str(packet),
                                "--engine", engine], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         lines[engine] = proc.stdout.strip().split(",")[0]
