@@ -110,3 +110,36 @@ def test_context_accesses_agree_with_the_kernel():
                          seen["kernel_bad"], seen["caught"]))
     assert not missed, "\n".join(missed[:5])
     assert seen["both_ok"] >= 0.9 * seen["kernel_ok"]
+
+
+@pytest.mark.kernel
+def test_random_instruction_streams_agree_with_the_kernel():
+    from hypothesis import strategies as st
+    from kernel_oracle import load
+    from pybpf.isa import Instruction
+    from test_robustness import instruction
+    seen = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
+    missed: list[str] = []
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(instruction(), min_size=1, max_size=12), st.sampled_from([1, 2, 3, 5, 6, 17]))
+    def check(insns: list, prog_type: int) -> None:
+        insns = insns + [Instruction(0xB7, dst=0), Instruction(0x95)]
+        kernel = load(insns, prog_type, MAPS)
+        ours = verify(insns, prog_type=prog_type, maps=MAPS, raise_on_reject=False,
+                      insn_limit=5000)
+        if kernel.accepted:
+            seen["kernel_ok"] += 1
+            seen["both_ok"] += ours.accepted
+        else:
+            seen["kernel_bad"] += 1
+            seen["caught"] += not ours.accepted
+            if ours.accepted:
+                missed.append(f"type {prog_type}: {kernel.message}: {insns}")
+
+    check()
+    print("\n" + _report("random instruction streams", seen["kernel_ok"], seen["both_ok"],
+                         seen["kernel_bad"], seen["caught"]))
+    assert not missed, "\n".join(missed[:3])
+    assert seen["both_ok"] >= 0.95 * seen["kernel_ok"]

@@ -446,7 +446,7 @@ class Analyzer:
                 self.write(st, insn.dst, Reg(RegType.CONST_PTR_TO_MAP, B.ZERO, map=info))
             else:
                 off = insn.imm64 >> 32
-                if off >= info.value_size:
+                if info.type != MapType.ARRAY or info.max_entries != 1 or off >= info.value_size:
                     raise MapValueBoundsError(
                         f"invalid access to map value pointer, value_size={info.value_size} "
                         f"off={off}")
@@ -1125,7 +1125,10 @@ class Analyzer:
     # --- conditional jumps -----------------------------------------------------------------
     def _cond_jump(self, st: State, insn: Instruction, pc: int) -> list[State]:
         is32 = insn.cls == Class.JMP32
-        op = _JMP_OPS[JumpOp(insn.jump_op)]
+        op = _JMP_OPS.get(insn.jump_op)
+        if op is None:
+            raise UnsupportedFeatureError(
+                f"pybpf does not model jump opcode {insn.opcode:#04x} (may_goto / JCOND)")
         d = self.read(st, insn.dst)
         if insn.source:
             s = self.read(st, insn.src)
