@@ -104,3 +104,37 @@ def test_runs_do_not_leak_stack_contents_between_runs() -> None:
     machine = make_machine(helpers=CONFORMANCE_HELPERS)
     prog = machine.load("t", assemble("ldxdw %r0, [%r10-8]\nstdw [%r10-8], 99\nexit"))
     assert [machine.run(prog), machine.run(prog)] == [0, 0]
+
+
+def _loop_program(nr: int, stop_at: int, flags: int = 0):
+    """r0 = bpf_loop(nr, cb, 0, flags); cb returns 1 (stop) when its index == stop_at."""
+    from pybpf.isa.instruction import Instruction as I
+    return [I(0xB7, 1, 0, 0, nr), I(0x18, 2, 4, 0, 5), I(0xB7, 3, 0, 0, 0),   # lddw r2, cb (slot 7)
+            I(0xB7, 4, 0, 0, flags), I(0x85, 0, 0, 0, 181), I(0x95),
+            I(0xB7, 0, 0, 0, 0), I(0x55, 1, 0, 1, stop_at), I(0xB7, 0, 0, 0, 1), I(0x95)]
+
+
+def _run_helpers_program(insns):
+    from pybpf.vm.helpers import HELPERS
+    out = []
+    for machine in (Machine(helpers=dict(HELPERS)), make_machine(helpers=dict(HELPERS))):
+        try:
+            out.append(machine.run(machine.load("t", insns)))
+        except VMError as exc:
+            out.append(type(exc).__name__)
+    return out
+
+
+@pytest.mark.parametrize("nr,stop_at,expected", [(10, 5, 6), (10, 99, 10), (0, 0, 0)])
+def test_bpf_loop_callbacks_run_natively_with_the_helpers_return_value(nr, stop_at, expected) -> None:
+    assert _run_helpers_program(_loop_program(nr, stop_at)) == [expected, expected]
+
+
+def test_bpf_loop_with_flags_or_too_many_loops_returns_the_helpers_errno() -> None:
+    import errno
+    assert _run_helpers_program(_loop_program(3, 9, flags=1)) == [(-errno.EINVAL) & ((1 << 64) - 1)] * 2
+    from pybpf.isa.instruction import Instruction as I
+    big = _loop_program(0, 9)
+    big[0] = I(0x18, 1, 0, 0, (1 << 23) + 1)               # lddw r1, BPF_MAX_LOOPS + 1
+    big[1] = I(0x18, 2, 4, 0, 5)                           # the callback is one slot further on
+    assert _run_helpers_program(big) == [(-errno.E2BIG) & ((1 << 64) - 1)] * 2

@@ -26,6 +26,7 @@ M32 = 0xFFFFFFFF
 MAX_FRAMES = 8
 FRAME_WORDS = 6                       # return pc, r6..r9, r10
 STACK_SIZE = 512
+MAX_LOOPS = 1 << 23                    # bpf_loop's limit (BPF_MAX_LOOPS)
 _INT = {1: I8, 2: I16, 4: I32, 8: I64}
 _CB_TYPE = ir.FunctionType(I64, [I64])
 
@@ -157,6 +158,7 @@ class _Gen:
 
     def build(self) -> ir.Module:
         starts, entries, returns = self.leaders()
+        self.entries = {e for e in entries if e in self.slots and e != 0}
         self.returns = sorted(r for r in returns if r in self.slots)
         fn = self.fn
         entry = fn.append_basic_block("entry")
@@ -173,6 +175,7 @@ class _Gen:
         self.R = [b.alloca(I64, name=f"r{i}") for i in range(11)]
         self.frames = b.alloca(I64, size=MAX_FRAMES * FRAME_WORDS, name="frames")
         self.lf = b.alloca(I64, name="lf")
+        self.cb_regs = b.alloca(I64, size=11, name="callback_regs")
         self.tmp = b.alloca(I64, name="tmp")
         self.depth0 = self.rt_load(b, L.RT_DEPTH)
         b.store(_c64(0), self.lf)
@@ -587,6 +590,59 @@ class _Gen:
         b.branch(done)
         self.b = ir.IRBuilder(slow)
 
+    def native_loop(self, done: ir.Block) -> None:
+        """bpf_loop(nr, callback, ctx, 0) with a callback in this program: the callback runs as a
+        native call of this function at its entry (own frame and stack, depth checked); anything
+        unusual (flags, too many loops, a foreign callback, depth) goes to the Python helper."""
+        b = self.b
+        nr, callback, ctx, flags = self.reg(1), self.reg(2), self.reg(3), self.reg(4)
+        offset = b.sub(callback, self.rt_load(b, L.RT_CODE_BASE))
+        pc = b.lshr(offset, _c64(3))
+        is_entry = ir.Constant(I1, 0)
+        for e in sorted(self.entries):
+            is_entry = b.or_(is_entry, b.icmp_unsigned("==", pc, _c64(e)))
+        depth = b.add(self.rt_load(b, L.RT_DEPTH), _c64(1))
+        native = b.and_(b.and_(is_entry, b.icmp_unsigned("==", b.and_(offset, _c64(7)), _c64(0))),
+                        b.and_(b.icmp_unsigned("==", flags, _c64(0)),
+                               b.and_(b.icmp_unsigned("<=", nr, _c64(MAX_LOOPS)),
+                                      b.icmp_unsigned("<", depth, _c64(MAX_FRAMES)))))
+        head, body, more, failed, slow = (self.new_block(n) for n in
+                                          ("loop_head", "loop_body", "loop_more", "loop_failed",
+                                           "loop_python"))
+        start = b.block
+        b.cbranch(native, head, slow)
+        hb = ir.IRBuilder(head)
+        i = hb.phi(I64)
+        i.add_incoming(_c64(0), start)
+        finished = hb.icmp_unsigned(">=", i, nr)
+        hb.store(nr, self.R[0])
+        hb.cbranch(finished, done, body)
+        bb = ir.IRBuilder(body)
+        regs = self.cb_regs
+        for k in range(11):
+            bb.store(_c64(0), bb.gep(regs, [_c64(k)]))
+        bb.store(i, bb.gep(regs, [_c64(1)]))
+        bb.store(ctx, bb.gep(regs, [_c64(2)]))
+        tops = bb.inttoptr(self.rt_load(bb, L.RT_STACK_TOPS), P64)
+        bb.store(bb.load(bb.gep(tops, [depth])), bb.gep(regs, [_c64(10)]))
+        self.rt_store(bb, L.RT_DEPTH, depth)
+        status = bb.call(self.fn, [self.rt, regs, pc])
+        self.rt_store(bb, L.RT_DEPTH, bb.sub(depth, _c64(1)))
+        bb.cbranch(bb.icmp_unsigned("==", status, _c64(0)), more, failed)
+        fb = ir.IRBuilder(failed)
+        is_tail = fb.icmp_unsigned("==", status, _c64(L.ST_TAIL_CALL))
+        self._leave(fb, fb.select(is_tail, _c64(L.ST_TAIL_IN_SUBPROG), status), None)
+        mb = ir.IRBuilder(more)
+        nxt = mb.add(i, _c64(1))
+        i.add_incoming(nxt, more)
+        stop = mb.icmp_unsigned("==", mb.load(mb.gep(regs, [_c64(0)])), _c64(1))
+        stop_blk = self.new_block("loop_stop")
+        mb.cbranch(stop, stop_blk, head)
+        sb = ir.IRBuilder(stop_blk)
+        sb.store(nxt, self.R[0])
+        sb.branch(done)
+        self.b = ir.IRBuilder(slow)
+
     def address_dynamic(self, addr: ir.Value, size: ir.Value) -> ir.Value:
         """Host address of ``size`` (run-time value) readable bytes at VM address ``addr``."""
         b = self.b
@@ -703,6 +759,9 @@ class _Gen:
         if helper_id == L.HELPER_MAP_LOOKUP:
             done = self.new_block("lookup_done")
             self.native_array_lookup(done)
+        elif helper_id == L.HELPER_LOOP and self.entries:
+            done = self.new_block("loop_done")
+            self.native_loop(done)
         b = self.b
         for r in range(1, 6):
             self.rt_store(b, L.RT_ARGS + r, self.reg(r))

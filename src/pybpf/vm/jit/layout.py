@@ -37,6 +37,7 @@ MAP_KIND_PERCPU_HASH = 4
 # key_size, index mask, host address of u32 index[mask + 1], host address of key bytes
 MAP_ROW_WORDS = 8
 HELPER_MAP_LOOKUP = 1
+HELPER_LOOP = 181
 
 ROW_WORDS = 4
 FAULT_WRITE = 1 << 32
