@@ -36,6 +36,8 @@ Container (:class:`BTF`):
 * ``btf.to_bytes(reencode=False)``: ``BTF.parse(btf.to_bytes()) == btf``; unmodified input gives
   identical bytes (also when ``reencode=True`` for deduplicated string tables such as vmlinux).
 * The cached kernel BTF is shared and ``read_only``; ``btf.copy()`` gives an editable copy.
+* ``btf.extract([ids]) -> (small_btf, old->new id map)``: a standalone BTF of those types and all
+  they reach (minimal BTF for shipping, or small fixtures cut from vmlinux).
 
 ``.BTF.ext`` (:mod:`pybpf.btf.ext`): ``BTFExt.parse(data, btf)`` -> ``.func_info``,
 ``.line_info``, ``.core_relos`` (dicts: section name -> record list), ``.to_bytes(btf)``;

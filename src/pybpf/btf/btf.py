@@ -430,6 +430,28 @@ class BTF(TypeBuilderMixin):
             self._cache[type_id] = new
             self._replaced.add(type_id)
 
+    def extract(self, type_ids: list[int]) -> tuple[BTF, dict[int, int]]:
+        """A new standalone BTF holding ``type_ids`` and every type they reach (members, targets,
+        params...), with ids renumbered; returns it and the old id -> new id mapping. Useful for
+        shipping a minimal BTF (the BTFHub idea) or for small test fixtures cut from vmlinux."""
+        from .types import referenced_ids
+        order: list[int] = []
+        seen = {0}
+        stack = list(reversed(type_ids))
+        while stack:
+            tid = stack.pop()
+            if tid in seen:
+                continue
+            seen.add(tid)
+            order.append(tid)
+            stack.extend(reversed([r for r in referenced_ids(self[tid]) if r not in seen]))
+        order.sort()
+        mapping = {0: 0, **{old: new for new, old in enumerate(order, start=1)}}
+        out = BTF(endian=self.endian)
+        for old in order:
+            out.add(_remap(self[old], mapping))
+        return out, mapping
+
     def fixup_datasec(self, name: str, size: int, var_offsets: dict[str, int]) -> Datasec:
         """Fill in a DATASEC's size and its variables' offsets (clang leaves them 0 in objects;
         libbpf takes them from the ELF section size and symbol values). Returns the new type."""
@@ -485,6 +507,26 @@ class BTF(TypeBuilderMixin):
     def __repr__(self) -> str:
         split = f" split over {len(self.base)} base ids" if self.base is not None else ""
         return f"<BTF {self._source} types={len(self) - self.first_id}{split}>"
+
+
+def _remap(t: Type, mapping: dict[int, int]) -> Type:
+    """``t`` with every referenced type id translated through ``mapping``."""
+    from dataclasses import replace
+    from .types import FuncProto, Param
+    if isinstance(t, Array):
+        return replace(t, type_id=mapping[t.type_id], index_type_id=mapping[t.index_type_id])
+    if isinstance(t, Composite):
+        return replace(t, members=tuple(replace(m, type_id=mapping[m.type_id])
+                                        for m in t.members))
+    if isinstance(t, FuncProto):
+        return replace(t, return_type_id=mapping[t.return_type_id],
+                       params=tuple(Param(p.name, mapping[p.type_id]) for p in t.params))
+    if isinstance(t, Datasec):
+        return replace(t, vars=tuple(VarSecinfo(mapping[v.type_id], v.offset, v.size)
+                                     for v in t.vars))
+    if hasattr(t, "type_id"):
+        return replace(t, type_id=mapping[t.type_id])  # type: ignore[attr-defined]
+    return t
 
 
 def describe(t: Type) -> str:
