@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="only this program (repeatable); default: all")
     parser.add_argument("--log-level", type=int, default=1, choices=(0, 1, 2),
                         help="0: verdict lines only; 1: explain rejections (default); "
-                             "2: also per-program statistics")
+                             "2: also print every instruction the verifier processed")
     parser.add_argument("--insn-limit", type=int, default=1_000_000,
                         help="instructions processed before giving up (kernel: 1000000)")
     parser.add_argument("--unprivileged", action="store_true",
@@ -45,11 +45,14 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         program = spec.programs[name]
         result = verify_program(program, spec, raise_on_reject=False, insn_limit=args.insn_limit,
-                                privileged=not args.unprivileged)
+                                privileged=not args.unprivileged,
+                                log_level=max(args.log_level, 1))
         total_insns += result.insns_processed
         total_states += result.states
         total_time += result.time
         if result.accepted:
+            if args.log_level >= 2:
+                print(result.log)
             print(f"{name} ({program.type.name.lower()}): accepted: {result.insns_processed} insns "
                   f"processed, {result.states} states (peak {result.peak_states}), "
                   f"{result.time * 1e3:.1f} ms")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name} ({program.type.name.lower()}): REJECTED")
             print("  " + result.error.explain().replace("\n", "\n  "))
         if args.log_level >= 2:
-            print(f"  ({result.insns_processed} insns processed, {result.states} states)")
+            print(result.log)
     print(f"{len(names) - failed}/{len(names)} programs accepted; {total_insns} insns processed, "
           f"{total_states} states, {total_time * 1e3:.1f} ms", file=sys.stderr if failed else sys.stdout)
     return 1 if failed else 0

@@ -9,7 +9,7 @@ Public API::
 
     result = verify(instructions, prog_type=ProgramType.XDP,
                     maps={"counters": (MapType.ARRAY, 4, 8, 1)},   # or MapSpec objects
-                    line_info=None, log_level=0)
+                    line_info=None, log_level=1)   # 2: log every processed insn
     result.accepted, result.insns_processed, result.states, result.peak_states, result.time
 
     verify_program(program_spec, object_spec)     # maps + line_info taken from pybpf.obj specs

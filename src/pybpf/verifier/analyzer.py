@@ -82,6 +82,8 @@ class Analyzer:
         self.stack_depth: dict[int, int] = {s: 0 for s in shape.subprog_starts}
         self.call_edges: set[tuple[int, int]] = set()
         self.signatures: dict[tuple, list[Checkpoint]] = {}
+        self.trace: list[str] | None = None      # set to a list to log every processed insn
+        self.trace_limit = 100_000
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
         self.relevant = compute_relevance(shape, self._relevant_args, self._exit_uses_r0)
@@ -122,6 +124,8 @@ class Analyzer:
                             f"(limit {self.opt.insn_limit}); the analysis could not prove that "
                             "every loop terminates within the limit", pc=st.pc)
                     st.path = (st.pc, st.path)
+                    if self.trace is not None and len(self.trace) < self.trace_limit:
+                        self._trace(st)
                     succ = self.step(st)
                     if not succ:
                         raise _PathEnd
@@ -136,7 +140,16 @@ class Analyzer:
                 exc.path_pcs = _unwind(st.path)  # type: ignore[attr-defined]
                 raise
 
+    def _trace(self, st: State) -> None:
+        from .disasm import format_insn
+        regs = " ".join(f"R{r}={reg.describe()}" for r, reg in enumerate(st.regs)
+                        if reg.type is not RegType.NOT_INIT)
+        depth = f"[{len(st.frames) - 1}] " if len(st.frames) > 1 else ""
+        self.trace.append(f"{depth}{st.pc}: {format_insn(self.shape.insns[st.pc], st.pc)} ; {regs}")
+
     def _path_done(self, st: State) -> None:
+        if self.trace is not None and len(self.trace) < self.trace_limit:
+            self.trace.append(f"{st.pc}: path ends (exit or covered by an explored state)")
         cp = st.parent
         while cp is not None:
             cp.branches -= 1

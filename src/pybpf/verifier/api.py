@@ -136,11 +136,15 @@ def explain_path(analyzer_args: tuple, pcs: list[int], lines: LineLookup | None)
 
 
 def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
-           maps: Mapping[Any, Any] | None = None, line_info: Any = None, log_level: int = 0,
+           maps: Mapping[Any, Any] | None = None, line_info: Any = None, log_level: int = 1,
            privileged: bool = True, insn_limit: int = 1_000_000, state_limit: int = 64 * 1024,
            expected_attach_type: int | None = None, program: str | None = None,
            raise_on_reject: bool = True) -> VerifierResult:
-    """Statically verify ``instructions`` as a program of ``prog_type``. See the package docstring."""
+    """Statically verify ``instructions`` as a program of ``prog_type``. See the package docstring.
+
+    log_level: 0 = reason and source line only; 1 (default) = also the replayed path with register
+    states; 2 = also every instruction processed during the whole exploration in ``result.log``.
+    """
     start = time.perf_counter()
     infos = {k: _map_info(str(k), v) for k, v in (maps or {}).items()}
     opts = Options(privileged=privileged, insn_limit=insn_limit, state_limit=state_limit,
@@ -150,18 +154,23 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
     try:
         shape = analyse_shape(list(instructions))
         an = Analyzer(shape, int(prog_type), infos, opts)
+        if log_level >= 2:
+            an.trace = []
         an.run()
         an.check_stack_depths()
     except ProgramRejected as exc:
         pcs = getattr(exc, "path_pcs", None)
         path = explain_path((an.shape, int(prog_type), infos, opts), pcs, lines) \
-            if (an is not None and pcs and log_level >= 0) else []
+            if (an is not None and pcs and log_level >= 1) else []
         src = lines(exc.pc) if (lines and exc.pc is not None) else None
         exc.attach(path=path, source_line=src, program=program)
         elapsed = time.perf_counter() - start
+        log = exc.explain()
+        if an is not None and an.trace:
+            log = "\n".join(an.trace) + "\n" + log
         result = VerifierResult(False, an.processed if an else 0, an.total_states if an else 0,
                                 an.peak_states if an else 0,
-                                an.max_states_per_insn if an else 0, elapsed, exc.explain(), exc,
+                                an.max_states_per_insn if an else 0, elapsed, log, exc,
                                 dict(an.stack_depth) if an else {})
         if raise_on_reject:
             raise
@@ -169,7 +178,7 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
     elapsed = time.perf_counter() - start
     result = VerifierResult(True, an.processed, an.total_states, an.peak_states,
                             an.max_states_per_insn, elapsed, "", None, dict(an.stack_depth))
-    result.log = result.summary()
+    result.log = ("\n".join(an.trace) + "\n" if an.trace else "") + result.summary()
     return result
 
 
