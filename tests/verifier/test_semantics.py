@@ -80,3 +80,18 @@ def test_bpf_loop_callback_must_return_zero_or_one():
 def test_helper_not_available_to_the_program_type_is_named():
     with pytest.raises(HelperCallError, match="bpf_xdp_adjust_head"):
         verify(prog("mov %r2, 0\ncall 44\nmov %r0, 0\nexit"), prog_type=SOCKET)
+
+
+def test_stack_written_by_a_loop_callback_is_not_trusted_afterwards():
+    """The callback stores 100 into the caller's slot; using the old constant 0 would be unsound."""
+    from pybpf.isa.opcodes import PseudoSrc
+    from pybpf.verifier import MapValueBoundsError, PointerArithmeticError
+    text = ("stdw [%r10-8], 0\nmov %r1, 4\nlddw %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 0\n"
+            "call 181\nldxdw %r7, [%r10-8]\n" + "stw [%r10-12], 0\nmov %r2, %r10\nadd %r2, -12\n"
+            "ldmap %r1, arr\ncall 1\nadd %r0, %r7\nldxb %r0, [%r0]\nmov %r0, 0\nexit\n"
+            "cb: stdw [%r2], 100\nmov %r0, 0\nexit")
+    insns = prog(text)
+    cb = sum(i.slots for i in insns[:-3])
+    insns[2] = insns[2].with_(src=PseudoSrc.FUNC, imm=cb - 2 - 1)
+    with pytest.raises((MapValueBoundsError, PointerArithmeticError)):
+        verify(insns, prog_type=XDP, maps=MAPS)

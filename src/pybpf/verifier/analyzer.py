@@ -976,6 +976,8 @@ class Analyzer:
         out: list[State] = []
         if callback is not None:
             out.append(self._callback_state(st, proto, callback, callback_ctx, map_info, pc))
+            if callback_ctx is not None and callback_ctx.type is RegType.PTR_TO_STACK:
+                self._scrub_stack(st.frames[callback_ctx.frame])
         if release is not None:
             self._release(st, release.ref)
         if proto.changes_packet:
@@ -1104,6 +1106,13 @@ class Analyzer:
         cb.refs = ()
         del saved
         return cb
+
+    @staticmethod
+    def _scrub_stack(frame: Frame) -> None:
+        """The callback (verified once) may have written any byte it could reach: forget values."""
+        for slot, cur in list(frame.stack.items()):
+            kinds = tuple(MISC if k in (SPILL, ZERO) else k for k in cur.kinds)
+            frame.stack[slot] = Slot(kinds)
 
     # --- reference and pointer bookkeeping ------------------------------------------------
     def _all_regs(self, st: State):  # noqa: ANN202
