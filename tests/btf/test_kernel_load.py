@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from pybpf.btf import BTF, Kind
+from pybpf.btf import BTF, INT_BOOL, INT_SIGNED, Int, Kind
 from pybpf.btf.elf import find_btf_section, list_sections
 from pybpf.errors import BTFError
 
@@ -103,8 +103,57 @@ def _pointer_loop() -> BTF:
     return btf
 
 
+def _int_of_129_bits() -> BTF:
+    btf = BTF()
+    btf.add(Int("huge", 32, 0, 0, 129))
+    return btf
+
+
+def _int_bits_past_size() -> BTF:
+    btf = BTF()
+    btf.add(Int("wide", 4, 0, 8, 32))
+    return btf
+
+
+def _int_signed_bool() -> BTF:
+    btf = BTF()
+    btf.add(Int("sb", 1, INT_SIGNED | INT_BOOL, 0, 8))
+    return btf
+
+
+def _enum_of_size_3() -> BTF:
+    btf = BTF()
+    btf.add_enum("e", {"A": 1}, size=3)
+    return btf
+
+
+def _func_without_proto() -> BTF:
+    btf = BTF()
+    i32 = btf.add_int("int", 4, signed=True)
+    btf.add_func("f", i32)
+    return btf
+
+
+def _datasec_overlap() -> BTF:
+    btf = BTF()
+    i32 = btf.add_int("int", 4, signed=True)
+    a, b = btf.add_var("a", i32), btf.add_var("b", i32)
+    btf.add_datasec(".data", 8, [(a, 0, 4), (b, 2, 4)])
+    return btf
+
+
+def _datasec_past_end() -> BTF:
+    btf = BTF()
+    i32 = btf.add_int("int", 4, signed=True)
+    btf.add_datasec(".data", 4, [(btf.add_var("a", i32), 2, 4)])
+    return btf
+
+
 @pytest.mark.kernel
-@pytest.mark.parametrize("make", [_bad_member_type, _member_past_the_end, _pointer_loop])
+@pytest.mark.parametrize("make", [_bad_member_type, _member_past_the_end, _pointer_loop,
+                                  _int_of_129_bits, _int_bits_past_size, _int_signed_bool,
+                                  _enum_of_size_3, _func_without_proto, _datasec_overlap,
+                                  _datasec_past_end])
 def test_validate_rejects_btf_the_kernel_rejects(make):
     btf = make()
     err, _ = kernel_btf_load(btf.to_bytes())

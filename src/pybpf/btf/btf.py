@@ -369,30 +369,10 @@ class BTF(TypeBuilderMixin):
         raise BTFError(f"{self._source}: type {describe(t)} has no alignment")
 
     def validate(self) -> None:
-        """Basic consistency checks (a subset of the kernel's): every referenced type id exists,
-        modifier chains end, non-bitfield members fit in their struct. BTFError on the first
-        problem found."""
-        from .types import referenced_ids
-        count = len(self)
-        for t in self:
-            for ref in referenced_ids(t):
-                if not 0 <= ref < count:
-                    raise BTFError(f"{self._source}: {describe(t)} refers to missing type id {ref}")
-            if t.kind in MODIFIER_KINDS or isinstance(t, Ptr):
-                self._skip(t, MODIFIER_KINDS | {Kind.PTR})
-            if isinstance(t, Composite):
-                for m in t.members:
-                    if m.bitfield_size:
-                        end = m.bit_offset + m.bitfield_size
-                    else:
-                        member = self.resolve(m.type_id)
-                        if isinstance(member, Array) and member.nelems == 0:
-                            end = m.bit_offset
-                        else:
-                            end = m.bit_offset + 8 * self.size_of(m.type_id)
-                    if end > 8 * t.size:
-                        raise BTFError(f"{self._source}: {describe(t)} member {m.name!r} ends at "
-                                       f"bit {end}, past the {t.size}-byte size")
+        """Consistency checks the kernel also makes (see pybpf.btf.validate); BTFError on the
+        first problem, naming the type."""
+        from .validate import validate
+        validate(self)
 
     # --- editing -------------------------------------------------------------------------------
     def _check_writable(self) -> None:
