@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from pybpf.btf import BTF, INT_BOOL, INT_SIGNED, Int, Kind
+from pybpf.btf import BTF, INT_BOOL, INT_SIGNED, Int, Kind, Ptr
 from pybpf.btf.elf import find_btf_section, list_sections
 from pybpf.errors import BTFError
 
@@ -149,8 +149,33 @@ def _datasec_past_end() -> BTF:
     return btf
 
 
+def _named_pointer() -> BTF:
+    btf = BTF()
+    btf.add(Ptr("p", btf.add_int("int", 4, signed=True)))
+    return btf
+
+
+def _typedef_with_bad_name() -> BTF:
+    btf = BTF()
+    btf.add_typedef("not an identifier", btf.add_int("int", 4, signed=True))
+    return btf
+
+
+def _member_with_bad_name() -> BTF:
+    btf = BTF()
+    btf.add_struct("s", 4, [("a-b", btf.add_int("int", 4, signed=True), 0)])
+    return btf
+
+
+def _enumerator_with_bad_name() -> BTF:
+    btf = BTF()
+    btf.add_enum("e", {"1st": 1})
+    return btf
+
+
 @pytest.mark.kernel
-@pytest.mark.parametrize("make", [_bad_member_type, _member_past_the_end, _pointer_loop,
+@pytest.mark.parametrize("make", [_named_pointer, _typedef_with_bad_name, _member_with_bad_name,
+                                  _enumerator_with_bad_name, _bad_member_type, _member_past_the_end, _pointer_loop,
                                   _int_of_129_bits, _int_bits_past_size, _int_signed_bool,
                                   _enum_of_size_3, _func_without_proto, _datasec_overlap,
                                   _datasec_past_end])

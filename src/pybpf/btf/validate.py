@@ -5,6 +5,7 @@ for a readable error before the syscall; never modifies the BTF.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ..errors import BTFError
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from .btf import BTF
 
 MAX_INT_BITS = 128
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+UNNAMED_KINDS = frozenset({Kind.PTR, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.ARRAY,
+                           Kind.FUNC_PROTO})
 ENUM_SIZES = frozenset({1, 2, 4, 8})
 
 
@@ -31,6 +35,10 @@ def validate(btf: BTF) -> None:
                 raise fail(f"refers to missing type id {ref}")
         if t.kind in MODIFIER_KINDS or isinstance(t, Ptr):
             btf._skip(t, MODIFIER_KINDS | {Kind.PTR})          # raises on loops
+        if t.kind in UNNAMED_KINDS and t.name:
+            raise fail(f"a {t.kind.name} cannot have a name ({t.name!r})")
+        if t.kind == Kind.TYPEDEF and not IDENTIFIER.match(t.name):
+            raise fail(f"typedef name {t.name!r} is not a C identifier")
         if isinstance(t, Int):
             if t.bits > MAX_INT_BITS or t.bit_offset + t.bits > t.size * 8:
                 raise fail(f"{t.bits} bits at offset {t.bit_offset} do not fit in {t.size} bytes")
@@ -39,6 +47,9 @@ def validate(btf: BTF) -> None:
         elif isinstance(t, EnumBase):
             if t.size not in ENUM_SIZES:
                 raise fail(f"enum size {t.size} (must be 1, 2, 4 or 8)")
+            for v in t.values:
+                if not IDENTIFIER.match(v.name):
+                    raise fail(f"enumerator name {v.name!r} is not a C identifier")
         elif isinstance(t, Func):
             if not isinstance(btf[t.type_id], FuncProto):
                 raise fail("a FUNC must point at a FUNC_PROTO")
@@ -53,6 +64,8 @@ def validate(btf: BTF) -> None:
                                "section")
         elif isinstance(t, Composite):
             for m in t.members:
+                if m.name and not IDENTIFIER.match(m.name):
+                    raise fail(f"member name {m.name!r} is not a C identifier")
                 if m.bitfield_size:
                     end = m.bit_offset + m.bitfield_size
                 else:
