@@ -232,3 +232,28 @@ def test_type_closure_extracted_from_vmlinux_is_complete(vmlinux_btf):
     small.validate()
     assert kernel_btf_load(small.to_bytes())[0] == 0          # the kernel finds nothing missing
     assert dump_c(small, [mapping[task.id]]) == dump_c(vmlinux_btf, [task.id])
+
+
+@pytest.mark.kernel
+def test_random_built_btf_is_valid_for_us_bpftool_and_the_kernel(bpftool_raw, tmp_path):
+    """Random layouts from the C-dump property test, written by pybpf: validate() passes, the
+    kernel loads them, and bpftool lists them exactly like dump_raw."""
+    from hypothesis import HealthCheck, given, settings
+
+    from pybpf.btf.raw_dump import dump_raw
+    from test_c_dump_layouts import build, layouts
+
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(spec=layouts())
+    def check(spec):
+        btf = build(spec)
+        btf.validate()
+        data = btf.to_bytes()
+        err, log = kernel_btf_load(data)
+        assert err == 0, log
+        path = tmp_path / "random.btf"
+        path.write_bytes(data)
+        assert bpftool_raw(path) == dump_raw(BTF.parse(data))
+
+    check()
