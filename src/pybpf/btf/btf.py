@@ -69,7 +69,9 @@ class BTF(TypeBuilderMixin):
         btf._types_view = memoryview(btf._types)
         strings = data[body + header.str_off: body + header.str_off + header.str_len]
         if base is None and (not strings or strings[0] != 0):
-            raise BTFError(f"{source}: BTF string section must start with a NUL byte")
+            raise BTFError(f"{source}: BTF string section must start with a NUL byte (is this "
+                           "split BTF of a kernel module? pass its base, e.g. "
+                           "base=load_vmlinux())")
         if strings and strings[-1] != 0:
             raise BTFError(f"{source}: BTF string section is not NUL-terminated")
         if base is not None and base.endian != header.endian:
