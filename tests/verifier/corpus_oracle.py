@@ -77,8 +77,14 @@ def verdicts_for(source: Path, compile_bpf) -> list[Verdict]:  # noqa: ANN001
             kernel_ok, kmsg = None, str(exc).splitlines()[0]
         kernel_seconds = time.perf_counter() - start
         insns = _relocated(spec, prog)
+        btf_ctx = target = None
+        if prog.attach_btf:
+            from pybpf.btf import load_vmlinux
+            from pybpf.verifier.btf_ctx import pointer_args
+            target = load_vmlinux()
+            btf_ctx = pointer_args(target, prog.section, prog.attach_to)
         result = verify(insns, prog_type=prog.type, maps=spec.maps, line_info=prog.line_info,
-                        program=name, raise_on_reject=False,
+                        program=name, raise_on_reject=False, btf_ctx=btf_ctx, target_btf=target,
                         expected_attach_type=int(prog.expected_attach_type)
                         if prog.expected_attach_type is not None else None)
         out.append(Verdict(source.name, name, prog.type.name, kernel_ok, kmsg, kernel_seconds,

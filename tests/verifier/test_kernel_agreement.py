@@ -143,3 +143,24 @@ def test_random_instruction_streams_agree_with_the_kernel():
                          seen["kernel_bad"], seen["caught"]))
     assert not missed, "\n".join(missed[:3])
     assert seen["both_ok"] >= 0.95 * seen["kernel_ok"]
+
+
+@pytest.mark.kernel
+def test_tp_btf_pointer_arguments_are_typed_like_the_kernel(compile_bpf):
+    from pathlib import Path
+    from pybpf.btf import load_vmlinux
+    from pybpf.errors import KernelVerifierError
+    from pybpf.kernel import Collection
+    from pybpf.obj import load_object
+    from pybpf.verifier import verify_program
+    spec = load_object(compile_bpf(Path(__file__).resolve().parent / "progs" / "tp_btf_fields.c"))
+    vmlinux = load_vmlinux()
+    with Collection(spec, programs=["inside"]):
+        pass
+    assert verify_program(spec.programs["inside"], spec, target_btf=vmlinux).accepted
+    with pytest.raises(KernelVerifierError, match="access beyond struct"):
+        with Collection(spec, programs=["beyond"]):
+            pass
+    result = verify_program(spec.programs["beyond"], spec, target_btf=vmlinux,
+                            raise_on_reject=False)
+    assert not result.accepted and "beyond struct" in result.error.reason

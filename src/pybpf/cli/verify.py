@@ -34,6 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from ..verifier import verify_program
 
     spec = load_object(args.object)
+    target_btf = None
+    if any(getattr(p, "attach_btf", False) for p in spec.programs.values()):
+        try:
+            from ..btf import load_vmlinux
+            target_btf = load_vmlinux()
+        except (OSError, BPFError):
+            target_btf = None
     names = args.prog or list(spec.programs)
     unknown = [n for n in names if n not in spec.programs]
     if unknown:
@@ -45,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         program = spec.programs[name]
         result = verify_program(program, spec, raise_on_reject=False, insn_limit=args.insn_limit,
-                                privileged=not args.unprivileged,
+                                privileged=not args.unprivileged, target_btf=target_btf,
                                 log_level=max(args.log_level, 1))
         total_insns += result.insns_processed
         total_states += result.states

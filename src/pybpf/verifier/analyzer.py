@@ -58,6 +58,8 @@ class Options:
     insn_limit: int = 1_000_000        # BPF_COMPLEXITY_LIMIT_INSNS
     state_limit: int = 64 * 1024       # stored states before giving up
     expected_attach_type: int | None = None
+    btf_ctx: tuple[int, ...] | None = None     # tracing programs: pointee BTF id per ctx slot
+    btf: object = None                         # the BTF those ids refer to (normally vmlinux)
 
 
 class _PathEnd(Exception):
@@ -578,6 +580,15 @@ class Analyzer:
                 return Reg(RegType.PTR_TO_PACKET_META, B.ZERO)
             if kind == "sock":
                 raise UnsupportedFeatureError("pybpf does not model socket pointers (skb->sk)")
+            btf_ctx = self.opt.btf_ctx
+            if btf_ctx is not None and self.prog_type in (ProgramType.TRACING, ProgramType.LSM):
+                slot = off // 8
+                if slot >= len(btf_ctx):
+                    raise ContextAccessError(
+                        f"func has {len(btf_ctx)} args; reading arg {slot} is invalid "
+                        f"(invalid bpf_context access off={off} size={size})")
+                if btf_ctx[slot] and size == 8:
+                    return self._btf_ptr(btf_ctx[slot])
             return loaded
         if t in OR_NULL:
             raise NullPointerError(
@@ -629,10 +640,26 @@ class Analyzer:
         if t is RegType.PTR_TO_BTF_ID:
             if write:
                 raise UnsupportedFeatureError("pybpf does not model writes through BTF pointers")
-            return UNKNOWN_SCALAR
+            if reg.range:                               # a struct of known size
+                start = reg.off + off
+                if not reg.var.is_const or start < 0 or start + size > reg.range:
+                    raise InvalidMemoryAccessError(
+                        f"access beyond struct at off {start} size {size} (struct size "
+                        f"{reg.range})", hint="read fields through a constant offset inside the struct")
+                if reg.target and self.opt.btf is not None:
+                    from .btf_ctx import field_pointee
+                    pointee = field_pointee(self.opt.btf, reg.target, start, size)
+                    if pointee:
+                        return self._btf_ptr(pointee)
+            return loaded
         raise InvalidMemoryAccessError(
             f"R{regno} invalid mem access '{t.value}'",
             hint=f"R{regno} holds a {t.value}, not a pointer that may be {what} directly")
+
+    def _btf_ptr(self, type_id: int) -> Reg:
+        from .btf_ctx import struct_size
+        size = struct_size(self.opt.btf, type_id) if self.opt.btf is not None else 0
+        return Reg(RegType.PTR_TO_BTF_ID, B.ZERO, range=size, target=type_id)
 
     def _region_check(self, regno: int, reg: Reg, off: int, size: int, limit: int, what: str,
                       err: type, size_name: str) -> None:

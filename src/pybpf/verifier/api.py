@@ -139,6 +139,7 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
            maps: Mapping[Any, Any] | None = None, line_info: Any = None, log_level: int = 1,
            privileged: bool = True, insn_limit: int = 1_000_000, state_limit: int = 64 * 1024,
            expected_attach_type: int | None = None, program: str | None = None,
+           btf_ctx: tuple[int, ...] | None = None, target_btf: Any = None,
            raise_on_reject: bool = True) -> VerifierResult:
     """Statically verify ``instructions`` as a program of ``prog_type``. See the package docstring.
 
@@ -148,7 +149,7 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
     start = time.perf_counter()
     infos = {k: _map_info(str(k), v) for k, v in (maps or {}).items()}
     opts = Options(privileged=privileged, insn_limit=insn_limit, state_limit=state_limit,
-                   expected_attach_type=expected_attach_type)
+                   expected_attach_type=expected_attach_type, btf_ctx=btf_ctx, btf=target_btf)
     lines = _line_lookup(line_info)
     an: Analyzer | None = None
     try:
@@ -182,8 +183,23 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
     return result
 
 
-def verify_program(program: Any, obj: Any = None, **kwargs: Any) -> VerifierResult:
-    """Verify a pybpf.obj ProgramSpec, using its ObjectSpec's maps and the program's line_info."""
+def verify_program(program: Any, obj: Any = None, *, target_btf: Any = None,
+                   **kwargs: Any) -> VerifierResult:
+    """Verify a pybpf.obj ProgramSpec, using its ObjectSpec's maps and the program's line_info.
+
+    ``target_btf`` (e.g. ``pybpf.btf.load_vmlinux()``) lets BTF-typed tracing programs (tp_btf,
+    fentry, fexit, lsm) read their pointer arguments as typed pointers, as the kernel does.
+    """
+    instructions = program.instructions
+    if target_btf is not None:
+        kwargs["target_btf"] = target_btf
+        if getattr(program, "attach_btf", False):
+            from .btf_ctx import pointer_args
+            kwargs.setdefault("btf_ctx", pointer_args(target_btf, program.section,
+                                                      program.attach_to))
+        if getattr(program, "core_relos", None) and obj is not None:
+            from ..obj import core     # CO-RE offsets as the kernel will see them
+            instructions = core.relocate(program, target_btf, obj.btf).instructions
     maps = kwargs.pop("maps", None)
     if maps is None and obj is not None:
         maps = obj.maps
@@ -192,7 +208,7 @@ def verify_program(program: Any, obj: Any = None, **kwargs: Any) -> VerifierResu
     eat = getattr(program, "expected_attach_type", None)
     if eat is not None:
         kwargs.setdefault("expected_attach_type", int(eat))
-    return verify(program.instructions, prog_type=program.type, maps=maps, **kwargs)
+    return verify(instructions, prog_type=program.type, maps=maps, **kwargs)
 
 
 __all__ = ["verify", "verify_program", "VerifierResult", "MapType", "ProgramType"]
