@@ -147,3 +147,10 @@ def test_record_replace_returns_a_changed_copy(data_section):
     assert codec.encode(changed) == b"z\x09\0\0\0"
     with pytest.raises(AttributeError):
         rec._replace(nope=1)
+
+
+def test_record_repr_names_enum_values(data_section):
+    btf, data, offsets = data_section
+    codec = codec_for(btf, btf.find_one("value", Kind.STRUCT))
+    text = repr(codec.decode(data[:codec.size]))
+    assert "color=BLUE" in text and "f=flags(a=5, b=17, c=-9" in text

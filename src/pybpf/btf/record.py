@@ -5,6 +5,7 @@ hash by value, readable repr, ``_asdict()``/``_replace()``. Plain data: never en
 """
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 
@@ -90,5 +91,14 @@ class Record:
         return iter(self._values.items())
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        inner = ", ".join(f"{k}={_show(v)}" for k, v in self._values.items())
         return f"{self._name or '(anon)'}({inner})"
+
+
+def _show(value: Any) -> str:
+    """repr, except enum members print as their enumerator name (like bpftool's map dump)."""
+    if isinstance(value, IntEnum):
+        return value.name or str(int(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)
