@@ -151,3 +151,63 @@ def xdp_programs(draw) -> str:
         parts.append(draw(st.sampled_from(GADGETS))(draw, n))
     parts.append("mov %r0, 2\nexit")
     return "\n".join(parts)
+
+
+POINTER_PROLOGUE = """mov %r6, %r1
+stw [%r10-4], 1
+mov %r2, %r10
+add %r2, -4
+ldmap %r1, hash
+call 1
+jeq %r0, 0, out
+mov %r7, %r0
+call 7
+mov %r9, %r0
+and %r9, {mask}
+ldxw %r2, [%r6]
+ldxw %r3, [%r6+4]
+mov %r4, %r2
+add %r4, 32
+jgt %r4, %r3, out
+mov %r8, %r10
+add %r8, -64
+mov %r0, 0
+mov %r5, 5
+"""
+_POOL = [0, 2, 3, 4, 5, 7, 8, 9]
+
+
+@st.composite
+def _pointer_op(draw) -> str:
+    kind = draw(st.sampled_from(["alu_imm", "alu_reg", "ld", "st", "stx", "jmp", "mov"]))
+    d, s = draw(st.sampled_from(_POOL)), draw(st.sampled_from(_POOL))
+    imm = draw(st.sampled_from([0, 1, 4, 8, 15, 16, 31, 32, -1, -8, 64]))
+    op = draw(st.sampled_from(["add", "sub", "and", "or", "lsh", "rsh", "mul", "add32", "xor",
+                               "arsh"]))
+    size = draw(st.sampled_from([1, 2, 4, 8]))
+    off = draw(st.sampled_from([-8, -1, 0, 1, 4, 8, 12, 16, 24, 28, 31, 32]))
+    if kind == "alu_imm":
+        if op in ("lsh", "rsh", "arsh") and not 0 <= imm < 32:
+            imm = 3
+        return f"{op} %r{d}, {imm}"
+    if kind == "alu_reg":
+        return f"{op} %r{d}, %r{s}"
+    if kind == "mov":
+        return f"mov %r{d}, %r{s}"
+    if kind == "ld":
+        return f"ldx{SIZES[size]} %r{d}, [%r{s}{off:+d}]"
+    if kind == "st":
+        return f"st{SIZES[size]} [%r{d}{off:+d}], {imm}"
+    if kind == "stx":
+        return f"stx{SIZES[size]} [%r{d}{off:+d}], %r{s}"
+    jump = draw(st.sampled_from(["jgt", "jlt", "jsgt", "jeq", "jne", "jle", "jge32", "jlt32"]))
+    return f"{jump} %r{d}, %r{s}, +1" if draw(st.booleans()) else f"{jump} %r{d}, {imm}, +1"
+
+
+@st.composite
+def pointer_programs(draw) -> str:
+    """XDP programs that mix a packet pointer (32 bytes proven), a map value, a stack pointer and a
+    bounded scalar through random ALU, load, store and branch instructions."""
+    mask = draw(st.sampled_from([7, 15, 31, 63, 255]))
+    ops = draw(st.lists(_pointer_op(), min_size=1, max_size=8))
+    return POINTER_PROLOGUE.format(mask=mask) + "\n".join(ops) + "\nout:\nmov %r0, 2\nexit"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from asm_util import MAPS, prog
 from corpus_oracle import corpus_sources, verdicts_for
-from program_gen import xdp_programs
+from program_gen import pointer_programs, xdp_programs
 from pybpf.verifier import verify
 
 GENERATED_EXAMPLES = 150
@@ -23,7 +23,8 @@ def _report(label: str, kernel_ok: int, both_ok: int, kernel_bad: int, caught: i
 
 
 @pytest.mark.kernel
-def test_generated_programs_agree_with_the_kernel():
+@pytest.mark.parametrize("strategy", ["gadgets", "pointers"])
+def test_generated_programs_agree_with_the_kernel(strategy):
     from kernel_oracle import load
     seen: dict[str, int] = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
     missed: list[str] = []
@@ -31,7 +32,7 @@ def test_generated_programs_agree_with_the_kernel():
 
     @settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(xdp_programs())
+    @given(xdp_programs() if strategy == "gadgets" else pointer_programs())
     def check(text: str) -> None:
         insns = prog(text)
         kernel = load(insns, 6, MAPS)
@@ -48,7 +49,7 @@ def test_generated_programs_agree_with_the_kernel():
                 missed.append(f"kernel: {kernel.message}\n{text}")
 
     check()
-    print("\n" + _report("generated XDP programs", seen["kernel_ok"], seen["both_ok"],
+    print("\n" + _report(f"generated XDP programs ({strategy})", seen["kernel_ok"], seen["both_ok"],
                          seen["kernel_bad"], seen["caught"]))
     assert not missed, "pybpf accepted programs the kernel rejects:\n" + "\n\n".join(missed[:3])
     assert seen["both_ok"] >= 0.95 * seen["kernel_ok"], "\n\n".join(wrongly_rejected[:3])

@@ -754,7 +754,8 @@ class Analyzer:
         elif cur.spill is not None and pos == 0:
             kinds = [MISC if k == SPILL else k for k in kinds]
         if value.is_pointer:
-            self._ptr_leak_check(0, "partial spill of a pointer")
+            raise StackAccessError("invalid size of register spill",
+                                   hint="pointers can only be spilled to the stack as 8 bytes")
         if pos == 0 and value.is_scalar and (not st_imm or value.var.const != 0):
             trunc = _truncate(value, size)
             for i in range(size):
@@ -1206,8 +1207,9 @@ class Analyzer:
         if is32 or op not in ("==", "!="):
             return None
         for p, other in ((d, s), (s, d)):
-            if p.is_pointer and p.type not in OR_NULL and other.is_scalar \
-                    and other.var.is_const and other.var.const == 0:
+            # the kernel's reg_not_null(): only these pointer types are known to be non-NULL
+            if p.type in (RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY, RegType.PTR_TO_MEM) \
+                    and other.is_scalar and other.var.is_const and other.var.const == 0:
                 return op == "!="
         return None
 
