@@ -23,15 +23,24 @@ VerifierResult with ``accepted=False`` and ``error`` instead.
 Semantics are those the kernel applies to a privileged loader (root: CAP_BPF + CAP_PERFMON, which is
 how pybpf loads): reading uninitialised stack is allowed, pointers may be stored to maps or returned,
 pointer comparisons are allowed. ``privileged=False`` applies the stricter unprivileged rules for these
-three. Modelled: all ALU/JMP/JMP32/memory/atomic instructions, tnum + signed/unsigned range tracking
-refined on both branch directions (register-register too, linked copies), packet range proofs,
-per-byte stack tracking with spills, context layouts (xdp, __sk_buff, pt_regs, tracepoint, raw_tp,
-perf_event, tracing, syscall), ~60 helper prototypes, NULL checks, ring buffer reference tracking,
-spin locks, bpf-to-bpf calls (8 frames, 512-byte combined stack), bpf_loop/for_each_map_elem
-callbacks (verified once), bounded loops (explored iteration by iteration, with the kernel's
-1M-instruction complexity limit and infinite-loop detection). Not modelled (rejected with
-UnsupportedFeatureError rather than guessed): kfunc calls, helpers without a prototype here, socket
-pointers; BTF pointers (PTR_TO_BTF_ID) read as unknown scalars.
+three. Where the kernel is deliberately imprecise (no ranges through div/mod, no NULL-folding for
+ctx/stack/packet pointers, ``pkt < pkt_end`` with offset 0 proving nothing) pybpf is imprecise the same
+way, so it never accepts what the kernel rejects.
+
+Modelled: all ALU/JMP/JMP32/memory/atomic instructions; tnum + s64/u64/s32/u32 range tracking
+refined on both branch directions (register-register too, linked copies); packet range proofs;
+per-byte stack tracking with spills; context layouts (xdp, __sk_buff for socket/tc/cgroup_skb,
+pt_regs, tracepoint, raw_tp, perf_event, syscall; tp_btf/fentry/fexit/lsm arguments typed from a
+``target_btf``); ~70 helper prototypes with per-program-type availability; NULL checks; constant-key
+array lookups; known ``.rodata`` loads; ring buffer reference tracking; spin locks; bpf-to-bpf calls
+(8 frames, 512-byte combined stack); bpf_loop/for_each_map_elem callbacks (verified once, caller stack
+they can reach forgotten afterwards); arena pointers; bounded loops (explored iteration by iteration
+with state pruning, the kernel's 1M-instruction complexity limit and infinite-loop detection).
+Pruning uses a static stand-in for the kernel's precision tracking (scalars that can no longer reach
+an address, a branch, a checked helper argument or the stack are ignored when comparing states).
+
+Not modelled (rejected with UnsupportedFeatureError rather than guessed): kfuncs other than
+rcu/preempt lock pairs, helpers without a prototype here, socket pointers, may_goto.
 """
 from .api import VerifierResult, verify, verify_program
 from .rejections import (
