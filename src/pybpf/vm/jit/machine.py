@@ -97,6 +97,7 @@ class JITMachine(Machine):
         self._tail_calls = 0
         self._running: CompiledProgram | None = None
         self.last_duration_ns = 0
+        self._synced_once = False
 
     def _table_moved(self) -> None:
         mem: TableMemory = self.mem                               # type: ignore[assignment]
@@ -175,7 +176,8 @@ class JITMachine(Machine):
         rt[L.RT_CPU] = self.cpu
         self._tail_calls = 0
         self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
-        self._sync(full=True)
+        self._sync(full=not self._synced_once)     # rows follow map/unmap; later only packet/ctx
+        self._synced_once = True
         repeat = max(self.repeat, 1)
         self._running = prog
         try:
