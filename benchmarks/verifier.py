@@ -55,7 +55,15 @@ def main() -> int:
             continue
         for name, prog in spec.programs.items():
             insns = _relocated(spec, prog)
-            result = verify(insns, prog_type=prog.type, maps=spec.maps, raise_on_reject=False)
+            extra = {}
+            if prog.attach_btf:
+                from pybpf.btf import load_vmlinux
+                from pybpf.verifier.btf_ctx import pointer_args
+                target = load_vmlinux()
+                extra = {"target_btf": target,
+                         "btf_ctx": pointer_args(target, prog.section, prog.attach_to)}
+            result = verify(insns, prog_type=prog.type, maps=spec.maps, raise_on_reject=False,
+                            **extra)
             if args.no_kernel:
                 kverdict, ktime, kinsns = "-", float("nan"), None
             else:
