@@ -91,13 +91,14 @@ def test_python_helper_sees_arguments_and_sets_r0() -> None:
 
 def test_same_instructions_compile_once_per_process() -> None:
     insns = assemble("mov %r0, 12345\nexit")
-    make_machine().load("a", insns)
+    first = make_machine()
+    first.run(first.load("a", insns))
     size = engine.cache_size()
     second = make_machine()
     prog = second.load("b", insns)
+    assert second.run(prog) == 12345
     assert engine.cache_size() == size
     assert prog.native.key == "bpf_" + program_key(insns).hex()[:32]
-    assert second.run(prog) == 12345
 
 
 def test_runs_do_not_leak_stack_contents_between_runs() -> None:
@@ -138,3 +139,12 @@ def test_bpf_loop_with_flags_or_too_many_loops_returns_the_helpers_errno() -> No
     big[0] = I(0x18, 1, 0, 0, (1 << 23) + 1)               # lddw r1, BPF_MAX_LOOPS + 1
     big[1] = I(0x18, 2, 4, 0, 5)                           # the callback is one slot further on
     assert _run_helpers_program(big) == [(-errno.E2BIG) & ((1 << 64) - 1)] * 2
+
+
+def test_programs_are_compiled_on_first_run_only() -> None:
+    machine = make_machine()
+    prog = machine.load("lazy", assemble("mov %r0, 424242\nadd %r0, 1\nexit"))
+    before = engine.cache_size()
+    assert prog.native is None
+    assert machine.run(prog) == 424243
+    assert prog.native is not None and engine.cache_size() == before + 1

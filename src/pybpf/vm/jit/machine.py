@@ -134,8 +134,17 @@ class JITMachine(Machine):
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
              source_lines: dict[int, str] | None = None) -> CompiledProgram:
         prog = super().load(name, instructions, spec=spec, source_lines=source_lines)
-        prog.native = self._compile(prog)                        # type: ignore[attr-defined]
+        prog.native = None                  # compiled on first run (programs never run cost nothing)
         return prog
+
+    def native(self, prog: CompiledProgram) -> NativeProgram:
+        """The program's native code, compiled (or fetched from the process cache) on first use."""
+        native = getattr(prog, "native", None)
+        if native is None:
+            if prog.ops is None or not hasattr(prog, "native"):
+                raise JITError(f"{prog.name}: program was not loaded by this JIT machine")
+            native = prog.native = self._compile(prog)          # type: ignore[attr-defined]
+        return native
 
     def _compile(self, prog: CompiledProgram) -> NativeProgram:
         insns = prog.instructions
@@ -157,9 +166,7 @@ class JITMachine(Machine):
 
     # --- running ---------------------------------------------------------------------------------
     def run(self, prog: CompiledProgram, *args: int, budget: int | None = None) -> int:
-        native: NativeProgram | None = getattr(prog, "native", None)
-        if native is None:
-            raise JITError(f"{prog.name}: program was not compiled by this JIT machine")
+        native = self.native(prog)
         if self._running is not None:
             raise VMError("JIT machine is already running a program (runs do not nest)")
         rt = self.rt
@@ -221,9 +228,7 @@ class JITMachine(Machine):
         assert self._tail is not None
         target, ctx = self._tail
         self._tail = None
-        native = getattr(target, "native", None)
-        if native is None:
-            raise JITError(f"tail call target {target.name!r} was not compiled by this JIT machine")
+        native = self.native(target)
         regs[1] = ctx & M64
         rt = self.rt
         rt[L.RT_CONSTS] = native.consts_addr
@@ -236,9 +241,7 @@ class JITMachine(Machine):
         if self._running is None:
             raise VMError("callback invoked outside a running program")
         prog, pc = self._code_target(code_addr)
-        native: NativeProgram | None = getattr(prog, "native", None)
-        if native is None:
-            raise JITError(f"callback target {prog.name!r} was not compiled by this JIT machine")
+        native = self.native(prog)
         rt = self.rt
         depth = rt[L.RT_DEPTH] + 1
         if depth >= MAX_CALL_FRAMES:
@@ -264,7 +267,7 @@ class JITMachine(Machine):
     def tail_call(self, target: Any, ctx: int) -> int:
         compiled = getattr(target, "compiled", target)
         if self._running is None or self._tail_calls >= MAX_TAIL_CALLS or \
-                getattr(compiled, "native", None) is None:
+                not hasattr(compiled, "native"):
             return (-errno.ENOENT) & M64
         self._tail_calls += 1
         self._tail = (compiled, ctx)
