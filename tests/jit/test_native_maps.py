@@ -8,7 +8,6 @@ import pytest
 
 from pybpf.isa.instruction import Instruction as I
 from pybpf.isa.uapi import MapType
-from pybpf.vm.conformance import CONFORMANCE_HELPERS
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.jit import make_machine
 from pybpf.vm.machine import Machine
