@@ -211,3 +211,34 @@ def pointer_programs(draw) -> str:
     mask = draw(st.sampled_from([7, 15, 31, 63, 255]))
     ops = draw(st.lists(_pointer_op(), min_size=1, max_size=8))
     return POINTER_PROLOGUE.format(mask=mask) + "\n".join(ops) + "\nout:\nmov %r0, 2\nexit"
+
+
+@st.composite
+def call_programs(draw) -> str:
+    """Chains of one to nine bpf-to-bpf calls passing stack pointers down, with stack use per frame,
+    reads/writes through the argument and various return values."""
+    depth = draw(st.integers(1, 9))
+    lines: list[str] = []
+    for i in range(depth + 1):
+        if i:
+            lines.append(f"f{i}:")
+        lines.append(f"stdw [%r10-{draw(st.sampled_from([8, 64, 128, 256, 300, 400]))}], 0")
+        act = draw(st.sampled_from(["none", "write_arg", "read_arg", "ret_arg", "ret_own"]))
+        off = draw(st.sampled_from([-8, -16, 0, 8, -520]))
+        if i and act == "write_arg":
+            lines.append(f"stdw [%r1{off:+d}], 1")
+        if i and act == "read_arg":
+            lines.append(f"ldxdw %r0, [%r1{off:+d}]")
+        if i < depth:
+            lines += ["mov %r1, %r10", f"add %r1, {draw(st.sampled_from([-8, -64, -16]))}",
+                      f"call local f{i + 1}"]
+            if draw(st.booleans()):
+                lines.append("ldxdw %r0, [%r10-8]")
+        if act == "ret_own":
+            lines.append("mov %r0, %r10")
+        elif act == "ret_arg" and i:
+            lines.append("mov %r0, %r1")
+        else:
+            lines.append("mov %r0, 0")
+        lines.append("exit")
+    return "\n".join(lines)

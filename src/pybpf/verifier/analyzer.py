@@ -831,7 +831,7 @@ class Analyzer:
                 "R0 !read_ok: the function exits without setting its return value in r0")
         if len(st.frames) > 1:
             callee = st.frames[-1]
-            if r0.type is RegType.PTR_TO_STACK and r0.frame == callee.frameno:
+            if r0.type is RegType.PTR_TO_STACK:       # the kernel refuses even the caller's own
                 raise ProgramRejected("cannot return stack pointer to the caller")
             if callee.frameno in st.callback_of:
                 if r0.is_pointer or r0.var.smin < 0 or r0.var.smax > 1:
