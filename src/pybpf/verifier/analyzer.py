@@ -1215,14 +1215,11 @@ class Analyzer:
 
     def _null_check(self, taken: State, fall: State, insn: Instruction, d: Reg, s: Reg,
                     op: str) -> None:
-        if op not in ("==", "!="):
+        # Like the kernel, only ``if rX ==/!= 0`` with an immediate 0 and the maybe-NULL pointer
+        # in the destination register counts as a NULL check.
+        if op not in ("==", "!=") or insn.source or insn.imm != 0 or d.type not in OR_NULL:
             return
-        if d.type in OR_NULL and s.is_scalar and s.var.is_const and s.var.const == 0:
-            ptr = d
-        elif s.type in OR_NULL and d.is_scalar and d.var.is_const and d.var.const == 0:
-            ptr = s
-        else:
-            return
+        ptr = d
         null_state, ok_state = (taken, fall) if op == "==" else (fall, taken)
         self._mark_null(null_state, ptr, is_null=True)
         self._mark_null(ok_state, ptr, is_null=False)
