@@ -63,7 +63,7 @@ class TableMemory(Memory):
         if slot >= self.capacity:
             self._grow(slot + 1)
         if region.buf:
-            view = (ctypes.c_char * len(region.buf)).from_buffer(region.buf)
+            view = ctypes.c_char.from_buffer(region.buf)     # exports buf: it cannot be resized
             self._exports[slot] = view
             self.rows[slot * L.ROW_WORDS] = ctypes.addressof(view)
         else:
