@@ -4,7 +4,33 @@ The JIT is a drop-in :class:`~pybpf.vm.machine.Machine` (``JITMachine``): same r
 helpers and errors as the interpreter, which stays the oracle for semantics. It never gives native
 code a pointer the region table does not vouch for, and never lets a fault kill the process.
 
-Public API: ``make_machine(helpers=..., budget=...)``, ``JITMachine``, ``program_key``.
+Public API
+----------
+- ``pybpf.vm.Collection(spec, engine="jit")`` / ``pybpf.Collection(spec, backend="jit")``;
+  ``pybpf run --engine jit``; ``pybpf conformance --engine jit``.
+- ``make_machine(helpers=..., budget=...)`` -> ``JITMachine`` (what pybpf.vm.conformance uses);
+  ``JITMachine.load(name, insns)`` then ``.run(prog, r1, ...)`` exactly like ``Machine``.
+- ``program_key(insns)``: the process-wide code cache key (instruction bytes only: map addresses
+  are read at run time from a per-program constants array, so one compiled module serves every
+  machine and map layout).
+
+How it works
+------------
+- codegen: one LLVM function per program; registers are allocas (mem2reg), one basic block per jump
+  target; bpf-to-bpf calls push a frame in a native frame array (own 512-byte stack per depth, the
+  kernel's 8-frame limit); exits pop and switch to the return site; callbacks enter the same
+  function at their entry slot. Back-edges charge the loop length to an instruction budget.
+- memory (table): every access looks up ``address >> 32`` in a native copy of the VM's region table
+  (host address, lo, hi, flags) and is bounds/writability checked; only fixed-offset accesses
+  through an r10 the program never writes skip the table (proven inside the frame). The verifier
+  is not consulted: every other access is checked. Context fields the kernel rewrites (``data``,
+  ``data_end``...) are served from a small table refreshed after helpers that can move them.
+- helpers: ``bpf_map_lookup_elem`` on array, per-CPU array, hash and per-CPU hash maps and
+  ``bpf_loop`` with a local callback run natively; every other helper goes through one ctypes
+  callback into the VM's Python helpers (exceptions carried back, located at the calling pc).
+- tail calls continue in the target's native code from the Python driver (not from inside a
+  bpf-to-bpf subprogram or a callback: that raises VMError). ``test_run(repeat=N)`` loops in
+  native code. Programs are compiled on first run; compiled code is cached per process.
 """
 from .machine import JITMachine, NativeProgram, make_machine, program_key
 
