@@ -366,6 +366,8 @@ class Analyzer:
         r = B.truncate32(_alu_op(op, B.low32(a), B.low32(b), 32, off))
         if op in (ALUOp.DIV, ALUOp.MOD) and not r.is_const:
             return B.UNKNOWN
+        if op in (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH) and not B.low32(b).is_const:
+            return B.UNKNOWN                # like the kernel: not even zero-extended
         if op in (ALUOp.ADD, ALUOp.SUB, ALUOp.MUL):
             r = B.with_s32(r, _alu_op(op, B.sext32(a), B.sext32(b), 64, off))
         return r
@@ -1335,8 +1337,8 @@ def _alu_op(op: int, a: Bounds, b: Bounds, bits: int, off: int) -> Bounds:
     if op == ALUOp.XOR:
         return B.xor(a, b)
     if op in (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH):
-        if b.is_const and b.const >= bits:
-            return B.UNKNOWN if bits == 64 else B.low32(B.UNKNOWN)
+        if not b.is_const or b.const >= bits:
+            return B.UNKNOWN                # the kernel only tracks shifts by known amounts
         if op == ALUOp.LSH:
             return B.lshift(a, b, bits)
         if op == ALUOp.RSH:
