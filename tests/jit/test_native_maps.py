@@ -85,3 +85,31 @@ def test_lookup_with_an_unreadable_key_pointer_faults_like_the_interpreter() -> 
             machine.run(prog, 16)
         errors.append(type(info.value).__name__)
     assert errors == ["MemoryAccessError", "MemoryAccessError"]
+
+
+UPDATE = [I(0xBF, 6, 1),                                        # r6 = &(u32 key, u32 flags, u64 value)
+          I(0xBF, 2, 6), I(0xBF, 3, 6), I(0x07, 3, 0, 0, 8),    # r2 = key ptr, r3 = value ptr
+          I(0x61, 4, 6, 4), I(0x18, 1, 1, 0, MAP_FD),           # r4 = flags, r1 = map
+          I(0x85, 0, 0, 0, 2), I(0x95)]                         # r0 = bpf_map_update_elem(...)
+
+
+@pytest.mark.parametrize("map_type", [MapType.ARRAY, MapType.PERCPU_ARRAY])
+def test_array_updates_give_the_interpreters_errnos_and_contents(map_type) -> None:
+    cases = [(k, f) for k in (0, 3, 7, 8, 1 << 31) for f in (0, 1, 2, 3, 4, 8)]
+    seen = {}
+    for engine in ("interp", "jit"):
+        machine = (make_machine(helpers=dict(HELPERS)) if engine == "jit"
+                   else Machine(helpers=dict(HELPERS)))
+        vm_map = create_map(memory=machine.mem, name="m", type=map_type, key_size=4,
+                            value_size=8, max_entries=8, cpus=2)
+        machine.register_map(vm_map, fd=MAP_FD)
+        prog = machine.load("update", UPDATE)
+        arg = machine.mem.new("arg", 16, kind="ctx")
+        results = []
+        for n, (key, flags) in enumerate(cases):
+            arg.buf[:] = key.to_bytes(4, "little") + flags.to_bytes(4, "little") + \
+                (1000 + n).to_bytes(8, "little")
+            results.append(machine.run(prog, arg.base))
+        seen[engine] = results, [vm_map._lookup(k) for k in vm_map.raw_keys()]
+    assert seen["jit"] == seen["interp"]
+    assert set(seen["jit"][0]) == {0, (-7) % (1 << 64), (-17) % (1 << 64), (-22) % (1 << 64)}

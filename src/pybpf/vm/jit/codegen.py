@@ -590,6 +590,77 @@ class _Gen:
         b.branch(done)
         self.b = ir.IRBuilder(slow)
 
+    def native_array_update(self, done: ir.Block) -> None:
+        """bpf_map_update_elem on (per-CPU) arrays in native code with the VM map's checks and
+        errnos (flags -> EINVAL, index -> E2BIG, NOEXIST -> EEXIST); other maps go to Python."""
+        b = self.b
+        handle = self.reg(1)
+        slot = b.lshr(handle, _c64(32))
+        ok = b.and_(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)),
+                    b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
+        probe, array, slow = (self.new_block(n) for n in ("urow", "array_update", "python_update"))
+        b.cbranch(ok, probe, slow)
+        pb = ir.IRBuilder(probe)
+        rows = pb.inttoptr(self.rt_load(pb, L.RT_MAP_ROWS), P64)
+        row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
+        word = lambda bb, i: bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))   # noqa: E731
+        kind_word = word(pb, 0)
+        kind = pb.and_(kind_word, _c64(0xFF))
+        is_array = pb.or_(pb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_ARRAY)),
+                          pb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY)))
+        pb.cbranch(is_array, array, slow)
+        self.b = ir.IRBuilder(array)
+        key = self.load(2, 0, 4)
+        value_size = word(self.b, 4)
+        src = self.address_dynamic(self.reg(3), value_size)
+        b = self.b
+        flags = self.reg(4)
+        einval = b.or_(b.icmp_unsigned("!=", b.and_(flags, _c64(~7 & M64)), _c64(0)),
+                       b.icmp_unsigned("==", b.and_(flags, _c64(3)), _c64(3)))
+        e2big = b.icmp_unsigned(">=", key, word(b, 1))
+        eexist = b.icmp_unsigned("==", b.and_(flags, _c64(3)), _c64(1))
+        errno_value = b.select(einval, _c64(-22), b.select(e2big, _c64(-7), _c64(-17)))
+        failed = b.or_(einval, b.or_(e2big, eexist))
+        fail_blk, copy_blk = self.new_block("update_errno"), self.new_block("update_copy")
+        b.cbranch(failed, fail_blk, copy_blk)
+        fb = ir.IRBuilder(fail_blk)
+        fb.store(errno_value, self.R[0])
+        fb.branch(done)
+        cb = ir.IRBuilder(copy_blk)
+        cpus = cb.lshr(kind_word, _c64(8))
+        percpu = cb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY))
+        element = cb.select(percpu, cb.add(cb.mul(key, cpus), self.rt_load(cb, L.RT_CPU)), key)
+        dest_vm = cb.add(word(cb, 3), cb.mul(element, word(cb, 2)))
+        table = cb.inttoptr(self.rt_load(cb, L.RT_TABLE), P64)
+        pool_row = cb.mul(cb.lshr(dest_vm, _c64(32)), _c64(L.ROW_WORDS))
+        dest = cb.add(cb.load(cb.gep(table, [pool_row])), cb.and_(dest_vm, _c64(M32)))
+        cb.call(self.copy_fn(), [dest, src, value_size])
+        cb.store(_c64(0), self.R[0])
+        cb.branch(done)
+        self.b = ir.IRBuilder(slow)
+
+    def copy_fn(self) -> ir.Function:
+        """void copy(dst, src, n): byte copy between host addresses already checked."""
+        existing = self.module.globals.get("copy_bytes")
+        if existing is not None:
+            return existing
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [I64, I64, I64]), name="copy_bytes")
+        fn.linkage = "internal"
+        dst, src, n = fn.args
+        entry, head, body, out = (fn.append_basic_block(x) for x in ("entry", "head", "body", "out"))
+        ir.IRBuilder(entry).branch(head)
+        b = ir.IRBuilder(head)
+        i = b.phi(I64)
+        i.add_incoming(_c64(0), entry)
+        b.cbranch(b.icmp_unsigned("<", i, n), body, out)
+        b = ir.IRBuilder(body)
+        p8 = I8.as_pointer()
+        b.store(b.load(b.inttoptr(b.add(src, i), p8)), b.inttoptr(b.add(dst, i), p8))
+        i.add_incoming(b.add(i, _c64(1)), body)
+        b.branch(head)
+        ir.IRBuilder(out).ret_void()
+        return fn
+
     def native_loop(self, done: ir.Block) -> None:
         """bpf_loop(nr, callback, ctx, 0) with a callback in this program: the callback runs as a
         native call of this function at its entry (own frame and stack, depth checked); anything
@@ -759,6 +830,9 @@ class _Gen:
         if helper_id == L.HELPER_MAP_LOOKUP:
             done = self.new_block("lookup_done")
             self.native_array_lookup(done)
+        elif helper_id == L.HELPER_MAP_UPDATE:
+            done = self.new_block("update_done")
+            self.native_array_update(done)
         elif helper_id == L.HELPER_LOOP and self.entries:
             done = self.new_block("loop_done")
             self.native_loop(done)

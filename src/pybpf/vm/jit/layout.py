@@ -34,9 +34,11 @@ MAP_KIND_PERCPU_ARRAY = 2
 MAP_KIND_HASH = 3     # hash and per-CPU hash maps: looked up through a native key index
 MAP_KIND_PERCPU_HASH = 4
 # map row (one per handle slot): kind | cpus << 8, max_entries, stride, value base (VM address),
-# key_size, index mask, host address of u32 index[mask + 1], host address of key bytes
+# key_size (arrays: value_size), index mask, host address of u32 index[mask + 1], host
+# address of key bytes
 MAP_ROW_WORDS = 8
 HELPER_MAP_LOOKUP = 1
+HELPER_MAP_UPDATE = 2
 HELPER_LOOP = 181
 
 ROW_WORDS = 4

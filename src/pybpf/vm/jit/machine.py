@@ -115,7 +115,7 @@ class JITMachine(Machine):
             pool = vm_map.pool
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
             mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
-                                           pool.stride, pool.region.base])
+                                           pool.stride, pool.region.base, vm_map.value_size])
         elif isinstance(vm_map, HashMap) and vm_map.type in (MapType.HASH, MapType.PERCPU_HASH) \
                 and vm_map.key_size > 0:
             from .hashindex import HashIndex
