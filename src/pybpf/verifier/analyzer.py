@@ -12,6 +12,7 @@ from ..isa import Instruction
 from ..isa.opcodes import ALUOp, Class, JumpOp, Mode, PseudoSrc
 from ..isa.uapi import MapType, ProgramType, helper_name
 from . import bounds as B
+from . import tnum as T
 from . import helpers as H
 from .bounds import Bounds
 from .cfg import ProgramShape, compute_relevance
@@ -1264,16 +1265,22 @@ class Analyzer:
 
     def _scalar_branch(self, st: State, insn: Instruction, d: Reg, s: Reg, op: str, is32: bool,
                        taken_pc: int, fall_pc: int) -> list[State]:
-        yes = _refine(d.var, s.var, op, is32)
-        no = _refine(d.var, s.var, B.NEGATE[op], is32)
+        # Which directions exist is decided by the kernel's own rules (is_branch_taken), so that
+        # pybpf never skips a path the kernel explores; refinement then narrows each side (or,
+        # if our tighter domain finds a side empty, leaves it unrefined).
+        decided = _kernel_branch_taken(d.var, s.var, op, is32)
         out: list[State] = []
         taken = None
-        if yes is not None:
-            taken = st.fork() if no is not None else st
-            self._apply_refinement(taken, insn, d, s, yes)
+        if decided is not False:
+            yes = _refine(d.var, s.var, op, is32)
+            taken = st.fork() if decided is None else st
+            if yes is not None:
+                self._apply_refinement(taken, insn, d, s, yes)
             taken.pc = taken_pc
-        if no is not None:
-            self._apply_refinement(st, insn, d, s, no)
+        if decided is not True:
+            no = _refine(d.var, s.var, B.NEGATE[op], is32)
+            if no is not None:
+                self._apply_refinement(st, insn, d, s, no)
             st.pc = fall_pc
             out.append(st)
         if taken is not None:
@@ -1345,6 +1352,42 @@ def _alu_op(op: int, a: Bounds, b: Bounds, bits: int, off: int) -> Bounds:
             return B.rshift(a, b)
         return B.arshift(a, b, bits)
     return B.UNKNOWN
+
+
+def _kernel_branch_taken(a: Bounds, b: Bounds, op: str, is32: bool) -> bool | None:
+    """The kernel's is_scalar_branch_taken(): True/False when ranges or known bits decide."""
+    if is32:
+        view = B.sext32 if op.startswith("s") else B.low32
+        a, b = view(a), view(b)
+    if op in ("==", "!="):
+        if a.is_const and b.is_const:
+            equal: bool | None = a.const == b.const
+        elif (a.umin > b.umax or a.umax < b.umin or a.smin > b.smax or a.smax < b.smin
+              or T.intersect(a.var, b.var) is None):
+            equal = False
+        else:
+            equal = None
+        return equal if op == "==" or equal is None else not equal
+    if op == "&":
+        if not b.is_const:
+            if not a.is_const:
+                return None
+            a, b = b, a
+        if a.var.value & b.const:
+            return True
+        if not (a.var.value | a.var.mask) & b.const:
+            return False
+        return None
+    if op in ("<", "<=", "s<", "s<="):
+        a, b = b, a
+        op = {"<": ">", "<=": ">=", "s<": "s>", "s<=": "s>="}[op]
+    if op == ">":
+        return True if a.umin > b.umax else False if a.umax <= b.umin else None
+    if op == ">=":
+        return True if a.umin >= b.umax else False if a.umax < b.umin else None
+    if op == "s>":
+        return True if a.smin > b.smax else False if a.smax <= b.smin else None
+    return True if a.smin >= b.smax else False if a.smax < b.smin else None
 
 
 def _refine(a: Bounds, b: Bounds, op: str, is32: bool) -> tuple[Bounds, Bounds] | None:
