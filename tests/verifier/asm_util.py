@@ -21,7 +21,7 @@ MAPS = {
     "progs": (3, 4, 4, 4),           # PROG_ARRAY
     "perf": (4, 4, 4, 2),            # PERF_EVENT_ARRAY
     "ro": (2, 4, 16, 1, 0x80),       # ARRAY with BPF_F_RDONLY_PROG (like .rodata)
-    "big": (2, 4, 4096, 1),          # ARRAY with 4 KiB values
+    "big": (1, 4, 4096, 4),          # HASH with 4 KiB values
 }
 
 

@@ -242,3 +242,45 @@ def call_programs(draw) -> str:
             lines.append("mov %r0, 0")
         lines.append("exit")
     return "\n".join(lines)
+
+
+_SCALAR_ALU = ["add", "sub", "mul", "and", "or", "xor", "lsh", "rsh", "arsh", "mov", "add32",
+               "sub32", "mul32", "and32", "or32", "xor32", "lsh32", "rsh32", "arsh32", "mov32"]
+_SCALAR_UNARY = ["neg", "neg32", "le16", "be16", "be32", "le32"]
+_SCALAR_JMP = ["jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jeq", "jne", "jset",
+               "jgt32", "jge32", "jlt32", "jle32", "jsgt32", "jsge32", "jslt32", "jsle32", "jeq32",
+               "jne32", "jset32"]
+_SCALAR_IMMS = [0, 1, 2, 3, 7, 8, 15, 16, 31, 32, 255, -1, -2, -16, 0x7FFFFFFF, -0x80000000, 1 << 20]
+
+
+@st.composite
+def _scalar_op(draw) -> str:
+    r, s = draw(st.sampled_from([6, 7, 8])), draw(st.sampled_from([6, 7, 8]))
+    if draw(st.booleans()):
+        op = draw(st.sampled_from(_SCALAR_ALU + _SCALAR_UNARY))
+        if op in _SCALAR_UNARY:
+            return f"{op} %r{r}"
+        if draw(st.booleans()):
+            return f"{op} %r{r}, %r{s}"
+        imm = draw(st.integers(0, 31)) if op.startswith(("lsh", "rsh", "arsh")) \
+            else draw(st.sampled_from(_SCALAR_IMMS))
+        return f"{op} %r{r}, {imm}"
+    jump = draw(st.sampled_from(_SCALAR_JMP))
+    if draw(st.booleans()):
+        return f"{jump} %r{r}, %r{s}, out"
+    return f"{jump} %r{r}, {draw(st.sampled_from(_SCALAR_IMMS))}, out"
+
+
+@st.composite
+def scalar_programs(draw) -> str:
+    """Random scalar arithmetic and comparisons (64- and 32-bit) on unknown, masked and constant
+    values, then one of them used as an index into a 4 KiB map value: agreement here means the
+    range tracking is never more optimistic than the kernel's."""
+    ops = draw(st.lists(_scalar_op(), min_size=1, max_size=7))
+    mask = draw(st.sampled_from([15, 255, 4095, 65535, -1]))
+    const = draw(st.sampled_from([0, 5, 100, 4095, -3]))
+    idx = draw(st.sampled_from([6, 7, 8]))
+    return (f"call 7\nmov %r6, %r0\ncall 7\nmov %r7, %r0\nand %r7, {mask}\nmov %r8, {const}\n"
+            + "\n".join(ops) + "\nstw [%r10-4], 1\nmov %r2, %r10\nadd %r2, -4\n"
+            "ldmap %r1, big\ncall 1\njeq %r0, 0, out\n"
+            f"add %r0, %r{idx}\nldxb %r1, [%r0]\nout:\nmov %r0, 2\nexit")

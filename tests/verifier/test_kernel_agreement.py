@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from asm_util import MAPS, prog
 from corpus_oracle import corpus_sources, verdicts_for
-from program_gen import call_programs, pointer_programs, xdp_programs
+from program_gen import call_programs, pointer_programs, scalar_programs, xdp_programs
 from pybpf.verifier import verify
 
 GENERATED_EXAMPLES = 150
@@ -23,7 +23,7 @@ def _report(label: str, kernel_ok: int, both_ok: int, kernel_bad: int, caught: i
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("strategy", ["gadgets", "pointers", "calls"])
+@pytest.mark.parametrize("strategy", ["gadgets", "pointers", "calls", "scalars"])
 def test_generated_programs_agree_with_the_kernel(strategy):
     from kernel_oracle import load
     seen: dict[str, int] = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
@@ -33,7 +33,7 @@ def test_generated_programs_agree_with_the_kernel(strategy):
     @settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given({"gadgets": xdp_programs(), "pointers": pointer_programs(),
-            "calls": call_programs()}[strategy])
+            "calls": call_programs(), "scalars": scalar_programs()}[strategy])
     def check(text: str) -> None:
         insns = prog(text)
         kernel = load(insns, 6, MAPS)
