@@ -25,11 +25,15 @@ DEMO_COMMANDS = (
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "demo", help="run execsnoop in the kernel (or the VM) while starting a few commands",
+        "demo", help="execsnoop and the XDP load balancer, in the kernel (or the VM)",
         description="Trace a few commands with pybpf's execsnoop: in the kernel when bpf(2) and "
                     "tracepoints work, otherwise in the userspace VM with simulated execs.")
     parser.add_argument("--engine", choices=("auto", "kernel", "vm"), default="auto",
                         help="force an engine (default: kernel if usable, else vm)")
+    parser.add_argument("--part", choices=("all", "execsnoop", "lb"), default="all",
+                        help="show only execsnoop or only the XDP load balancer (default: both)")
+    parser.add_argument("--lb-seconds", type=float, default=6.0,
+                        help="how long the load-balancer part sends traffic (kernel engine)")
     parser.set_defaults(handler=run)
 
 
@@ -48,7 +52,18 @@ def kernel_unavailable_reason() -> str | None:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    engine = args.engine
+    part = getattr(args, "part", "all")
+    if part in ("all", "execsnoop"):
+        run_execsnoop_part(args.engine, out)
+    if part in ("all", "lb"):
+        if part == "all":
+            print("", file=out)
+        run_lb_part(args.engine, getattr(args, "lb_seconds", 6.0), out)
+    return 0
+
+
+def run_execsnoop_part(engine: str, out: TextIO) -> None:
+    """Trace the demo commands with execsnoop, in the kernel when it can, else in the VM."""
     reason = None
     if engine in ("auto", "kernel"):
         reason = kernel_unavailable_reason()
@@ -64,7 +79,28 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"pybpf demo: execsnoop in the userspace VM with simulated execs{why}", file=out)
         events = run_vm_demo()
     show(events, out)
-    return 0
+
+
+def run_lb_part(engine: str, seconds: float, out: TextIO) -> None:
+    """The XDP load balancer on a namespace testbed (kernel), or on crafted packets in the VM."""
+    from ..apps.lb.demo import run_demo as lb_kernel_demo, run_vm_demo as lb_vm_demo
+    from .lb import _kernel_demo_unusable
+
+    def emit(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    reason = None if engine == "vm" else _kernel_demo_unusable()
+    if engine == "kernel" and reason:
+        raise BPFError(f"cannot run the load-balancer demo in the kernel: {reason}")
+    if reason is None and engine != "vm":
+        print("pybpf demo: XDP load balancer in the KERNEL (client -> router -> xdp_lb -> 3 "
+              "backends in network namespaces, Maglev + conntrack, IPIP/IP6IP6, direct return)",
+              file=out)
+        lb_kernel_demo(seconds=seconds, out=emit)
+    else:
+        why = f" (kernel unavailable: {reason})" if reason else ""
+        print(f"pybpf demo: XDP load balancer in the userspace VM on crafted packets{why}", file=out)
+        lb_vm_demo(out=emit)
 
 
 def show(events: list[Any], out: TextIO) -> None:

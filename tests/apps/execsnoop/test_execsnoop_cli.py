@@ -81,7 +81,7 @@ def test_bad_recording_names_file_and_line(tmp_path, capsys):
 
 
 def test_demo_in_the_vm_says_so_and_shows_the_failed_exec(capsys):
-    assert main(["demo", "--engine", "vm"]) == 0
+    assert main(["demo", "--engine", "vm", "--part", "execsnoop"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("pybpf demo: execsnoop in the userspace VM")
     assert HEADER in out
@@ -209,7 +209,7 @@ def test_json_and_count_stop_after_n_events(burst_tools):
 
 @pytest.mark.kernel
 def test_demo_uses_the_kernel_when_it_can(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--part", "execsnoop"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("pybpf demo: execsnoop in the KERNEL")
     assert f"{os.getpid():<6}" in out
@@ -242,7 +242,7 @@ def test_replay_of_an_empty_recording_prints_only_the_header(tmp_path, capsys):
 def test_demo_falls_back_to_the_vm_and_says_why(monkeypatch, capsys):
     from pybpf.cli import demo
     monkeypatch.setattr(demo, "kernel_unavailable_reason", lambda: "bpf(2) is not permitted")
-    assert main(["demo"]) == 0
+    assert main(["demo", "--part", "execsnoop"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
     assert first == ("pybpf demo: execsnoop in the userspace VM with simulated execs "
                      "(kernel unavailable: bpf(2) is not permitted)")
