@@ -42,6 +42,10 @@ _ALU_NAMES = {0x00: "+=", 0x10: "-=", 0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: 
               0x70: ">>=", 0x80: "neg", 0x90: "%=", 0xA0: "^=", 0xB0: "=", 0xC0: "s>>=",
               0xD0: "endian"}
 
+# what ARG_PTR_TO_MEM-like helper arguments may point to
+_MEM_ARG_TYPES = (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MAP_KEY,
+                  RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META, RegType.PTR_TO_MEM)
+
 # kfuncs taking no arguments and returning nothing, the only ones pybpf models
 VOID_KFUNCS = frozenset({"bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_preempt_disable",
                          "bpf_preempt_enable"})
@@ -889,6 +893,7 @@ class Analyzer:
             raise HelperCallError("function calls are not allowed while holding a lock",
                                   hint="call bpf_spin_unlock first")
         regs = st.regs
+        self._helper_pkt_access = proto.pkt_access
         map_info: MapInfo | None = None
         mem_arg: tuple[int, Reg, bool] | None = None
         callback: int | None = None
@@ -926,6 +931,18 @@ class Analyzer:
                                  map_types_ok=True)
             elif kind in (H.MEM, H.MEM_OR_NULL, H.UNINIT_MEM, H.CONST_STR):
                 mem_arg = (regno, reg, kind == H.UNINIT_MEM)
+                null_ok = kind == H.MEM_OR_NULL and reg.is_scalar and reg.var.is_const \
+                    and reg.var.const == 0
+                if not null_ok and reg.type not in _MEM_ARG_TYPES:
+                    if reg.type in OR_NULL:
+                        raise NullPointerError(
+                            f"R{regno} type={reg.type.value} expected=fp, pkt, pkt_meta, map_key, "
+                            "map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+                            hint=f"null-check R{regno} first")
+                    raise HelperCallError(
+                        f"R{regno} type={reg.type.value} expected=fp, pkt, pkt_meta, map_key, "
+                        "map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+                        hint=f"argument {regno} of {name} must point to memory")
                 if kind == H.CONST_STR:
                     if reg.type is not RegType.PTR_TO_MAP_VALUE or not reg.readonly:
                         raise HelperCallError(
@@ -946,12 +963,13 @@ class Analyzer:
                     raise HelperCallError(
                         f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < "
                         "const)'", hint=f"bound the size in R{regno}")
-                if kind == H.SIZE and v.umin == 0 and v.umax == 0:
-                    raise HelperCallError(f"R{regno} invalid zero-sized read")
+                if kind == H.SIZE and v.umin == 0:
+                    raise HelperCallError(
+                        f"R{regno} invalid zero-sized read: u64=[{v.umin},{v.umax}]",
+                        hint=f"R{regno} (a size) may be 0 here; check it is at least 1")
                 if mem_arg is not None:
                     mregno, mreg, out = mem_arg
-                    if v.umax:
-                        self._helper_mem(st, mregno, mreg, v.umax, write=out, name=name)
+                    self._helper_mem(st, mregno, mreg, v.umax, write=out, name=name)
                     mem_arg = None
             elif kind == H.FUNC:
                 if reg.type is not RegType.PTR_TO_FUNC:
@@ -1059,6 +1077,9 @@ class Analyzer:
     def _helper_mem(self, st: State, regno: int, reg: Reg, size: int, *, write: bool, name: str,
                     map_types_ok: bool = False) -> None:
         t = reg.type
+        if t in PACKET_TYPES and not self._helper_pkt_access:
+            raise PacketBoundsError("helper access to the packet is not allowed",
+                                    hint=f"{name} cannot read or write packet memory directly")
         if t is RegType.PTR_TO_STACK:
             frame = st.frames[reg.frame]
             lo = reg.off + reg.var.smin
@@ -1093,6 +1114,12 @@ class Analyzer:
         if t is RegType.PTR_TO_MEM:
             self._region_check(regno, reg, 0, size, reg.range, "memory", MemoryBoundsError,
                                "mem_size")
+            return
+        if t is RegType.PTR_TO_MAP_KEY and reg.map is not None:
+            if write:
+                raise HelperCallError(f"R{regno} points to a map key, which is read-only")
+            self._region_check(regno, reg, 0, size, reg.map.key_size, "map key",
+                               MapValueBoundsError, "key_size")
             return
         if t in PACKET_TYPES:
             if write and self.prog_type not in PACKET_WRITE_TYPES:

@@ -43,6 +43,7 @@ class Proto:
     changes_packet: bool = False
     map_types: frozenset[int] | None = None        # allowed types of its map argument
     callback_args: int = 0                         # arguments the callback receives
+    pkt_access: bool = False                       # may take packet pointers as memory arguments
 
 
 def _p(name: str, args: tuple[str, ...], ret: str = INT, group: str = BASE, **kw) -> tuple[int, Proto]:  # noqa: ANN003
@@ -56,12 +57,12 @@ _LOOKUP_MAPS = frozenset({M.HASH, M.ARRAY, M.PERCPU_HASH, M.PERCPU_ARRAY, M.LRU_
                           M.CGROUP_STORAGE, M.PERCPU_CGROUP_STORAGE, M.REUSEPORT_SOCKARRAY})
 
 PROTOS: dict[int, Proto] = dict([
-    _p("map_lookup_elem", (MAP, KEY), MAP_VALUE_OR_NULL, map_types=_LOOKUP_MAPS),
-    _p("map_update_elem", (MAP, KEY, VALUE, ANY), map_types=_LOOKUP_MAPS),
-    _p("map_delete_elem", (MAP, KEY), map_types=_LOOKUP_MAPS),
-    _p("map_push_elem", (MAP, VALUE, ANY), map_types=frozenset({M.QUEUE, M.STACK, M.BLOOM_FILTER})),
-    _p("map_pop_elem", (MAP, UNINIT_MEM), map_types=frozenset({M.QUEUE, M.STACK})),
-    _p("map_peek_elem", (MAP, UNINIT_MEM), map_types=frozenset({M.QUEUE, M.STACK, M.BLOOM_FILTER})),
+    _p("map_lookup_elem", (MAP, KEY), MAP_VALUE_OR_NULL, map_types=_LOOKUP_MAPS, pkt_access=True),
+    _p("map_update_elem", (MAP, KEY, VALUE, ANY), map_types=_LOOKUP_MAPS, pkt_access=True),
+    _p("map_delete_elem", (MAP, KEY), map_types=_LOOKUP_MAPS, pkt_access=True),
+    _p("map_push_elem", (MAP, VALUE, ANY), map_types=frozenset({M.QUEUE, M.STACK, M.BLOOM_FILTER}), pkt_access=True),
+    _p("map_pop_elem", (MAP, UNINIT_MEM), map_types=frozenset({M.QUEUE, M.STACK}), pkt_access=True),
+    _p("map_peek_elem", (MAP, UNINIT_MEM), map_types=frozenset({M.QUEUE, M.STACK, M.BLOOM_FILTER}), pkt_access=True),
     _p("probe_read", (UNINIT_MEM, SIZE0, ANY), group=TRACING),
     _p("probe_read_str", (UNINIT_MEM, SIZE0, ANY), group=TRACING),
     _p("probe_read_user", (UNINIT_MEM, SIZE0, ANY)),
@@ -115,7 +116,7 @@ PROTOS: dict[int, Proto] = dict([
                             M.LRU_PERCPU_HASH})),
     _p("snprintf", (MEM_OR_NULL, SIZE0, CONST_STR, MEM_OR_NULL, SIZE0)),
     _p("strncmp", (MEM, SIZE, CONST_STR)),
-    _p("csum_diff", (MEM_OR_NULL, SIZE0, MEM_OR_NULL, SIZE0, ANY), group=NET),
+    _p("csum_diff", (MEM_OR_NULL, SIZE0, MEM_OR_NULL, SIZE0, ANY), group=NET, pkt_access=True),
     _p("redirect", (ANY, ANY), group=NET),
     _p("redirect_map", (MAP, ANY, ANY), group=NET,
        map_types=frozenset({M.DEVMAP, M.DEVMAP_HASH, M.CPUMAP, M.XSKMAP})),
