@@ -284,3 +284,54 @@ def scalar_programs(draw) -> str:
             + "\n".join(ops) + "\nstw [%r10-4], 1\nmov %r2, %r10\nadd %r2, -4\n"
             "ldmap %r1, big\ncall 1\njeq %r0, 0, out\n"
             f"add %r0, %r{idx}\nldxb %r1, [%r0]\nout:\nmov %r0, 2\nexit")
+
+
+HELPER_PROLOGUE = """mov %r6, %r1
+stdw [%r10-8], 0
+stdw [%r10-16], 0
+stdw [%r10-24], 0
+stdw [%r10-32], 0
+stw [%r10-36], 1
+mov %r2, %r10
+add %r2, -36
+ldmap %r1, hash
+call 1
+jeq %r0, 0, out
+mov %r7, %r0
+{packet}
+"""
+_PACKET = {6: "ldxw %r8, [%r6]\nldxw %r9, [%r6+4]\nmov %r4, %r8\nadd %r4, 16\njgt %r4, %r9, out",
+           3: "ldxw %r8, [%r6+76]\nldxw %r9, [%r6+80]\nmov %r4, %r8\nadd %r4, 16\njgt %r4, %r9, out",
+           5: "mov %r8, %r10\nadd %r8, -64\nmov %r9, %r10"}
+_ARG_VALUES = {
+    "ctx": "mov %r{r}, %r6", "fp8": "mov %r{r}, %r10\nadd %r{r}, -8",
+    "fp32": "mov %r{r}, %r10\nadd %r{r}, -32", "fp4": "mov %r{r}, %r10\nadd %r{r}, -4",
+    "fp_bad": "mov %r{r}, %r10\nadd %r{r}, 8", "mapv": "mov %r{r}, %r7",
+    "mapv12": "mov %r{r}, %r7\nadd %r{r}, 12", "pkt": "mov %r{r}, %r8", "pkt_end": "mov %r{r}, %r9",
+    "pkt12": "mov %r{r}, %r8\nadd %r{r}, 12", "k0": "mov %r{r}, 0", "k4": "mov %r{r}, 4",
+    "k8": "mov %r{r}, 8", "k16": "mov %r{r}, 16", "k64": "mov %r{r}, 64", "kneg": "mov %r{r}, -1",
+    "map_hash": "ldmap %r{r}, hash", "map_arr": "ldmap %r{r}, arr", "map_rb": "ldmap %r{r}, rb",
+    "map_perf": "ldmap %r{r}, perf", "map_progs": "ldmap %r{r}, progs", "ro": "ldmap %r{r}, ro + 0",
+}
+_UNKNOWN_ARGS = {"unk": "call 7", "unk15": "call 7\nand %r0, 15"}
+_HELPERS = [1, 2, 3, 4, 5, 6, 12, 14, 16, 23, 25, 28, 44, 51, 65, 113, 130]
+
+
+@st.composite
+def helper_programs(draw) -> tuple[str, int]:
+    """(program, type): one helper call with each argument drawn from pointers of every kind,
+    constants, bounded and unknown scalars, in XDP, tc or tracepoint programs."""
+    prog_type = draw(st.sampled_from([6, 3, 5]))
+    helper = draw(st.sampled_from(_HELPERS))
+    args = [draw(st.sampled_from(sorted(_ARG_VALUES) + sorted(_UNKNOWN_ARGS)))
+            for _ in range(draw(st.integers(0, 5)))]
+    lines = []
+    for i, a in enumerate(args):              # helper calls clobber r1-r5: compute these first
+        if a in _UNKNOWN_ARGS:
+            lines += [_UNKNOWN_ARGS[a], f"stxdw [%r10-{48 + 8 * i}], %r0"]
+    for i, a in enumerate(args):
+        lines.append(f"ldxdw %r{i + 1}, [%r10-{48 + 8 * i}]" if a in _UNKNOWN_ARGS
+                     else _ARG_VALUES[a].format(r=i + 1))
+    text = (HELPER_PROLOGUE.format(packet=_PACKET[prog_type]) + "\n".join(lines)
+            + f"\ncall {helper}\nout:\nmov %r0, 2\nexit")
+    return text, prog_type

@@ -166,3 +166,34 @@ def test_tp_btf_pointer_arguments_are_typed_like_the_kernel(compile_bpf):
     result = verify_program(spec.programs["beyond"], spec, target_btf=vmlinux,
                             raise_on_reject=False)
     assert not result.accepted and "beyond struct" in result.error.reason
+
+
+@pytest.mark.kernel
+def test_helper_calls_agree_with_the_kernel():
+    from kernel_oracle import load
+    from program_gen import helper_programs
+    seen = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
+    missed: list[str] = []
+
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(helper_programs())
+    def check(case: tuple[str, int]) -> None:
+        text, prog_type = case
+        insns = prog(text)
+        kernel = load(insns, prog_type, MAPS)
+        ours = verify(insns, prog_type=prog_type, maps=MAPS, raise_on_reject=False)
+        if kernel.accepted:
+            seen["kernel_ok"] += 1
+            seen["both_ok"] += ours.accepted
+        else:
+            seen["kernel_bad"] += 1
+            seen["caught"] += not ours.accepted
+            if ours.accepted:
+                missed.append(f"type {prog_type}: {kernel.message}\n{text}")
+
+    check()
+    print("\n" + _report("helper calls", seen["kernel_ok"], seen["both_ok"], seen["kernel_bad"],
+                         seen["caught"]))
+    assert not missed, "\n\n".join(missed[:3])
+    assert seen["both_ok"] >= 0.95 * seen["kernel_ok"]
