@@ -95,3 +95,51 @@ def test_stack_written_by_a_loop_callback_is_not_trusted_afterwards():
     insns[2] = insns[2].with_(src=PseudoSrc.FUNC, imm=cb - 2 - 1)
     with pytest.raises((MapValueBoundsError, PointerArithmeticError)):
         verify(insns, prog_type=XDP, maps=MAPS)
+
+
+MAP_IN_MAP = """stw [%r10-4], 0
+mov %r2, %r10
+add %r2, -4
+ldmap %r1, outer
+call 1
+jeq %r0, 0, out
+mov %r1, %r0
+mov %r2, %r10
+add %r2, -4
+call 1
+jeq %r0, 0, out
+ldxdw %r0, [%r0+{off}]
+out:
+mov %r0, 2
+exit"""
+
+
+class _Inner:
+    name, type, key_size, value_size, max_entries, flags, inner = "inner", 2, 4, 16, 4, 0, None
+
+
+class _Outer:
+    name, type, key_size, value_size, max_entries, flags, inner = "outer", 12, 4, 4, 2, 0, _Inner
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("off,safe", [(8, True), (12, False)])
+def test_map_in_map_lookups_use_the_inner_map_like_the_kernel(off, safe, monkeypatch):
+    import ctypes
+    import os
+    import kernel_oracle
+    inner_fd = kernel_oracle.create_map(2, 4, 16, 4)
+    attr = (ctypes.c_uint32 * 32)()
+    attr[0], attr[1], attr[2], attr[3], attr[5] = 12, 4, 4, 2, inner_fd
+    outer_fd = kernel_oracle._bpf(0, attr)
+    try:
+        assert outer_fd >= 0
+        monkeypatch.setattr(kernel_oracle, "create_map", lambda *a: os.dup(outer_fd))
+        text = MAP_IN_MAP.format(off=off)
+        assert kernel_oracle.load(prog(text), XDP, {"outer": (12, 4, 4, 2)}).accepted is safe
+        assert verify(prog(text), prog_type=XDP, maps={"outer": _Outer},
+                      raise_on_reject=False).accepted is safe
+    finally:
+        os.close(inner_fd)
+        if outer_fd >= 0:
+            os.close(outer_fd)

@@ -1037,7 +1037,13 @@ class Analyzer:
             regs[0] = NOT_INIT
         elif proto.ret == H.MAP_VALUE_OR_NULL:
             assert map_info is not None
-            if proto.name == "map_lookup_elem" and known_key is not None \
+            if map_info.type in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+                if map_info.inner is None:
+                    raise UnsupportedFeatureError(
+                        f"map-in-map {map_info.name!r} has no inner map description")
+                regs[0] = Reg(RegType.CONST_PTR_TO_MAP_OR_NULL, B.ZERO, id=st.new_id(),
+                              map=map_info.inner)
+            elif proto.name == "map_lookup_elem" and known_key is not None \
                     and known_key < map_info.max_entries:
                 regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, B.ZERO, map=map_info)
             else:

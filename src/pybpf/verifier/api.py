@@ -65,8 +65,10 @@ def _map_info(name: str, desc: Any) -> MapInfo:
             if key in (0, b"\0\0\0\0") and isinstance(value, (bytes, bytearray)) \
                     and len(value) == int(value_size):
                 data = bytes(value)
+    inner = getattr(desc, "inner", None)
+    inner_info = _map_info(f"{name}.inner", inner) if inner is not None else None
     return MapInfo(str(name), int(map_type), int(key_size), int(value_size), int(max_entries),
-                   readonly, data)
+                   readonly, data, inner_info)
 
 
 def _line_lookup(line_info: Any) -> LineLookup | None:

@@ -17,6 +17,7 @@ class RegType(str, Enum):
     SCALAR = "scalar"
     PTR_TO_CTX = "ctx"
     CONST_PTR_TO_MAP = "map_ptr"
+    CONST_PTR_TO_MAP_OR_NULL = "map_ptr_or_null"
     PTR_TO_MAP_VALUE = "map_value"
     PTR_TO_MAP_VALUE_OR_NULL = "map_value_or_null"
     PTR_TO_MAP_KEY = "map_key"
@@ -32,7 +33,8 @@ class RegType(str, Enum):
 
 
 OR_NULL = {RegType.PTR_TO_MAP_VALUE_OR_NULL: RegType.PTR_TO_MAP_VALUE,
-           RegType.PTR_TO_MEM_OR_NULL: RegType.PTR_TO_MEM}
+           RegType.PTR_TO_MEM_OR_NULL: RegType.PTR_TO_MEM,
+           RegType.CONST_PTR_TO_MAP_OR_NULL: RegType.CONST_PTR_TO_MAP}
 PACKET_TYPES = (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META)
 
 
@@ -46,6 +48,7 @@ class MapInfo:
     max_entries: int
     readonly: bool = False
     frozen_data: bytes | None = None    # value of a frozen read-only map (.rodata): loads are known
+    inner: "MapInfo | None" = None      # map-in-map: the template of the maps it holds
 
 
 class Reg(NamedTuple):
