@@ -162,7 +162,6 @@ class Analyzer:
             cp.branches -= 1
             if cp.branches:
                 break
-            self.cur_states += 0
             cp = cp.parent
 
     def _visit_prune_point(self, st: State) -> bool:
@@ -1166,9 +1165,7 @@ class Analyzer:
         cb.frames.append(frame)
         cb.callback_of.append(frame.frameno)
         cb.pc = target
-        saved = cb.refs
-        cb.refs = ()
-        del saved
+        cb.refs = ()            # the callback must not release the caller's references
         return cb
 
     @staticmethod

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..isa import Instruction, check
-from ..isa.opcodes import CallSrc, Class, JumpOp, Mode
+from ..isa.opcodes import Class, JumpOp, Mode
 from .rejections import InvalidInstructionError, ProgramStructureError
 
 
