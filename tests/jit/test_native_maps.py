@@ -113,3 +113,32 @@ def test_array_updates_give_the_interpreters_errnos_and_contents(map_type) -> No
         seen[engine] = results, [vm_map._lookup(k) for k in vm_map.raw_keys()]
     assert seen["jit"] == seen["interp"]
     assert set(seen["jit"][0]) == {0, (-7) % (1 << 64), (-17) % (1 << 64), (-22) % (1 << 64)}
+
+
+def _lru_survivors(engine: str, map_type: MapType, lookups: list[int]) -> list[bytes]:
+    """Fill a 4-entry LRU map with keys 0..3, look ``lookups`` up from a program, insert 4 and 5
+    from Python (two evictions) and return the keys left, in the map's recency order."""
+    vm_map, lookup = lookup_machine(engine, map_type, max_entries=4)
+    for k in range(4):
+        vm_map.update(k.to_bytes(8, "little"), [(k + 100).to_bytes(8, "little")] * 2
+                      if vm_map.is_percpu else (k + 100).to_bytes(8, "little"))
+    for k in lookups:
+        assert lookup(k.to_bytes(8, "little")) == k + 100
+    for k in (4, 5):
+        vm_map.update(k.to_bytes(8, "little"), [bytes(8)] * 2 if vm_map.is_percpu else bytes(8))
+    return list(vm_map.raw_keys())
+
+
+@pytest.mark.parametrize("map_type", [MapType.LRU_HASH, MapType.LRU_PERCPU_HASH])
+def test_native_lru_hits_refresh_recency_like_the_interpreter(map_type) -> None:
+    jit = _lru_survivors("jit", map_type, [0, 2])
+    assert jit == _lru_survivors("interp", map_type, [0, 2])
+    assert jit == [k.to_bytes(8, "little") for k in (0, 2, 4, 5)]     # 1 and 3 were least recent
+
+
+def test_lru_recency_survives_more_hits_than_the_native_touch_log_holds() -> None:
+    from pybpf.vm.jit.hashindex import TOUCH_LOG_CAPACITY
+    hits = [0, 2, 1] * (TOUCH_LOG_CAPACITY // 3 + 5) + [3, 0]          # overflows the log
+    jit = _lru_survivors("jit", MapType.LRU_HASH, hits)
+    assert jit == _lru_survivors("interp", MapType.LRU_HASH, hits)
+    assert jit == [k.to_bytes(8, "little") for k in (3, 0, 4, 5)]     # 2 then 1 evicted

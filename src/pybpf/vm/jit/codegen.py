@@ -565,6 +565,8 @@ class _Gen:
         sw.add_case(_c64(L.MAP_KIND_PERCPU_ARRAY), array)
         sw.add_case(_c64(L.MAP_KIND_HASH), hashed)
         sw.add_case(_c64(L.MAP_KIND_PERCPU_HASH), hashed)
+        sw.add_case(_c64(L.MAP_KIND_LRU_HASH), hashed)
+        sw.add_case(_c64(L.MAP_KIND_LRU_PERCPU_HASH), hashed)
         # arrays: index < max_entries -> base + element * stride
         self.b = ir.IRBuilder(array)
         key = self.load(2, 0, 4)
@@ -581,8 +583,24 @@ class _Gen:
         key_host = self.address_dynamic(self.reg(2), key_size)
         b = self.b
         found = b.call(self.hash_find_fn(), [key_host, key_size, word(b, 5), word(b, 6), word(b, 7)])
+        # LRU hits are logged (slot) for the Python side to replay; a full log defers to Python
+        is_lru = b.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH))
+        log_it, logged = self.new_block("lru_log"), self.new_block("lru_logged")
+        b.cbranch(b.and_(is_lru, b.icmp_unsigned("!=", found, _c64(0))), log_it, logged)
+        lb = ir.IRBuilder(log_it)
+        log = lb.inttoptr(word(lb, 8), I32.as_pointer())
+        count = lb.load(log)
+        append = self.new_block("lru_append")
+        lb.cbranch(lb.icmp_unsigned("<", count, lb.load(lb.gep(log, [_c64(1)]))), append, slow)
+        ab = ir.IRBuilder(append)
+        ab.store(ab.trunc(ab.sub(found, _c64(1)), I32), ab.gep(log, [ab.add(ab.zext(count, I64),
+                                                                            _c64(2))]))
+        ab.store(ab.add(count, _c32(1)), log)
+        ab.branch(logged)
+        b = self.b = ir.IRBuilder(logged)
         cpus = b.lshr(kind_word, _c64(8))
-        percpu = b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH))
+        percpu = b.or_(b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH)),
+                       b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_LRU_PERCPU_HASH)))
         slot1 = b.sub(found, _c64(1))
         element = b.select(percpu, b.add(b.mul(slot1, cpus), self.rt_load(b, L.RT_CPU)), slot1)
         value = b.add(word(b, 3), b.mul(element, word(b, 2)))

@@ -33,10 +33,12 @@ MAP_KIND_ARRAY = 1    # map rows: lookups done natively (index < max_entries -> 
 MAP_KIND_PERCPU_ARRAY = 2
 MAP_KIND_HASH = 3     # hash and per-CPU hash maps: looked up through a native key index
 MAP_KIND_PERCPU_HASH = 4
+MAP_KIND_LRU_HASH = 5  # LRU (per-CPU) hash: as hash, and each native hit is appended to a touch log
+MAP_KIND_LRU_PERCPU_HASH = 6
 # map row (one per handle slot): kind | cpus << 8, max_entries, stride, value base (VM address),
 # key_size (arrays: value_size), index mask, host address of u32 index[mask + 1], host
-# address of key bytes
-MAP_ROW_WORDS = 8
+# address of key bytes, host address of the LRU touch log (u32 count, u32 capacity, u32 slots[])
+MAP_ROW_WORDS = 9
 HELPER_MAP_LOOKUP = 1
 HELPER_MAP_UPDATE = 2
 HELPER_LOOP = 181

@@ -18,7 +18,7 @@ from ...errors import (BPFError, HelperError, InstructionLimitError, JITError, M
                        VMError)
 from ...isa.codec import encode
 from ...isa.instruction import Instruction
-from ...isa.uapi import HELPER_IDS, helper_name
+from ...isa.uapi import HELPER_IDS, MapType, helper_name
 from ..interpreter import CompiledProgram
 from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
                        Machine, RunState)
@@ -44,6 +44,12 @@ _NO_SYNC = frozenset(HELPER_IDS[n] for n in (
     "trace_printk", "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
     "csum_diff", "probe_read_kernel", "probe_read_user", "probe_read_kernel_str",
     "probe_read_user_str", "spin_lock", "spin_unlock") if n in HELPER_IDS)
+
+
+# hash map types looked up in native code through a mirrored key index (hashindex)
+_NATIVE_HASH_KINDS = {MapType.HASH: L.MAP_KIND_HASH, MapType.PERCPU_HASH: L.MAP_KIND_PERCPU_HASH,
+                      MapType.LRU_HASH: L.MAP_KIND_LRU_HASH,
+                      MapType.LRU_PERCPU_HASH: L.MAP_KIND_LRU_PERCPU_HASH}
 
 
 class _TailCall(Exception):
@@ -109,14 +115,13 @@ class JITMachine(Machine):
         """Also describe plain and per-CPU arrays to native code (lookups without Python)."""
         handle = super().register_map(vm_map, name=name, fd=fd)
         from ..maps import ArrayMap, HashMap, SlotArrayMap
-        from ...isa.uapi import MapType
         mem: TableMemory = self.mem                               # type: ignore[assignment]
         if isinstance(vm_map, ArrayMap) and not isinstance(vm_map, SlotArrayMap):
             pool = vm_map.pool
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
             mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
                                            pool.stride, pool.region.base, vm_map.value_size])
-        elif isinstance(vm_map, HashMap) and vm_map.type in (MapType.HASH, MapType.PERCPU_HASH) \
+        elif isinstance(vm_map, HashMap) and vm_map.type in _NATIVE_HASH_KINDS \
                 and vm_map.key_size > 0:
             from .hashindex import HashIndex
             index = getattr(vm_map, "_jit_index", None)
@@ -124,10 +129,11 @@ class JITMachine(Machine):
                 index = HashIndex(vm_map)
                 vm_map._jit_index = index                         # type: ignore[attr-defined]
             pool = vm_map.pool
-            kind = L.MAP_KIND_PERCPU_HASH if vm_map.is_percpu else L.MAP_KIND_HASH
+            kind = _NATIVE_HASH_KINDS[vm_map.type]
             mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
                                            pool.stride, pool.region.base, vm_map.key_size,
-                                           index.mask, index.index_address, index.keys_address])
+                                           index.mask, index.index_address, index.keys_address,
+                                           index.touch_log_address])
         return handle
 
     # --- loading ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ class TableMemory(Memory):
         super().__init__()
         self.capacity = 0
         self.rows = (ctypes.c_uint64 * 0)()
-        self.map_rows = (ctypes.c_uint64 * 0)()   # (kind | cpus << 8, max_entries, stride, base)
+        self.map_rows = (ctypes.c_uint64 * 0)()   # layout.MAP_ROW_WORDS words per slot
         self._exports: dict[int, object] = {}       # slot -> ctypes view keeping buf exported
         self._volatile: dict[int, Region] = {}      # packet/ctx regions: lo/hi/fields may change
         self.hooks = (ctypes.c_uint64 * 32)()
