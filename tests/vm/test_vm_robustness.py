@@ -1,7 +1,7 @@
 """Garbage in, pybpf.errors out: random programs never crash the interpreter or touch host memory."""
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pybpf.errors import BPFError
@@ -50,6 +50,10 @@ def test_random_well_formed_fields_only_raise_pybpf_errors(insns, mem) -> None:
 @given(st.lists(st.builds(Instruction, st.just(0x85), st.just(0), st.just(0), st.just(0),
                           st.sampled_from(sorted(HELPERS))), min_size=1, max_size=6),
        st.lists(st.integers(0, 2**64 - 1), min_size=5, max_size=5))
+# A 51 GB size for bpf_get_current_comm once made the VM allocate before checking the buffer
+# (the whole test suite was OOM-killed); the destination must be checked first.
+@example(calls=[Instruction(0x85, 0, 0, 0, 16)], args=[0, 51_575_253_658, 0, 0, 0])
+@example(calls=[Instruction(0x85, 0, 0, 0, 113)], args=[0, 2**40, 0, 0, 0])
 def test_helpers_called_with_garbage_arguments_only_raise_pybpf_errors(calls, args) -> None:
     machine = Machine(helpers=HELPERS, budget=2000)
     prog = machine.load("calls", calls + [Instruction(0x95)])

@@ -327,6 +327,7 @@ def get_current_comm(m: "Machine", buf: int, size: int, *_: int) -> int:
     comm = comm.encode() if isinstance(comm, str) else bytes(comm)
     if size == 0:
         return _err(errno.EINVAL)
+    m.mem.resolve(buf, size, write=True)      # check the destination before allocating size bytes
     data = comm[:min(size - 1, 15)]
     m.mem.write(buf, data + bytes(size - len(data)))
     return 0
@@ -398,6 +399,7 @@ def _probe_read(m: "Machine", dst: int, size: int, src: int) -> int:
     try:
         data = m.mem.read(src, size)
     except MemoryAccessError:
+        m.mem.resolve(dst, size, write=True)  # check the destination before allocating size bytes
         m.mem.write(dst, bytes(size))
         return _err(errno.EFAULT)
     m.mem.write(dst, data)
@@ -442,6 +444,8 @@ def format_printk(m: "Machine", fmt: bytes, args: list[int]) -> bytes:
             arg = next(it)
         except StopIteration:
             raise HelperError("format string has more conversions than arguments") from None
+        if int(width or 0) > 4096 or int(prec or 0) > 4096:
+            raise HelperError("format width or precision over 4096 (the kernel's output is bounded)")
         spec = "%" + flags.decode() + width.decode() + (f".{prec.decode()}" if prec else "")
         if conv == b"s":
             text = m.mem.read_cstr(arg, 4096).decode("utf-8", "replace")
