@@ -253,3 +253,20 @@ def test_repeated_runs_do_not_leak_memory_regions(vm_object, packets) -> None:
             prog.run_tracepoint(filename="/bin/x", argv=["x", "y"])
             coll.maps["events"].ring_reader().poll(0)
         assert len(coll.machine.mem.slots) == before
+
+
+def test_verify_option_refuses_an_unsafe_program_before_it_runs(vm_object) -> None:
+    from pybpf.verifier.rejections import ProgramRejected
+    with pytest.raises(ProgramRejected) as info:
+        Collection(vm_object("vm_bad"), programs=["read_past_the_packet"], verify=True)
+    assert "vm_bad.c:10" in str(info.value)
+    assert any("verify=True" in note for note in info.value.__notes__)
+
+
+def test_verify_option_accepts_the_load_balancer_and_records_the_result(compile_bpf) -> None:
+    from pathlib import Path
+    spec = pybpf.load_object(compile_bpf(Path(__file__).resolve().parents[2] / "bpf" / "xdplb.bpf.c"))
+    with Collection(spec, programs=["xdp_lb"], verify=True) as coll:
+        result = coll.verified["xdp_lb"]
+        assert result.accepted and result.insns_processed > 0
+        assert coll.programs["xdp_lb"].test_run(bytes(64)).retval == pybpf.XDP_PASS

@@ -25,6 +25,7 @@ _L2_SKB = frozenset({ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.L
 _L3_SKB = frozenset({ProgramType.SOCKET_FILTER, ProgramType.CGROUP_SKB, ProgramType.LWT_IN,
                      ProgramType.LWT_OUT, ProgramType.SK_SKB})
 _fds = itertools.count(1000)
+_VERIFIED: dict[tuple[Any, ...], Any] = {}     # verification results by program shape
 
 
 def _codec(btf: Any, type_id: int | None, size: int) -> Any:
@@ -165,7 +166,7 @@ class Collection(runtime.Collection):
     def __init__(self, spec: Any, *, btf: Any = None, engine: str = "interp",
                  kconfig: Mapping[str, Any] | None = None, env: SimEnv | None = None,
                  cpus: int | None = None, budget: int = DEFAULT_BUDGET,
-                 programs: list[str] | None = None) -> None:
+                 programs: list[str] | None = None, verify: bool = False) -> None:
         if engine not in ("interp", "jit"):
             from .conformance import make_machine
             make_machine(engine)                  # raises NotSupportedError for unknown engines
@@ -173,6 +174,8 @@ class Collection(runtime.Collection):
             from ..obj import load_object
             spec = load_object(spec)
         self.spec = spec
+        self.verify = verify
+        self.verified: dict[str, Any] = {}       # program name -> pybpf.verifier VerifierResult
         self.cpus = cpus or possible_cpus()
         if engine == "jit":
             from .jit import JITMachine
@@ -302,13 +305,45 @@ class Collection(runtime.Collection):
         relocated = core.relocate(pspec, self._target_btf, self.spec.btf)
         return list(getattr(relocated, "instructions", relocated))
 
+    def _verify(self, pspec: Any, insns: list[Any]) -> Any:
+        """Run pybpf's static verifier on the program exactly as it will run (after CO-RE).
+
+        With ``Collection(..., verify=True)`` the VM runs only programs the verifier accepts (not yet
+        the default: the verifier still refuses some programs the kernel accepts, e.g. reads through
+        a for_each_map_elem callback's key pointer). Run-time checks apply either way. Results are
+        cached per program shape.
+        """
+        from ..isa import encode
+        from ..verifier import verify_program
+        eat = getattr(pspec, "expected_attach_type", None)
+        maps = self.spec.maps
+        key = (encode(insns), int(pspec.type), None if eat is None else int(eat),
+               tuple(sorted((n, int(m.type), m.key_size, m.value_size, m.max_entries, m.flags)
+                            for n, m in maps.items())))
+        cached = _VERIFIED.get(key)
+        if cached is not None:
+            return cached
+        btf = self._target_btf if self._target_btf not in (None, "local") else None
+        try:                # verify_program relocates CO-RE exactly as _instructions does
+            result = verify_program(pspec, self.spec, target_btf=btf)
+        except BPFError as exc:
+            exc.add_note(f"Collection(verify=True) runs only programs pybpf's verifier accepts; "
+                         f"without verify=True {pspec.name!r} runs with run-time checks only")
+            raise
+        if len(_VERIFIED) > 512:
+            _VERIFIED.clear()
+        _VERIFIED[key] = result
+        return result
+
     def _load_program(self, pspec: Any) -> VMProgram:
         lines: dict[int, str] = {}
         for rec in getattr(pspec, "line_info", []) or []:
             where = f"{rec.file_name.rsplit('/', 1)[-1]}:{rec.line}" if rec.file_name else f"line {rec.line}"
             lines[rec.index] = f"{where}: {rec.source.strip()}" if rec.source else where
-        compiled = self.machine.load(pspec.name, self._instructions(pspec), spec=pspec,
-                                     source_lines=lines)
+        insns = self._instructions(pspec)
+        if self.verify:
+            self.verified[pspec.name] = self._verify(pspec, insns)
+        compiled = self.machine.load(pspec.name, insns, spec=pspec, source_lines=lines)
         prog = VMProgram(self, pspec, compiled)
         prog.handle = compiled.code_base
         return prog
