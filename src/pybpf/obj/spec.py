@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from ..btf.ext import CoreReloKind
 from ..isa.instruction import Instruction
 from ..isa.uapi import AttachType, MapType, ProgramType
 
@@ -27,21 +28,8 @@ class Pinning(IntEnum):
     BY_NAME = 1
 
 
-class CORERelocKind(IntEnum):
-    """enum bpf_core_relo_kind (include/uapi/linux/bpf.h)."""
-    FIELD_BYTE_OFFSET = 0
-    FIELD_BYTE_SIZE = 1
-    FIELD_EXISTS = 2
-    FIELD_SIGNED = 3
-    FIELD_LSHIFT_U64 = 4
-    FIELD_RSHIFT_U64 = 5
-    TYPE_ID_LOCAL = 6
-    TYPE_ID_TARGET = 7
-    TYPE_EXISTS = 8
-    TYPE_SIZE = 9
-    ENUMVAL_EXISTS = 10
-    ENUMVAL_VALUE = 11
-    TYPE_MATCHES = 12
+# enum bpf_core_relo_kind: one definition, in the BTF layer that parses the records.
+CORERelocKind = CoreReloKind
 
 
 @dataclass(frozen=True)
