@@ -616,6 +616,13 @@ class Analyzer:
                     value -= 1 << (8 * size)
                 return const_scalar(value)
             return loaded
+        if t is RegType.PTR_TO_MAP_KEY and reg.map is not None:
+            if write:                      # kernel check_mem_access: keys are read-only
+                raise InvalidMemoryAccessError(f"write to change key R{regno} not allowed",
+                                               hint="a map key pointer may only be read")
+            self._region_check(regno, reg, off, size, reg.map.key_size, "map key",
+                               MapValueBoundsError, "key_size")
+            return loaded
         if t is RegType.PTR_TO_MEM:
             self._region_check(regno, reg, off, size, reg.range, "memory", MemoryBoundsError,
                                "mem_size")
