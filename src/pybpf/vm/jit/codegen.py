@@ -17,6 +17,7 @@ from llvmlite import ir
 from ...errors import JITError
 from ...isa.instruction import Instruction
 from ...isa.opcodes import LDDW, ALUOp, AtomicOp, Class, JumpOp, Mode, PseudoSrc, Source
+from ..context import ETH_HLEN, XDP_FRAME_STRUCT
 from . import layout as L
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
@@ -608,6 +609,44 @@ class _Gen:
         b.branch(done)
         self.b = ir.IRBuilder(slow)
 
+    def native_adjust_head(self, done: ir.Block) -> None:
+        """bpf_xdp_adjust_head(ctx, delta) on the published XDP state (layout.XDP_*), with the VM's
+        limits (data >= XDP_FRAME_STRUCT, data <= end - ETH_HLEN, else -EINVAL): moves data and
+        meta, the packet row's lo and the rewritten data/data_meta fields. No published state or
+        metadata present (it would have to move): the Python helper does it."""
+        b = self.b
+        xdp = b.inttoptr(self.rt_load(b, L.RT_XDP), P64)
+        word = lambda bb, i: bb.gep(xdp, [_c64(i)])          # noqa: E731
+        data, meta, end = (b.load(word(b, i)) for i in (L.XDP_DATA, L.XDP_META, L.XDP_END))
+        fast, apply, einval, slow = (self.new_block(n) for n in
+                                     ("adjust_head", "adjust_apply", "adjust_einval",
+                                      "python_adjust"))
+        valid = b.icmp_unsigned("!=", b.load(word(b, L.XDP_VALID)), _c64(0))
+        delta = b.sext(b.trunc(self.reg(2), I32), I64)
+        b.cbranch(b.and_(valid, b.icmp_unsigned("==", data, meta)), fast, slow)
+        fb = ir.IRBuilder(fast)
+        moved = fb.add(data, delta)
+        bad = fb.or_(fb.icmp_signed("<", moved, _c64(XDP_FRAME_STRUCT)),
+                     fb.icmp_signed(">", moved, fb.sub(end, _c64(ETH_HLEN))))
+        fb.cbranch(bad, einval, apply)
+        eb = ir.IRBuilder(einval)
+        eb.store(_c64(-22), self.R[0])                         # -EINVAL
+        eb.branch(done)
+        ab = ir.IRBuilder(apply)
+        ab.store(moved, word(ab, L.XDP_DATA))
+        ab.store(moved, word(ab, L.XDP_META))
+        table = ab.inttoptr(self.rt_load(ab, L.RT_TABLE), P64)
+        row = ab.mul(ab.load(word(ab, L.XDP_ROW)), _c64(L.ROW_WORDS))
+        ab.store(moved, ab.gep(table, [ab.add(row, _c64(1))]))
+        hooks = ab.inttoptr(self.rt_load(ab, L.RT_HOOKS), P64)
+        pointer = ab.add(ab.load(word(ab, L.XDP_BASE)), moved)
+        for which in (L.XDP_HOOK_DATA, L.XDP_HOOK_META):
+            at = ab.add(ab.mul(ab.load(word(ab, which)), _c64(4)), _c64(3))
+            ab.store(pointer, ab.gep(hooks, [at]))
+        ab.store(_c64(0), self.R[0])
+        ab.branch(done)
+        self.b = ir.IRBuilder(slow)
+
     def native_array_update(self, done: ir.Block) -> None:
         """bpf_map_update_elem on (per-CPU) arrays in native code with the VM map's checks and
         errnos (flags -> EINVAL, index -> E2BIG, NOEXIST -> EEXIST); other maps go to Python."""
@@ -851,6 +890,9 @@ class _Gen:
         elif helper_id == L.HELPER_MAP_UPDATE:
             done = self.new_block("update_done")
             self.native_array_update(done)
+        elif helper_id == L.HELPER_XDP_ADJUST_HEAD:
+            done = self.new_block("adjust_done")
+            self.native_adjust_head(done)
         elif helper_id == L.HELPER_LOOP and self.entries:
             done = self.new_block("loop_done")
             self.native_loop(done)

@@ -27,7 +27,21 @@ RT_MAP_ROWS = 22      # address of u64[8 * TABLE_LEN]: map rows, see MAP_ROW_WOR
 RT_CPU = 23           # the simulated CPU of this run (per-CPU array lookups)
 RT_ITER = 15          # runs finished by a native repeat loop
 RT_ARGS = 16          # u64[6]: r0..r5 exchanged with the helper callback
-RT_SIZE = 24
+RT_XDP = 24           # address of u64[XDP_WORDS]: the running XDP context's packet state
+RT_SIZE = 25
+
+# XDP packet state shared with native bpf_xdp_adjust_head (valid = 0: every call goes to Python).
+# While a run is in native code these words are the truth; the Python XdpContext is refreshed
+# from them before any helper that may read it and after the run.
+XDP_VALID = 0
+XDP_DATA = 1          # offsets into the packet buffer (XdpContext.data / meta / end)
+XDP_META = 2
+XDP_END = 3
+XDP_ROW = 4           # region-table slot of the packet (its row's lo is meta)
+XDP_BASE = 5          # VM address of the packet buffer (rewritten ctx field = base + offset)
+XDP_HOOK_DATA = 6     # index of the (ctx, 0, 4) data field in the hooks table
+XDP_HOOK_META = 7     # index of the (ctx, 8, 4) data_meta field in the hooks table
+XDP_WORDS = 8
 
 MAP_KIND_ARRAY = 1    # map rows: lookups done natively (index < max_entries -> base + index * stride)
 MAP_KIND_PERCPU_ARRAY = 2
@@ -42,6 +56,7 @@ MAP_ROW_WORDS = 9
 HELPER_MAP_LOOKUP = 1
 HELPER_MAP_UPDATE = 2
 HELPER_LOOP = 181
+HELPER_XDP_ADJUST_HEAD = 44
 
 ROW_WORDS = 4
 FAULT_WRITE = 1 << 32

@@ -19,6 +19,7 @@ from ...errors import (BPFError, HelperError, InstructionLimitError, JITError, M
 from ...isa.codec import encode
 from ...isa.instruction import Instruction
 from ...isa.uapi import HELPER_IDS, MapType, helper_name
+from ..context import XdpContext
 from ..interpreter import CompiledProgram
 from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
                        Machine, RunState)
@@ -85,6 +86,8 @@ class JITMachine(Machine):
     def __init__(self, *, helpers: dict[int, Any] | None = None, budget: int = DEFAULT_BUDGET,
                  memory: TableMemory | None = None) -> None:
         self.rt = (_U64 * L.RT_SIZE)()
+        self.xdp = (_U64 * L.XDP_WORDS)()
+        self.rt[L.RT_XDP] = ctypes.addressof(self.xdp)
         mem = memory or TableMemory()
         super().__init__(memory=mem, helpers=helpers, budget=budget)
         mem.on_resize = self._table_moved
@@ -104,6 +107,7 @@ class JITMachine(Machine):
         self._running: CompiledProgram | None = None
         self.last_duration_ns = 0
         self._synced_once = False
+        self._xdp_context: XdpContext | None = None
 
     def _table_moved(self) -> None:
         mem: TableMemory = self.mem                               # type: ignore[assignment]
@@ -189,6 +193,8 @@ class JITMachine(Machine):
         rt[L.RT_CPU] = self.cpu
         self._tail_calls = 0
         self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
+        self._xdp_context = self.context if isinstance(self.context, XdpContext) else None
+        self.xdp[L.XDP_VALID] = 0
         self._sync(full=not self._synced_once)     # rows follow map/unmap; later only packet/ctx
         self._synced_once = True
         repeat = max(self.repeat, 1)
@@ -201,6 +207,9 @@ class JITMachine(Machine):
                 raise self._error(status, prog)
             return regs[0]
         finally:
+            self._pull_xdp()
+            self._xdp_context = None
+            self.xdp[L.XDP_VALID] = 0
             used = limit - ctypes.c_int64(rt[L.RT_BUDGET]).value
             self.last_executed = max(used, 0)
             self.state = None
@@ -260,9 +269,11 @@ class JITMachine(Machine):
         rt[L.RT_DEPTH] = depth
         rt[L.RT_CONSTS] = native.consts_addr
         rt[L.RT_CODE_BASE] = prog.code_base
+        self._sync()                              # the Python side may have moved the packet
         try:
             status = native.main(ctypes.addressof(rt), ctypes.addressof(regs), pc)
         finally:
+            self._pull_xdp()                      # ...and so may the callback's native code
             rt[L.RT_DEPTH], rt[L.RT_PC], rt[L.RT_CONSTS], rt[L.RT_CODE_BASE] = saved
         if status == L.ST_TAIL_CALL:
             status = L.ST_TAIL_IN_SUBPROG
@@ -284,6 +295,8 @@ class JITMachine(Machine):
         rt = self.rt
         try:
             args = (rt[17], rt[18], rt[19], rt[20], rt[21])
+            if helper_id not in _NO_SYNC:
+                self._pull_xdp()
             if helper_id < (1 << 32):
                 impl = self.helpers.get(helper_id)
                 if impl is None:
@@ -337,10 +350,38 @@ class JITMachine(Machine):
         return int.from_bytes(data[offset:offset + size], "big")
 
     def _sync(self, full: bool = False) -> None:
+        """Python side -> native side: region rows, rewritten ctx fields, XDP packet state."""
         mem: TableMemory = self.mem                               # type: ignore[assignment]
         mem.sync(full)
         self.rt[L.RT_HOOKS] = ctypes.addressof(mem.hooks)
         self.rt[L.RT_HOOKS_LEN] = mem.hook_count
+        ctx = getattr(self, "_xdp_context", None)
+        if ctx is not None:
+            self._push_xdp(ctx, mem)
+
+    def _push_xdp(self, ctx: XdpContext, mem: TableMemory) -> None:
+        """Publish the XDP context's packet offsets for native bpf_xdp_adjust_head."""
+        xdp = self.xdp
+        xdp[L.XDP_VALID] = 0
+        ctx_slot, hooks = ctx.ctx.base >> 32, mem.hooks
+        where = {}
+        for i in range(mem.hook_count):
+            if hooks[i * 4] == ctx_slot:
+                where[(hooks[i * 4 + 1], hooks[i * 4 + 2])] = i
+        if (0, 4) not in where or (8, 4) not in where:
+            return
+        xdp[L.XDP_DATA], xdp[L.XDP_META], xdp[L.XDP_END] = ctx.data, ctx.meta, ctx.end
+        xdp[L.XDP_ROW], xdp[L.XDP_BASE] = ctx.pkt.base >> 32, ctx.pkt.base
+        xdp[L.XDP_HOOK_DATA], xdp[L.XDP_HOOK_META] = where[(0, 4)], where[(8, 4)]
+        xdp[L.XDP_VALID] = 1
+
+    def _pull_xdp(self) -> None:
+        """Native side -> Python XdpContext (offsets native adjust_head may have moved)."""
+        ctx = getattr(self, "_xdp_context", None)
+        xdp = self.xdp
+        if ctx is not None and xdp[L.XDP_VALID]:
+            ctx.data, ctx.meta = xdp[L.XDP_DATA], xdp[L.XDP_META]
+            ctx._sync()
 
     # --- statuses to exceptions -------------------------------------------------------------------
     def _error(self, status: int, prog: CompiledProgram) -> BaseException:
