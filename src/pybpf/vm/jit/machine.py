@@ -269,7 +269,9 @@ class JITMachine(Machine):
         rt[L.RT_DEPTH] = depth
         rt[L.RT_CONSTS] = native.consts_addr
         rt[L.RT_CODE_BASE] = prog.code_base
-        self._sync()                              # the Python side may have moved the packet
+        ctx, xdp = self._xdp_context, self.xdp
+        if ctx is not None and xdp[L.XDP_VALID]:  # native code continues from the context's state
+            xdp[L.XDP_DATA], xdp[L.XDP_META], xdp[L.XDP_END] = ctx.data, ctx.meta, ctx.end
         try:
             status = native.main(ctypes.addressof(rt), ctypes.addressof(regs), pc)
         finally:
