@@ -958,6 +958,19 @@ class Analyzer:
                 elif kind == H.MEM_OR_NULL and reg.is_scalar and reg.var.is_const \
                         and reg.var.const == 0:
                     mem_arg = None
+            elif kind == H.OUT_LONG:
+                if reg.type not in _MEM_ARG_TYPES:
+                    raise HelperCallError(
+                        f"R{regno} type={reg.type.value} expected=fp, pkt, pkt_meta, map_key, "
+                        "map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+                        hint=f"argument {regno} of {name} must point to 8 writable bytes")
+                if reg.var.is_const:           # MEM_ALIGNED: strict alignment (packets: +NET_IP_ALIGN)
+                    start = reg.off + reg.var.sconst + (2 if reg.type in PACKET_TYPES else 0)
+                    if start % 8:
+                        raise InvalidMemoryAccessError(
+                            f"misaligned {reg.type.value} access off {reg.off + reg.var.sconst} "
+                            f"size 8", hint=f"{name} writes a long: pass an 8-byte aligned slot")
+                self._helper_mem(st, regno, reg, 8, write=True, name=name)
             elif kind in (H.SIZE, H.SIZE0):
                 if not reg.is_scalar:
                     raise HelperCallError(f"R{regno} type={reg.type.value} expected=scalar")

@@ -26,6 +26,7 @@ ALLOC_SIZE = "alloc_size"   # ARG_CONST_ALLOC_SIZE_OR_ZERO
 RINGBUF_MEM = "ringbuf_mem" # ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE
 SPIN_LOCK = "spin_lock"     # ARG_PTR_TO_SPIN_LOCK
 CONST_STR = "const_str"     # ARG_PTR_TO_CONST_STR (read-only map value)
+OUT_LONG = "out_long"       # ARG_PTR_TO_FIXED_SIZE_MEM | MEM_UNINIT: 8 bytes the helper writes
 
 # return kinds
 INT, VOID, MAP_VALUE_OR_NULL, RINGBUF_MEM_OR_NULL = "int", "void", "map_value_or_null", "mem_or_null"
@@ -116,6 +117,8 @@ PROTOS: dict[int, Proto] = dict([
                             M.LRU_PERCPU_HASH})),
     _p("snprintf", (MEM_OR_NULL, SIZE0, CONST_STR, MEM_OR_NULL, SIZE0)),
     _p("strncmp", (MEM, SIZE, CONST_STR)),
+    _p("strtol", (MEM, SIZE, ANY, OUT_LONG)),
+    _p("strtoul", (MEM, SIZE, ANY, OUT_LONG)),
     _p("csum_diff", (MEM_OR_NULL, SIZE0, MEM_OR_NULL, SIZE0, ANY), group=NET, pkt_access=True),
     _p("redirect", (ANY, ANY), group=NET),
     _p("redirect_map", (MAP, ANY, ANY), group=NET,
