@@ -25,9 +25,12 @@ How it works
   through an r10 the program never writes skip the table (proven inside the frame). The verifier
   is not consulted: every other access is checked. Context fields the kernel rewrites (``data``,
   ``data_end``...) are served from a small table refreshed after helpers that can move them.
-- helpers: ``bpf_map_lookup_elem`` on array, per-CPU array, hash and per-CPU hash maps and
-  ``bpf_loop`` with a local callback run natively; every other helper goes through one ctypes
-  callback into the VM's Python helpers (exceptions carried back, located at the calling pc).
+- helpers: ``bpf_map_lookup_elem`` on array, per-CPU array, hash, per-CPU hash and LRU (per-CPU)
+  hash maps (LRU hits logged natively and replayed into the map's recency order before any
+  eviction or iteration), ``bpf_map_update_elem`` on arrays, ``bpf_xdp_adjust_head`` (without
+  metadata) and ``bpf_loop`` with a local callback run natively; every other helper goes through
+  one ctypes callback into the VM's Python helpers (exceptions carried back, located at the
+  calling pc). Hash/LRU updates and inserts still go through Python.
 - tail calls continue in the target's native code from the Python driver (not from inside a
   bpf-to-bpf subprogram or a callback: that raises VMError). ``test_run(repeat=N)`` loops in
   native code. Programs are compiled on first run; compiled code is cached per process.
