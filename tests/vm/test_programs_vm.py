@@ -186,7 +186,7 @@ def test_redirect_map_to_a_filled_devmap_slot_redirects(vm_object) -> None:
 
 def test_out_of_bounds_packet_read_names_the_c_source_line(vm_object, packets) -> None:
     from pybpf.errors import MemoryAccessError
-    with Collection(vm_object("vm_bad")) as coll:
+    with Collection(vm_object("vm_bad"), unsafe=True) as coll:   # kernel rejects it too
         with pytest.raises(MemoryAccessError) as info:
             coll.programs["read_past_the_packet"].test_run(packets["udp echo"])
     err = info.value
@@ -197,7 +197,7 @@ def test_out_of_bounds_packet_read_names_the_c_source_line(vm_object, packets) -
 
 def test_infinite_loop_in_c_stops_at_the_instruction_budget(vm_object, packets) -> None:
     from pybpf.errors import InstructionLimitError
-    with Collection(vm_object("vm_bad"), budget=20_000) as coll:
+    with Collection(vm_object("vm_bad"), budget=20_000, unsafe=True) as coll:  # unbounded loop
         with pytest.raises(InstructionLimitError, match="after 20000 instructions"):
             coll.programs["spin_forever"].test_run(packets["udp echo"])
 
@@ -255,18 +255,25 @@ def test_repeated_runs_do_not_leak_memory_regions(vm_object, packets) -> None:
         assert len(coll.machine.mem.slots) == before
 
 
-def test_verify_option_refuses_an_unsafe_program_before_it_runs(vm_object) -> None:
+def test_unverified_unsafe_program_is_refused_before_it_runs_by_default(vm_object) -> None:
     from pybpf.verifier.rejections import ProgramRejected
     with pytest.raises(ProgramRejected) as info:
-        Collection(vm_object("vm_bad"), programs=["read_past_the_packet"], verify=True)
+        Collection(vm_object("vm_bad"), programs=["read_past_the_packet"])
     assert "vm_bad.c:10" in str(info.value)
-    assert any("verify=True" in note for note in info.value.__notes__)
+    assert any("unsafe=True" in note for note in info.value.__notes__)
+
+
+def test_deprecated_verify_false_skips_the_verifier(vm_object) -> None:
+    with pytest.warns(DeprecationWarning, match="unsafe=True"):
+        coll = Collection(vm_object("vm_bad"), programs=["read_past_the_packet"], verify=False)
+    with coll:
+        assert coll.unsafe and "read_past_the_packet" not in coll.verified
 
 
 def test_verify_option_accepts_the_load_balancer_and_records_the_result(compile_bpf) -> None:
     from pathlib import Path
     spec = pybpf.load_object(compile_bpf(Path(__file__).resolve().parents[2] / "bpf" / "xdplb.bpf.c"))
-    with Collection(spec, programs=["xdp_lb"], verify=True) as coll:
+    with Collection(spec, programs=["xdp_lb"]) as coll:
         result = coll.verified["xdp_lb"]
         assert result.accepted and result.insns_processed > 0
         assert coll.programs["xdp_lb"].test_run(bytes(64)).retval == pybpf.XDP_PASS

@@ -6,7 +6,10 @@ through a program's pointers.
 Public API
 ----------
 ``Collection(spec, *, btf=None, engine="interp", kconfig=None, env=None, cpus=None, budget=5_000_000,
-programs=None)`` (also ``pybpf.Collection(spec, backend="vm")``): ``.maps[name]`` are
+programs=None, unsafe=False)`` (also ``pybpf.Collection(spec, backend="vm")``). Programs are first
+checked by pybpf.verifier (kernel rules); a rejected program raises ProgramRejected with the verifier's
+explanation, ``.verified[name]`` holds each VerifierResult, and ``unsafe=True`` skips the verifier
+(run-time checks still apply; ``verify=`` is a deprecated alias). ``.maps[name]`` are
 pybpf.obj.mapapi.Map objects (``m[k]``, ``items()``, ``ring_reader()`` for ring buffers/perf arrays),
 ``.programs[name]`` are :class:`VMProgram`:
 

@@ -161,12 +161,19 @@ class Collection(runtime.Collection):
     pybpf.btf.BTF (e.g. another kernel's, to test portability); kconfig: .kconfig extern values;
     env: a SimEnv (simulated process, clock, fib_lookup); cpus: possible CPUs for per-CPU maps;
     budget: instruction budget per run; programs: names to load (default all).
+
+    Every program is first checked by pybpf's static verifier (pybpf.verifier, kernel rules) and a
+    rejected one raises its pybpf.verifier ProgramRejected with the verifier's explanation;
+    ``.verified[name]`` holds each VerifierResult. ``unsafe=True`` skips the verifier (run-time
+    checks still apply), for deliberately unsafe programs. ``verify=`` is a deprecated alias
+    (``verify=False`` means ``unsafe=True``).
     """
 
     def __init__(self, spec: Any, *, btf: Any = None, engine: str = "interp",
                  kconfig: Mapping[str, Any] | None = None, env: SimEnv | None = None,
                  cpus: int | None = None, budget: int = DEFAULT_BUDGET,
-                 programs: list[str] | None = None, verify: bool = False) -> None:
+                 programs: list[str] | None = None, unsafe: bool = False,
+                 verify: bool | None = None) -> None:
         if engine not in ("interp", "jit"):
             from .conformance import make_machine
             make_machine(engine)                  # raises NotSupportedError for unknown engines
@@ -174,7 +181,14 @@ class Collection(runtime.Collection):
             from ..obj import load_object
             spec = load_object(spec)
         self.spec = spec
-        self.verify = verify
+        if verify is not None:
+            import warnings
+            warnings.warn("pybpf.vm.Collection(verify=...) is deprecated: programs are verified by "
+                          "default; pass unsafe=True to skip the verifier", DeprecationWarning,
+                          stacklevel=2)
+            unsafe = not verify
+        self.unsafe = unsafe
+        self.verify = not unsafe
         self.verified: dict[str, Any] = {}       # program name -> pybpf.verifier VerifierResult
         self.cpus = cpus or possible_cpus()
         if engine == "jit":
@@ -308,10 +322,8 @@ class Collection(runtime.Collection):
     def _verify(self, pspec: Any, insns: list[Any]) -> Any:
         """Run pybpf's static verifier on the program exactly as it will run (after CO-RE).
 
-        With ``Collection(..., verify=True)`` the VM runs only programs the verifier accepts (not yet
-        the default: the verifier still refuses some programs the kernel accepts, e.g. reads through
-        a for_each_map_elem callback's key pointer). Run-time checks apply either way. Results are
-        cached per program shape.
+        By default the VM runs only programs the verifier accepts; ``Collection(..., unsafe=True)``
+        skips this. Run-time checks apply either way. Results are cached per program shape.
         """
         from ..isa import encode
         from ..verifier import verify_program
@@ -327,8 +339,8 @@ class Collection(runtime.Collection):
         try:                # verify_program relocates CO-RE exactly as _instructions does
             result = verify_program(pspec, self.spec, target_btf=btf)
         except BPFError as exc:
-            exc.add_note(f"Collection(verify=True) runs only programs pybpf's verifier accepts; "
-                         f"without verify=True {pspec.name!r} runs with run-time checks only")
+            exc.add_note(f"pybpf.vm.Collection runs only programs pybpf's verifier accepts; with "
+                         f"Collection(..., unsafe=True) {pspec.name!r} runs with run-time checks only")
             raise
         if len(_VERIFIED) > 512:
             _VERIFIED.clear()
