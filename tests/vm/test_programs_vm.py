@@ -277,3 +277,18 @@ def test_verify_option_accepts_the_load_balancer_and_records_the_result(compile_
         result = coll.verified["xdp_lb"]
         assert result.accepted and result.insns_processed > 0
         assert coll.programs["xdp_lb"].test_run(bytes(64)).retval == pybpf.XDP_PASS
+
+
+def test_cli_run_in_the_vm_refuses_an_unsafe_program_unless_told_unsafe(compile_bpf, tmp_path,
+                                                                       capsys) -> None:
+    from pathlib import Path
+    from pybpf.cli.main import main
+    obj = str(compile_bpf(Path(__file__).resolve().parent / "progs" / "vm_bad.c"))
+    packet = tmp_path / "pkt.bin"
+    packet.write_bytes(bytes(64))
+    argv = ["run", obj, "--prog", "read_past_the_packet", "--data-in", str(packet), "--engine", "vm"]
+    assert main(argv) == 1
+    refused = capsys.readouterr().err
+    assert "vm_bad.c:10" in refused and "packet region" not in refused     # the verifier said no
+    assert main(argv + ["--unsafe"]) == 1
+    assert "packet region 'packet'" in capsys.readouterr().err             # it ran and faulted

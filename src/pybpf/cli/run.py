@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             raise BPFError(f"engine {args.engine!r} is not available: pybpf.vm has no "
                            f"Collection yet") from None
         coll = VMCollection(spec, engine="interp" if args.engine == "vm" else args.engine,
-                            programs=[args.prog])
+                            programs=[args.prog], unsafe=args.unsafe)
     with coll:
         result = coll.programs[args.prog].test_run(data, ctx_in=ctx, repeat=args.repeat)
     if args.data_out:
@@ -57,4 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ctx-out", metavar="FILE", help="write the output context here")
     parser.add_argument("--repeat", type=int, default=1, help="run N times (average duration)")
     parser.add_argument("--engine", choices=("kernel", "vm", "jit"), default="kernel")
+    parser.add_argument("--unsafe", action="store_true",
+                        help="vm/jit: run without pybpf's static verifier (run-time checks only)")
     parser.set_defaults(handler=run)
