@@ -34,17 +34,18 @@ def vmlinux_h(tmp_path_factory, bpftool):
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(REPO)) for p in SOURCES])
-def test_corpus_object_loads_and_bpftool_sees_it(source, compile_bpf, bpftool, vmlinux_h):
+def test_corpus_object_loads_and_bpftool_sees_it(source, compile_bpf, bpftool, vmlinux_h, bpffs_dir):
     needs_vmlinux = '#include "vmlinux.h"' in source.read_text()
     obj = compile_bpf(source, include_dirs=[vmlinux_h]) if needs_vmlinux else compile_bpf(source)
     spec = pybpf.load_object(str(obj))
     if source.name in MUST_FAIL:
         with pytest.raises(KernelVerifierError) as refused:
-            Collection(spec)
+            Collection(spec, pin_path=str(bpffs_dir))
         if source.name == "core_relocs.c":          # the error explains which relocation failed
             assert "POISONED (the target BTF has no struct 'outer')" in str(refused.value)
         return
-    with Collection(spec) as coll:
+    # pin-by-name maps go to a per-test directory, not the shared /sys/fs/bpf default
+    with Collection(spec, pin_path=str(bpffs_dir)) as coll:
         assert set(coll.programs) == set(spec.programs)
         for name, prog in coll.programs.items():
             info = prog.info()
