@@ -176,15 +176,22 @@ class ArrayMap(VMMap):
     def _update(self, key: bytes | None, value: bytes, flags: int = BPF_ANY) -> None:
         self._raise(self._update_all(key, value, flags), "update")
 
-    def _update_all(self, key: bytes | None, value: bytes, flags: int) -> int:
+    def _writable_index(self, key: bytes | None, flags: int) -> tuple[int | None, int]:
+        """(element index, 0) for an update with ``flags``, or (None, -errno) as the kernel refuses."""
         bad = self._check_flags(flags)
         if bad is not None:
-            return bad
+            return None, bad
         index = self._index(key)
         if index is None:
-            return -errno.E2BIG
+            return None, -errno.E2BIG
         if flags & 3 == BPF_NOEXIST:
-            return -errno.EEXIST
+            return None, -errno.EEXIST
+        return index, 0
+
+    def _update_all(self, key: bytes | None, value: bytes, flags: int) -> int:
+        index, err = self._writable_index(key, flags)
+        if index is None:
+            return err
         self.pool.write_all(index, value)
         return 0
 
@@ -212,14 +219,9 @@ class ArrayMap(VMMap):
     def update_elem(self, key: bytes, value: bytes, flags: int = BPF_ANY, cpu: int = 0) -> int:
         if not self.is_percpu:
             return self._update_all(key, value, flags)
-        bad = self._check_flags(flags)
-        if bad is not None:
-            return bad
-        index = self._index(key)
+        index, err = self._writable_index(key, flags)
         if index is None:
-            return -errno.E2BIG
-        if flags & 3 == BPF_NOEXIST:
-            return -errno.EEXIST
+            return err
         self.pool.write_cpu(index, cpu, value, zero_others=False)
         return 0
 
