@@ -5,6 +5,8 @@ Holds an int and nothing else; it must never close a number it does not own or c
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from ..errors import KernelError
 
@@ -68,3 +70,22 @@ def bpf_object_kind(fd: int) -> str:
         if marker in target:
             return kind
     return ""
+
+
+_Info = TypeVar("_Info")
+
+
+def adopt_fd(fd: "FD | int", kind: str, noun: str, read_info: Callable[[int], _Info],
+             error: type[KernelError] = KernelError) -> tuple["FD", _Info]:
+    """Take ownership of ``fd`` after checking it is a BPF ``kind`` ("map", "prog") and reading its
+    info with ``read_info``; the fd is closed if either step fails."""
+    owned = fd if isinstance(fd, FD) else FD(fd, kind)
+    actual = bpf_object_kind(owned.number)
+    if actual != kind:
+        owned.close()
+        raise error(f"fd is a BPF {actual or 'non-BPF object'}, not a {noun}")
+    try:
+        return owned, read_info(owned.number)
+    except BaseException:
+        owned.close()
+        raise

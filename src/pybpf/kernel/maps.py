@@ -21,7 +21,7 @@ from ..isa.uapi import MapType
 from ..obj.mapapi import BPF_ANY, BytesCodec, Codec, IntCodec, Map
 from . import syscall as sc
 from .cpus import num_possible_cpus
-from .fd import FD, bpf_object_kind
+from .fd import FD, adopt_fd
 
 BPF_F_NO_PREALLOC = 1 << 0
 BPF_F_NO_COMMON_LRU = 1 << 1
@@ -179,16 +179,7 @@ class KernelMap(Map):
     def from_fd(cls, fd: FD | int, *, key_codec: Codec | None = None,
                 value_codec: Codec | None = None) -> "KernelMap":
         """Wrap an fd this process owns (it will be closed with the map)."""
-        owned = fd if isinstance(fd, FD) else FD(fd, "map")
-        kind = bpf_object_kind(owned.number)
-        if kind != "map":
-            owned.close()
-            raise KernelMapError(f"fd is a BPF {kind or 'non-BPF object'}, not a map")
-        try:
-            info = map_info_from_fd(owned.number)
-        except BaseException:
-            owned.close()
-            raise
+        owned, info = adopt_fd(fd, "map", "map", map_info_from_fd, KernelMapError)
         try:
             mtype = MapType(info.type)
         except ValueError:

@@ -20,7 +20,7 @@ from ..isa.opcodes import CallSrc, PseudoSrc
 from ..isa.uapi import AttachType, ProgramType
 from ..obj.runtime import LoadedProgram, TestRunResult
 from . import syscall as sc
-from .fd import FD, bpf_object_kind
+from .fd import FD, adopt_fd
 from .verifier_log import describe
 
 LOG_LEVEL_BRANCHES = 1
@@ -210,16 +210,7 @@ class KernelProgram(LoadedProgram):
 
     @classmethod
     def from_fd(cls, fd: FD | int, **kw: Any) -> "KernelProgram":
-        owned = fd if isinstance(fd, FD) else FD(fd, "prog")
-        kind = bpf_object_kind(owned.number)
-        if kind != "prog":
-            owned.close()
-            raise KernelError(f"fd is a BPF {kind or 'non-BPF object'}, not a program")
-        try:
-            info = prog_info_from_fd(owned.number)
-        except BaseException:
-            owned.close()
-            raise
+        owned, info = adopt_fd(fd, "prog", "program", prog_info_from_fd)
         return cls(owned, name=kw.pop("name", info.name), type=info.type, **kw)
 
     @classmethod
