@@ -7,9 +7,10 @@ import re
 import subprocess
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from pybpf.btf import BTF, INT_BOOL, INT_SIGNED, Int, Kind, Ptr
-from pybpf.btf.elf import find_btf_section, list_sections
+from pybpf.btf.elf import find_btf_section
 from pybpf.errors import BTFError
 
 BPF_BTF_LOAD = 18
@@ -47,7 +48,8 @@ def _object_btf_fixed_up(path) -> BTF:
     """The object's BTF with every DATASEC's size and var offsets filled in like libbpf does."""
     data = path.read_bytes()
     btf = BTF.parse(find_btf_section(data))
-    sections = list_sections(data)
+    with open(path, "rb") as f:                  # every section, NOBITS .bss included
+        sections = {sec.name: (0, sec["sh_size"]) for sec in ELFFile(f).iter_sections()}
     syms = subprocess.run(["llvm-readelf-19", "-s", str(path)], check=True, capture_output=True,
                           text=True).stdout
     offsets = {n: int(v, 16) for v, n in re.findall(
@@ -201,26 +203,53 @@ def test_validate_accepts_the_running_kernels_btf(vmlinux_btf):
 
 @pytest.mark.kernel
 def test_mutated_btf_the_kernel_accepts_parses_and_validates(corpus_objects):
-    """Property: whatever the kernel's BTF verifier accepts, pybpf parses and validates."""
+    """Property: whatever the kernel's BTF verifier accepts, pybpf parses and validates. Words of
+    the type section are overwritten with small numbers, string offsets (names landing mid-string,
+    such as the ".c" tail of a file path) and random values."""
     import random
     import struct as st
 
-    base = bytearray(_object_btf_fixed_up(corpus_objects["codec_values"]).to_bytes())
-    type_len = st.unpack_from("<I", base, 12)[0]
-    rnd = random.Random(1234)
     accepted = 0
-    for _ in range(300):
-        blob = bytearray(base)
-        for _ in range(rnd.randint(1, 2)):
-            pos = 24 + 4 * rnd.randrange(type_len // 4)
-            st.pack_into("<I", blob, pos, rnd.choice([0, 1, 2, 3, 7, 8, 16, 32, 64,
-                                                      rnd.randrange(1 << 32)]))
-        if kernel_btf_load(bytes(blob))[0] != 0:
-            continue
-        accepted += 1
-        btf = BTF.parse(bytes(blob))
-        btf.validate()
-    assert accepted > 10
+    for name, path in sorted(corpus_objects.items()):
+        base = bytearray(_object_btf_fixed_up(path).to_bytes())
+        type_len, _, str_len = st.unpack_from("<III", base, 12)
+        rnd = random.Random(name)
+        for _ in range(150):
+            blob = bytearray(base)
+            for _ in range(rnd.randint(1, 2)):
+                pos = 24 + 4 * rnd.randrange(type_len // 4)
+                st.pack_into("<I", blob, pos, rnd.choice([0, 1, 2, 3, 7, 8, 16, 32, 64,
+                                                          rnd.randrange(max(str_len, 1)),
+                                                          rnd.randrange(1 << 32)]))
+            if kernel_btf_load(bytes(blob))[0] != 0:
+                continue
+            accepted += 1
+            btf = BTF.parse(bytes(blob))
+            btf.validate()
+    assert accepted > 30
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", [".c", "a.c", ".", "_", "x9", "1abc", "a-b", "a b", "\u00e9"])
+@pytest.mark.parametrize("where", ["typedef", "member", "enumerator"])
+def test_identifier_rule_matches_the_kernel(name, where):
+    """validate() accepts a name in a typedef, member or enumerator exactly when the kernel does
+    (the kernel admits '.' anywhere: a mutated name offset landing on "x.c" loads)."""
+    btf = BTF()
+    i = btf.add_int("int", 4, signed=True)
+    if where == "typedef":
+        btf.add_typedef(name, i)
+    elif where == "member":
+        btf.add_struct("s", 4, [(name, i, 0)])
+    else:
+        btf.add_enum("e", [(name, 1)])
+    kernel_ok = kernel_btf_load(btf.to_bytes())[0] == 0
+    try:
+        BTF.parse(btf.to_bytes()).validate()
+        ours_ok = True
+    except BTFError:
+        ours_ok = False
+    assert ours_ok == kernel_ok
 
 
 @pytest.mark.kernel

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from .btf import BTF
 
 MAX_INT_BITS = 128
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# The kernel's identifier rule (btf_name_valid_identifier) also admits '.' anywhere, first
+# character included: typedef ".c" loads.
+IDENTIFIER = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*\Z")
+NOT_IDENTIFIER = "is not an identifier (letters, digits, '_' and '.'; no leading digit)"
 UNNAMED_KINDS = frozenset({Kind.PTR, Kind.CONST, Kind.VOLATILE, Kind.RESTRICT, Kind.ARRAY,
                            Kind.FUNC_PROTO})
 ENUM_SIZES = frozenset({1, 2, 4, 8})
@@ -38,7 +41,7 @@ def validate(btf: BTF) -> None:
         if t.kind in UNNAMED_KINDS and t.name:
             raise fail(f"a {t.kind.name} cannot have a name ({t.name!r})")
         if t.kind == Kind.TYPEDEF and not IDENTIFIER.match(t.name):
-            raise fail(f"typedef name {t.name!r} is not a C identifier")
+            raise fail(f"typedef name {t.name!r} {NOT_IDENTIFIER}")
         if isinstance(t, Int):
             if t.bits > MAX_INT_BITS or t.bit_offset + t.bits > t.size * 8:
                 raise fail(f"{t.bits} bits at offset {t.bit_offset} do not fit in {t.size} bytes")
@@ -49,7 +52,7 @@ def validate(btf: BTF) -> None:
                 raise fail(f"enum size {t.size} (must be 1, 2, 4 or 8)")
             for v in t.values:
                 if not IDENTIFIER.match(v.name):
-                    raise fail(f"enumerator name {v.name!r} is not a C identifier")
+                    raise fail(f"enumerator name {v.name!r} {NOT_IDENTIFIER}")
         elif isinstance(t, Func):
             if not isinstance(btf[t.type_id], FuncProto):
                 raise fail("a FUNC must point at a FUNC_PROTO")
@@ -65,13 +68,18 @@ def validate(btf: BTF) -> None:
         elif isinstance(t, Composite):
             for m in t.members:
                 if m.name and not IDENTIFIER.match(m.name):
-                    raise fail(f"member name {m.name!r} is not a C identifier")
+                    raise fail(f"member name {m.name!r} {NOT_IDENTIFIER}")
                 if m.bitfield_size:
                     end = m.bit_offset + m.bitfield_size
                 else:
                     member = btf.resolve(m.type_id)
                     if isinstance(member, Array) and member.nelems == 0:
                         end = m.bit_offset
+                    elif isinstance(member, Int):
+                        # Like the kernel, an integer member occupies its bits (rounded out to
+                        # whole bytes), not its declared size.
+                        start = m.bit_offset + member.bit_offset
+                        end = 8 * (start // 8) + 8 * -(-(member.bits + start % 8) // 8)
                     else:
                         end = m.bit_offset + 8 * btf.size_of(m.type_id)
                 if end > 8 * t.size:
