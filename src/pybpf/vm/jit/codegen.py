@@ -977,15 +977,30 @@ class _Gen:
             self.set_reg(dest, old if size == 8 else self.b.zext(old, I64))
 
 
+_CLOCK_TYPE = ir.FunctionType(I32, [I32, P64])
+CLOCK_MONOTONIC = 1
+
+
+def _now_ns(b: ir.IRBuilder, rt: ir.Value, ts: ir.Value) -> ir.Value:
+    """CLOCK_MONOTONIC in ns through the clock_gettime whose address is rt[RT_CLOCK]."""
+    clock = b.inttoptr(b.load(b.gep(rt, [_c64(L.RT_CLOCK)])), _CLOCK_TYPE.as_pointer())
+    b.call(clock, [ir.Constant(I32, CLOCK_MONOTONIC), ts])
+    sec, nsec = b.load(ts), b.load(b.gep(ts, [_c64(1)]))
+    return b.add(b.mul(sec, _c64(1_000_000_000)), nsec)
+
+
 def _repeat_function(module: ir.Module, main: ir.Function) -> None:
     """``u64 <main>_repeat(u64 *rt, u64 *regs, u64 n, u64 *tmpl)``: run ``main`` n times, each run
     from the registers tmpl[0..10] with budget tmpl[11] and may_goto allowance tmpl[12]; stops at
-    the first non-zero status (returned; RT_ITER says how many runs finished)."""
+    the first non-zero status (returned; RT_ITER says how many runs finished). Adds the loop's
+    wall time to rt[RT_DURATION], measured around the loop like BPF_PROG_TEST_RUN's duration."""
     fn = ir.Function(module, ir.FunctionType(I64, [P64, P64, I64, P64]), name=main.name + "_repeat")
     rt, regs, n, tmpl = fn.args
     entry, head, body, cont, done, failed = (fn.append_basic_block(x) for x in
                                              ("entry", "head", "body", "cont", "done", "failed"))
     b = ir.IRBuilder(entry)
+    ts = b.alloca(I64, size=2)
+    start = _now_ns(b, rt, ts)
     b.branch(head)
     b = ir.IRBuilder(head)
     i = b.phi(I64)
@@ -1004,8 +1019,12 @@ def _repeat_function(module: ir.Module, main: ir.Function) -> None:
     b.store(nxt, b.gep(rt, [_c64(L.RT_ITER)]))
     i.add_incoming(nxt, cont)
     b.branch(head)
-    ir.IRBuilder(done).ret(_c64(0))
-    ir.IRBuilder(failed).ret(status)
+    for block, result in ((done, _c64(0)), (failed, status)):
+        b = ir.IRBuilder(block)
+        spent = b.sub(_now_ns(b, rt, ts), start)
+        total = b.gep(rt, [_c64(L.RT_DURATION)])
+        b.store(b.add(b.load(total), spent), total)
+        b.ret(result)
 
 
 def generate(insns: Sequence[Instruction], slot_to_index: dict[int, int], fname: str) -> tuple[str, int]:

@@ -28,7 +28,9 @@ RT_CPU = 23           # the simulated CPU of this run (per-CPU array lookups)
 RT_ITER = 15          # runs finished by a native repeat loop
 RT_ARGS = 16          # u64[6]: r0..r5 exchanged with the helper callback
 RT_XDP = 24           # address of u64[XDP_WORDS]: the running XDP context's packet state
-RT_SIZE = 25
+RT_CLOCK = 25         # address of libc clock_gettime (the repeat loop times itself, as the kernel does)
+RT_DURATION = 26      # ns spent in native repeat loops since the machine last cleared it
+RT_SIZE = 27
 
 # XDP packet state shared with native bpf_xdp_adjust_head (valid = 0: every call goes to Python).
 # While a run is in native code these words are the truth; the Python XdpContext is refreshed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ _U64 = ctypes.c_uint64
 _MAIN = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64)
 _REPEAT = ctypes.CFUNCTYPE(_U64, ctypes.c_void_p, ctypes.c_void_p, _U64, ctypes.c_void_p)
 _CALLBACK = ctypes.CFUNCTYPE(_U64, _U64)
+_CLOCK_GETTIME = ctypes.cast(ctypes.CDLL(None).clock_gettime, ctypes.c_void_p).value or 0
 
 
 # helpers that never move packet bounds or rewritten ctx fields (regions they map or unmap update
@@ -100,6 +102,8 @@ class JITMachine(Machine):
         rt[L.RT_STACK_TOPS] = ctypes.addressof(self._stack_tops)
         rt[L.RT_STACK_HOST] = ctypes.addressof(self._stack_host)
         rt[L.RT_HELPER] = ctypes.cast(self._callback, ctypes.c_void_p).value or 0
+        rt[L.RT_CLOCK] = _CLOCK_GETTIME
+        self._python_ns = 0              # tail calls continued from Python during this run
         self.repeat = 1
         self._pending: BaseException | None = None
         self._tail: tuple[CompiledProgram, int] | None = None
@@ -199,6 +203,8 @@ class JITMachine(Machine):
         self._synced_once = True
         repeat = max(self.repeat, 1)
         self._running = prog
+        rt[L.RT_DURATION] = 0
+        self._python_ns = 0
         try:
             status = self._enter(native, prog, regs, repeat, limit)
             while status == L.ST_TAIL_CALL:
@@ -212,6 +218,7 @@ class JITMachine(Machine):
             self.xdp[L.XDP_VALID] = 0
             used = limit - ctypes.c_int64(rt[L.RT_BUDGET]).value
             self.last_executed = max(used, 0)
+            self.last_duration_ns = rt[L.RT_DURATION] + self._python_ns
             self.state = None
             self._running = None
 
@@ -220,8 +227,6 @@ class JITMachine(Machine):
         rt = self.rt
         rt[L.RT_CONSTS] = native.consts_addr
         rt[L.RT_CODE_BASE] = prog.code_base
-        if repeat <= 1:
-            return native.main(ctypes.addressof(rt), ctypes.addressof(regs), 0)
         tmpl = (_U64 * 13)(*regs, limit & M64, self.may_goto_limit)
         status = native.repeat(ctypes.addressof(rt), ctypes.addressof(regs), repeat,
                                ctypes.addressof(tmpl))
@@ -241,6 +246,7 @@ class JITMachine(Machine):
 
     def _follow_tail(self, regs: Any) -> tuple[CompiledProgram, NativeProgram, int]:
         assert self._tail is not None
+        start = time.perf_counter_ns()
         target, ctx = self._tail
         self._tail = None
         native = self.native(target)
@@ -249,6 +255,7 @@ class JITMachine(Machine):
         rt[L.RT_CONSTS] = native.consts_addr
         rt[L.RT_CODE_BASE] = target.code_base
         status = native.main(ctypes.addressof(rt), ctypes.addressof(regs), 0)
+        self._python_ns += time.perf_counter_ns() - start
         return target, native, status
 
     def call_function(self, code_addr: int, *args: int) -> int:
