@@ -136,9 +136,9 @@ def test_native_lru_hits_refresh_recency_like_the_interpreter(map_type) -> None:
     assert jit == [k.to_bytes(8, "little") for k in (0, 2, 4, 5)]     # 1 and 3 were least recent
 
 
-def test_lru_recency_survives_more_hits_than_the_native_touch_log_holds() -> None:
-    from pybpf.vm.jit.hashindex import TOUCH_LOG_CAPACITY
-    hits = [0, 2, 1] * (TOUCH_LOG_CAPACITY // 3 + 5) + [3, 0]          # overflows the log
+def test_lru_recency_survives_more_hits_than_the_native_op_log_holds() -> None:
+    from pybpf.vm.jit.hashindex import OP_LOG_CAPACITY
+    hits = [0, 2, 1] * (OP_LOG_CAPACITY // 3 + 5) + [3, 0]          # overflows the log
     jit = _lru_survivors("jit", MapType.LRU_HASH, hits)
     assert jit == _lru_survivors("interp", MapType.LRU_HASH, hits)
     assert jit == [k.to_bytes(8, "little") for k in (3, 0, 4, 5)]     # 2 then 1 evicted

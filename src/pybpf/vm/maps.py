@@ -8,10 +8,11 @@ runs program code.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 from collections import OrderedDict, deque
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from ..errors import MapError
 from ..isa.uapi import MapType
@@ -253,6 +254,19 @@ class SlotArrayMap(ArrayMap):
 
 
 # --- hash maps -----------------------------------------------------------------------------------
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _settled(method: _Method) -> _Method:
+    """Run the map's ``settle`` hook (side effects native code made) before ``method``."""
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.settle is not None:
+            self.settle()
+        return method(self, *args, **kwargs)
+    return run  # type: ignore[return-value]
+
+
 class HashMap(VMMap):
     """HASH / PERCPU_HASH / LRU_HASH / LRU_PERCPU_HASH over a preallocated value pool."""
 
@@ -264,16 +278,21 @@ class HashMap(VMMap):
         self.free = list(range(self.max_entries - 1, -1, -1))
         self.lru = self.type in (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
         self.evictions = 0
+        # Set by a native mirror of this map (the JIT's HashIndex): applies what native code did
+        # (inserts, LRU touches) to ``slots``/``free``. Every operation runs it first.
+        self.settle: Callable[[], None] | None = None
 
     def _key(self, key: bytes | None) -> bytes:
         if key is None or len(key) != self.key_size:
             raise MapError(f"map {self.name!r}: key must be {self.key_size} bytes")
         return bytes(key)
 
+    @_settled
     def _touch(self, key: bytes) -> None:
         if self.lru:
             self.slots.move_to_end(key)
 
+    @_settled
     def _insert_slot(self, key: bytes) -> int:
         if self.free:
             slot = self.free.pop()
@@ -286,6 +305,7 @@ class HashMap(VMMap):
         self.pool.clear(slot)
         return slot
 
+    @_settled
     def _store(self, key: bytes, value: bytes, flags: int, cpu: int | None) -> int:
         bad = self._check_flags(flags)
         if bad is not None:
@@ -307,6 +327,7 @@ class HashMap(VMMap):
             self.pool.write_cpu(slot, cpu, value, zero_others=False)
         return 0
 
+    @_settled
     def _lookup(self, key: bytes | None, flags: int = 0) -> bytes | None:
         slot = self.slots.get(self._key(key))
         return None if slot is None else self.pool.read_all(slot)
@@ -314,6 +335,7 @@ class HashMap(VMMap):
     def _update(self, key: bytes | None, value: bytes, flags: int = BPF_ANY) -> None:
         self._raise(self._store(self._key(key), value, flags, None), "update")
 
+    @_settled
     def _delete(self, key: bytes) -> bool:
         slot = self.slots.pop(self._key(key), None)
         if slot is None:
@@ -321,6 +343,7 @@ class HashMap(VMMap):
         self.free.append(slot)
         return True
 
+    @_settled
     def _next_key(self, key: bytes | None) -> bytes | None:
         keys = list(self.slots)
         if key is None or bytes(key) not in self.slots:
@@ -328,20 +351,24 @@ class HashMap(VMMap):
         i = keys.index(bytes(key))
         return keys[i + 1] if i + 1 < len(keys) else None
 
+    @_settled
     def _lookup_and_delete(self, key: bytes | None) -> bytes | None:
         value = self._lookup(key)
         if value is not None:
             self._delete(self._key(key))
         return value
 
+    @_settled
     def raw_keys(self) -> Iterator[bytes]:
         """All keys in one pass (``_next_key`` alone would make iteration quadratic)."""
         yield from list(self.slots)
 
+    @_settled
     def __len__(self) -> int:
         return len(self.slots)
 
     # helper API
+    @_settled
     def lookup_ptr(self, key: bytes, cpu: int = 0) -> int:
         slot = self.slots.get(key)
         if slot is None:
@@ -349,12 +376,15 @@ class HashMap(VMMap):
         self._touch(key)
         return self.pool.address(slot, cpu if self.is_percpu else 0)
 
+    @_settled
     def update_elem(self, key: bytes, value: bytes, flags: int = BPF_ANY, cpu: int = 0) -> int:
         return self._store(key, value, flags, cpu if self.is_percpu else None)
 
+    @_settled
     def delete_elem(self, key: bytes) -> int:
         return 0 if self._delete(key) else -errno.ENOENT
 
+    @_settled
     def entries_for_iteration(self) -> Iterator[tuple[bytes, int]]:
         for key, slot in list(self.slots.items()):
             if self.slots.get(key) == slot:

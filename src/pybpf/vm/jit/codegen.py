@@ -11,6 +11,7 @@ bpf-to-bpf call target or a callback).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from llvmlite import ir
 
@@ -27,6 +28,7 @@ M32 = 0xFFFFFFFF
 MAX_FRAMES = 8
 FRAME_WORDS = 6                       # return pc, r6..r9, r10
 STACK_SIZE = 512
+HASH_ABSENT = 1 << 63                # hash_find: key absent, low bits = insert position
 MAX_LOOPS = 1 << 23                    # bpf_loop's limit (BPF_MAX_LOOPS)
 _INT = {1: I8, 2: I16, 4: I32, 8: I64}
 _CB_TYPE = ir.FunctionType(I64, [I64])
@@ -584,6 +586,7 @@ class _Gen:
         key_host = self.address_dynamic(self.reg(2), key_size)
         b = self.b
         found = b.call(self.hash_find_fn(), [key_host, key_size, word(b, 5), word(b, 6), word(b, 7)])
+        found = b.select(b.icmp_unsigned(">=", found, _c64(HASH_ABSENT)), _c64(0), found)
         # LRU hits are logged (slot) for the Python side to replay; a full log defers to Python
         is_lru = b.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH))
         log_it, logged = self.new_block("lru_log"), self.new_block("lru_logged")
@@ -663,9 +666,15 @@ class _Gen:
         word = lambda bb, i: bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))   # noqa: E731
         kind_word = word(pb, 0)
         kind = pb.and_(kind_word, _c64(0xFF))
-        is_array = pb.or_(pb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_ARRAY)),
-                          pb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY)))
-        pb.cbranch(is_array, array, slow)
+        hashed = self.new_block("hash_update")
+        sw = pb.switch(kind, slow)
+        sw.add_case(_c64(L.MAP_KIND_ARRAY), array)
+        sw.add_case(_c64(L.MAP_KIND_PERCPU_ARRAY), array)
+        for k in (L.MAP_KIND_HASH, L.MAP_KIND_PERCPU_HASH, L.MAP_KIND_LRU_HASH,
+                  L.MAP_KIND_LRU_PERCPU_HASH):
+            sw.add_case(_c64(k), hashed)
+        self.b = ir.IRBuilder(hashed)
+        self.native_hash_update(word, kind_word, done, slow)
         self.b = ir.IRBuilder(array)
         key = self.load(2, 0, 4)
         value_size = word(self.b, 4)
@@ -695,6 +704,127 @@ class _Gen:
         cb.store(_c64(0), self.R[0])
         cb.branch(done)
         self.b = ir.IRBuilder(slow)
+
+    def native_hash_update(self, word: Any, kind_word: ir.Value, done: ir.Block,
+                           slow: ir.Block) -> None:
+        """bpf_map_update_elem on (LRU, per-CPU) hash maps as HashMap._store does it: an existing
+        key's value is overwritten in place (LRU: the hit is logged), an absent key takes the top
+        of the free-slot stack (key bytes, index entry, zeroed value, logged as an insert); flags
+        give EEXIST / ENOENT. Other flags, a full map (LRU eviction, E2BIG) or a full op log go to
+        the Python helper."""
+        b = self.b
+        kind = b.and_(kind_word, _c64(0xFF))
+        flags = self.reg(4)
+        mode = b.and_(flags, _c64(3))
+        plain = b.and_(b.icmp_unsigned("==", b.and_(flags, _c64(~3 & M64)), _c64(0)),
+                       b.icmp_unsigned("!=", mode, _c64(3)))
+        log = b.inttoptr(word(b, 8), I32.as_pointer())
+        count = b.load(log)
+        room = b.icmp_unsigned("<", count, b.load(b.gep(log, [_c64(1)])))
+        go = self.new_block("hupd")
+        b.cbranch(b.and_(plain, room), go, slow)
+        self.b = ir.IRBuilder(go)
+        key_size = word(self.b, 4)
+        key_host = self.address_dynamic(self.reg(2), key_size)
+        value_size = word(self.b, 10)
+        src = self.address_dynamic(self.reg(3), value_size)
+        b = self.b
+        found = b.call(self.hash_find_fn(), [key_host, key_size, word(b, 5), word(b, 6), word(b, 7)])
+        present = b.and_(b.icmp_unsigned("!=", found, _c64(0)),
+                         b.icmp_unsigned("<", found, _c64(HASH_ABSENT)))
+        absent = b.icmp_unsigned(">=", found, _c64(HASH_ABSENT))
+        exists_blk, absent_blk, errno_blk, write_blk = (
+            self.new_block(n) for n in ("hupd_exists", "hupd_absent", "hupd_errno", "hupd_write"))
+        is_lru = b.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH))
+        check_absent = self.new_block("hupd_check")
+        b.cbranch(present, exists_blk, check_absent)
+        ir.IRBuilder(check_absent).cbranch(absent, absent_blk, slow)
+        # present: NOEXIST -> EEXIST; LRU logs the hit
+        eb = ir.IRBuilder(exists_blk)
+        fail = eb.icmp_unsigned("==", mode, _c64(1))
+        touch = self.new_block("hupd_touch")
+        eb.cbranch(fail, errno_blk, touch)
+        tb = ir.IRBuilder(touch)
+        slot_present = tb.sub(found, _c64(1))
+        log_hit = self.new_block("hupd_loghit")
+        tb.cbranch(is_lru, log_hit, write_blk)
+        lb = ir.IRBuilder(log_hit)
+        lb.store(lb.trunc(slot_present, I32), lb.gep(log, [lb.add(lb.zext(count, I64), _c64(2))]))
+        lb.store(lb.add(count, _c32(1)), log)
+        lb.branch(write_blk)
+        # absent: EXIST -> ENOENT; no free slot -> Python (eviction / E2BIG)
+        ab = ir.IRBuilder(absent_blk)
+        missing = ab.icmp_unsigned("==", mode, _c64(2))
+        take = self.new_block("hupd_take")
+        has_free = self.new_block("hupd_free")
+        ab.cbranch(missing, errno_blk, has_free)
+        fb = ir.IRBuilder(has_free)
+        free = fb.inttoptr(word(fb, 9), I32.as_pointer())
+        nfree = fb.load(free)
+        fb.cbranch(fb.icmp_unsigned("==", nfree, _c32(0)), slow, take)
+        kb = ir.IRBuilder(take)
+        slot_new = kb.zext(kb.load(kb.gep(free, [kb.zext(nfree, I64)])), I64)
+        kb.store(kb.sub(nfree, _c32(1)), free)
+        kb.call(self.copy_fn(), [kb.add(word(kb, 7), kb.mul(slot_new, key_size)), key_host,
+                                 key_size])
+        index = kb.inttoptr(word(kb, 6), I32.as_pointer())
+        position = kb.and_(found, _c64(HASH_ABSENT - 1))
+        kb.store(kb.trunc(kb.add(slot_new, _c64(1)), I32), kb.gep(index, [position]))
+        kb.store(kb.trunc(kb.or_(slot_new, _c64(L.OP_INSERT)), I32),
+                 kb.gep(log, [kb.add(kb.zext(count, I64), _c64(2))]))
+        kb.store(kb.add(count, _c32(1)), log)
+        cpus = kb.lshr(kind_word, _c64(8))
+        stride = word(kb, 2)
+        whole_slot = kb.add(word(kb, 3), kb.mul(kb.mul(slot_new, cpus), stride))
+        kb.call(self.zero_fn(), [self.host_of(kb, whole_slot), kb.mul(cpus, stride)])
+        kb.branch(write_blk)
+        # errno results
+        rb = ir.IRBuilder(errno_blk)
+        rb.store(rb.select(rb.icmp_unsigned("==", mode, _c64(1)), _c64(-17), _c64(-2)), self.R[0])
+        rb.branch(done)
+        # write the value (per-CPU maps: this CPU's copy only)
+        wb = ir.IRBuilder(write_blk)
+        slot = wb.phi(I64)
+        slot.add_incoming(slot_present, touch)
+        slot.add_incoming(slot_present, log_hit)
+        slot.add_incoming(slot_new, take)
+        cpus = wb.lshr(kind_word, _c64(8))
+        percpu = wb.or_(wb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH)),
+                        wb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_LRU_PERCPU_HASH)))
+        element = wb.select(percpu, wb.add(wb.mul(slot, cpus), self.rt_load(wb, L.RT_CPU)),
+                            wb.mul(slot, cpus))
+        dest = self.host_of(wb, wb.add(word(wb, 3), wb.mul(element, word(wb, 2))))
+        wb.call(self.copy_fn(), [dest, src, value_size])
+        wb.store(_c64(0), self.R[0])
+        wb.branch(done)
+
+    def host_of(self, b: ir.IRBuilder, vm_addr: ir.Value) -> ir.Value:
+        """Host address of a VM address inside a map's value pool (mapped, never checked: the
+        pool is the map's own region and the element index was bounded by the caller)."""
+        table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
+        row = b.mul(b.lshr(vm_addr, _c64(32)), _c64(L.ROW_WORDS))
+        return b.add(b.load(b.gep(table, [row])), b.and_(vm_addr, _c64(M32)))
+
+    def zero_fn(self) -> ir.Function:
+        """void zero(dst, n): clear n bytes at a host address already checked."""
+        existing = self.module.globals.get("zero_bytes")
+        if existing is not None:
+            return existing
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [I64, I64]), name="zero_bytes")
+        fn.linkage = "internal"
+        dst, n = fn.args
+        entry, head, body, out = (fn.append_basic_block(x) for x in ("entry", "head", "body", "out"))
+        ir.IRBuilder(entry).branch(head)
+        b = ir.IRBuilder(head)
+        i = b.phi(I64)
+        i.add_incoming(_c64(0), entry)
+        b.cbranch(b.icmp_unsigned("<", i, n), body, out)
+        b = ir.IRBuilder(body)
+        b.store(ir.Constant(I8, 0), b.inttoptr(b.add(dst, i), I8.as_pointer()))
+        i.add_incoming(b.add(i, _c64(1)), body)
+        b.branch(head)
+        ir.IRBuilder(out).ret_void()
+        return fn
 
     def copy_fn(self) -> ir.Function:
         """void copy(dst, src, n): byte copy between host addresses already checked."""
@@ -793,8 +923,10 @@ class _Gen:
         return self.b.add(host, offset)
 
     def hash_find_fn(self) -> ir.Function:
-        """u64 hash_find(key_host, key_size, mask, index_host, keys_host): slot + 1 or 0
-        (hashindex.key_hash of the key, linear probing; same scheme as hashindex.HashIndex)."""
+        """u64 hash_find(key_host, key_size, mask, index_host, keys_host): slot + 1 when the key
+        is present; absent: HASH_ABSENT | the index position an insert takes (the first tombstone
+        or the empty entry ending the probe); 0 if the probe found neither (hashindex.key_hash of
+        the key, linear probing; same scheme as hashindex.HashIndex)."""
         existing = self.module.globals.get("hash_find")
         if existing is not None:
             return existing
@@ -802,7 +934,7 @@ class _Gen:
         fn.linkage = "internal"
         key, ksize, mask, index, keys = fn.args
         names = ("entry", "wloop", "wbody", "bloop", "bbody", "probe", "check", "live", "cmp",
-                 "cmpw", "cmpwbody", "cmpb", "cmpbbody", "next", "hit", "miss")
+                 "cmpw", "cmpwbody", "cmpb", "cmpbbody", "tomb", "next", "hit", "miss", "absent")
         bl = {n: fn.append_basic_block(n) for n in names}
         p8, p64 = I8.as_pointer(), I64.as_pointer()
         prime = _c64(0x100000001B3)
@@ -843,13 +975,21 @@ class _Gen:
         b = ir.IRBuilder(bl["check"])
         pos = b.phi(I64)
         tries = b.phi(I64)
+        tomb = b.phi(I64)                       # first tombstone position seen, or all ones
         pos.add_incoming(start, bl["probe"])
         tries.add_incoming(_c64(0), bl["probe"])
+        tomb.add_incoming(_c64(M64), bl["probe"])
         entry = b.zext(b.load(b.inttoptr(b.add(index, b.mul(pos, _c64(4))), I32.as_pointer())), I64)
-        give_up = b.or_(b.icmp_unsigned("==", entry, _c64(0)), b.icmp_unsigned(">", tries, mask))
-        b.cbranch(give_up, bl["miss"], bl["live"])
+        b.cbranch(b.icmp_unsigned(">", tries, mask), bl["miss"], bl["live"])
         b = ir.IRBuilder(bl["live"])
-        b.cbranch(b.icmp_unsigned("==", entry, _c64(0xFFFFFFFF)), bl["next"], bl["cmp"])
+        is_empty = b.icmp_unsigned("==", entry, _c64(0))
+        not_empty = fn.append_basic_block("notempty")
+        b.cbranch(is_empty, bl["absent"], not_empty)
+        b = ir.IRBuilder(not_empty)
+        b.cbranch(b.icmp_unsigned("==", entry, _c64(0xFFFFFFFF)), bl["tomb"], bl["cmp"])
+        b = ir.IRBuilder(bl["tomb"])
+        first_tomb = b.select(b.icmp_unsigned("==", tomb, _c64(M64)), pos, tomb)
+        b.branch(bl["next"])
         b = ir.IRBuilder(bl["cmp"])
         stored = b.add(keys, b.mul(b.sub(entry, _c64(1)), ksize))
         b.branch(bl["cmpw"])
@@ -874,11 +1014,19 @@ class _Gen:
         b.cbranch(b.icmp_unsigned("==", x, y), bl["cmpb"], bl["next"])
         ir.IRBuilder(bl["cmpbbody"]).unreachable()
         b = ir.IRBuilder(bl["next"])
+        seen = b.phi(I64)
+        seen.add_incoming(first_tomb, bl["tomb"])
+        seen.add_incoming(tomb, bl["cmpwbody"])
+        seen.add_incoming(tomb, byte_blk)
+        tomb.add_incoming(seen, bl["next"])
         pos.add_incoming(b.and_(b.add(pos, _c64(1)), mask), bl["next"])
         tries.add_incoming(b.add(tries, _c64(1)), bl["next"])
         b.branch(bl["check"])
         ir.IRBuilder(bl["hit"]).ret(entry)
         ir.IRBuilder(bl["miss"]).ret(_c64(0))
+        b = ir.IRBuilder(bl["absent"])
+        where = b.select(b.icmp_unsigned("==", tomb, _c64(M64)), pos, tomb)
+        b.ret(b.or_(where, _c64(HASH_ABSENT)))
         return fn
 
     def helper(self, helper_id: int, nxt: int) -> None:

@@ -1,19 +1,21 @@
 """A native open-addressing index over a VM hash map's keys, so generated code can look keys up.
 
-Mirrors ``HashMap.slots`` (key -> value slot) into two ctypes arrays (index of slot+1 entries, key
-bytes per slot), updated on every insert/delete the map makes; it never changes which keys the map
-holds and never decides semantics (the Python map stays the truth; the index only answers "which
-slot"). For LRU maps native hits are appended to a touch log that is replayed into the map's
-recency order (``OrderedDict.move_to_end``) before any Python operation that depends on that order,
-so eviction and iteration order are exactly the interpreter's.
+Mirrors ``HashMap.slots`` (key -> value slot) and ``HashMap.free`` into ctypes arrays native code
+reads and writes. Native inserts and LRU hits go to an op log that is replayed into the map (in
+order: ``slots`` insertion/recency order, ``free`` pops) before any Python operation on it, so
+eviction, iteration order and contents are exactly the interpreter's. It never decides semantics:
+what native code does not handle (flags, a full map, LRU eviction) is done by the Python map.
 """
 from __future__ import annotations
 
 import ctypes
 from typing import Any
 
+from ...errors import JITError
+
 EMPTY, TOMBSTONE = 0, 0xFFFFFFFF
-TOUCH_LOG_CAPACITY = 256        # native LRU hits recorded before native code defers to Python
+OP_LOG_CAPACITY = 256           # native inserts/LRU hits recorded before native code defers to Python
+OP_INSERT = 1 << 31             # op log entry: slot | OP_INSERT for an insert, slot for an LRU hit
 FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
 M64 = (1 << 64) - 1
 
@@ -33,7 +35,14 @@ def key_hash(data: bytes) -> int:
 
 
 class HashIndex:
-    """Index of one hash map; installed by wrapping the map's _insert_slot/_delete."""
+    """Native mirror of one hash map: key index, key bytes, free-slot stack and the op log.
+
+    Native code looks keys up through the index, updates values in place, and inserts new keys
+    into free slots itself (key bytes, index entry, zeroed value); it logs inserts and LRU hits in
+    the op log, which ``replay`` applies to the map (``slots`` order, ``free``) before any Python
+    operation on it (the map's ``settle`` hook). Python-side inserts and deletes keep the mirror
+    current through the wrapped ``_insert_slot``/``_delete``.
+    """
 
     def __init__(self, vm_map: Any) -> None:
         self.map = vm_map
@@ -45,71 +54,73 @@ class HashIndex:
         self.index = (ctypes.c_uint32 * size)()
         self.keys = (ctypes.c_uint8 * max(vm_map.max_entries * self.key_size, 1))()
         self.tombstones = 0
-        self.touch_log = None
-        if getattr(vm_map, "lru", False):
-            self.touch_log = (ctypes.c_uint32 * (2 + TOUCH_LOG_CAPACITY))()
-            self.touch_log[1] = TOUCH_LOG_CAPACITY
-            self._wrap_order_readers(vm_map)
+        self.log = (ctypes.c_uint32 * (2 + OP_LOG_CAPACITY))()
+        self.log[1] = OP_LOG_CAPACITY
+        # free[0] = count, free[1 + i] = map.free[i] (native pops from the top, as list.pop does)
+        self.free = (ctypes.c_uint32 * (1 + vm_map.max_entries))()
         self.rebuild()
+        self._mirror_free()
         insert, delete = vm_map._insert_slot, vm_map._delete
 
         def insert_slot(key: bytes) -> int:
-            self.replay_touches()
+            self.replay()
             evicting = len(vm_map.slots)
             slot = insert(key)
             if len(vm_map.slots) <= evicting:        # an LRU eviction replaced another key
                 self.rebuild()
             elif slot >= 0:
                 self.add(bytes(key), slot)
+            self._mirror_free()
             return slot
 
         def delete_key(key: bytes) -> bool:
-            self.replay_touches()
+            self.replay()
             removed = delete(key)
             if removed:
                 self.remove(bytes(key))
+                self._mirror_free()
             return removed
         vm_map._insert_slot, vm_map._delete = insert_slot, delete_key
+        vm_map.settle = self.replay
 
-    def _wrap_order_readers(self, vm_map: Any) -> None:
-        """Replay native touches before the map reads or changes its recency order."""
-        touch, next_key, raw_keys = vm_map._touch, vm_map._next_key, vm_map.raw_keys
-        entries = vm_map.entries_for_iteration
+    def _mirror_free(self) -> None:
+        """Make the native free stack equal ``map.free`` (Python only pops and appends at the end,
+        so only the count and the top entries can differ)."""
+        free, mirror = self.map.free, self.free
+        count = mirror[0]
+        for i in range(min(count, len(free)), len(free)):
+            mirror[1 + i] = free[i]
+        mirror[0] = len(free)
 
-        def touch_key(key: bytes) -> None:
-            self.replay_touches()
-            touch(key)
-
-        def next_key_after(key: bytes | None) -> bytes | None:
-            self.replay_touches()
-            return next_key(key)
-
-        def all_keys() -> Any:
-            self.replay_touches()
-            return raw_keys()
-
-        def iteration() -> Any:
-            self.replay_touches()
-            return entries()
-        vm_map._touch, vm_map._next_key, vm_map.raw_keys = touch_key, next_key_after, all_keys
-        vm_map.entries_for_iteration = iteration
-
-    def replay_touches(self) -> None:
-        """Apply the native LRU hits, oldest first, to the map's recency order; empty the log."""
-        log = self.touch_log
-        if log is None or log[0] == 0:
+    def replay(self) -> None:
+        """Apply native inserts and LRU hits, oldest first, to the map; empty the log."""
+        log = self.log
+        count = log[0]
+        if count == 0:
             return
-        count, k, slots = log[0], self.key_size, self.map.slots
-        for i in range(2, 2 + count):
-            slot = log[i]
-            key = bytes(self.keys[slot * k:slot * k + k])
-            if slots.get(key) == slot:
-                slots.move_to_end(key)
         log[0] = 0
+        k, vm_map = self.key_size, self.map
+        slots, free = vm_map.slots, vm_map.free
+        for i in range(2, 2 + count):
+            entry = log[i]
+            slot = entry & ~OP_INSERT
+            key = bytes(self.keys[slot * k:slot * k + k])
+            if entry & OP_INSERT:
+                if not free or free[-1] != slot or key in slots:
+                    raise JITError(f"map {vm_map.name!r}: native insert log out of step with the "
+                                   f"map (slot {slot})")
+                free.pop()
+                slots[key] = slot
+            elif slots.get(key) == slot and vm_map.lru:
+                slots.move_to_end(key)
 
     @property
-    def touch_log_address(self) -> int:
-        return 0 if self.touch_log is None else ctypes.addressof(self.touch_log)
+    def log_address(self) -> int:
+        return ctypes.addressof(self.log)
+
+    @property
+    def free_address(self) -> int:
+        return ctypes.addressof(self.free)
 
     @property
     def index_address(self) -> int:
@@ -153,4 +164,4 @@ class HashIndex:
             i = (i + 1) & self.mask
 
 
-__all__ = ["HashIndex", "key_hash"]
+__all__ = ["HashIndex", "key_hash", "OP_INSERT"]

@@ -53,8 +53,11 @@ MAP_KIND_LRU_HASH = 5  # LRU (per-CPU) hash: as hash, and each native hit is app
 MAP_KIND_LRU_PERCPU_HASH = 6
 # map row (one per handle slot): kind | cpus << 8, max_entries, stride, value base (VM address),
 # key_size (arrays: value_size), index mask, host address of u32 index[mask + 1], host
-# address of key bytes, host address of the LRU touch log (u32 count, u32 capacity, u32 slots[])
-MAP_ROW_WORDS = 9
+# address of key bytes, host address of the op log (u32 count, u32 capacity, u32 entries[]:
+# slot for an LRU hit, slot | OP_INSERT for an insert), host address of the free-slot stack
+# (u32 count, u32 slots[]), value_size
+MAP_ROW_WORDS = 11
+OP_INSERT = 1 << 31
 HELPER_MAP_LOOKUP = 1
 HELPER_MAP_UPDATE = 2
 HELPER_LOOP = 181

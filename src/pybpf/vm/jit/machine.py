@@ -141,7 +141,8 @@ class JITMachine(Machine):
             mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
                                            pool.stride, pool.region.base, vm_map.key_size,
                                            index.mask, index.index_address, index.keys_address,
-                                           index.touch_log_address])
+                                           index.log_address, index.free_address,
+                                           vm_map.value_size])
         return handle
 
     # --- loading ---------------------------------------------------------------------------------
