@@ -1,7 +1,7 @@
 """On-disk cache of the JIT's machine code, so a program compiles once per machine, not per process.
 
-Entries are keyed by the program key plus everything that shapes the code (the JIT's own source,
-llvmlite/LLVM versions, target triple and host CPU), and carry a SHA-256 of the object so a
+Entries are keyed by the program key plus everything that shapes the code (the source of pybpf.vm
+and pybpf.isa, llvmlite/LLVM versions, target triple and host CPU), and carry a SHA-256 of the object so a
 truncated or corrupted file is ignored, never handed to the LLVM loader. It never generates or
 runs code. ``PYBPF_JIT_CACHE=0`` turns it off.
 """
@@ -29,9 +29,9 @@ def _code_version() -> bytes:
     import llvmlite
     import llvmlite.binding as llvm
     h = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in sorted(p.name for p in here.glob("*.py")):
-        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    package = Path(__file__).resolve().parents[2]          # src/pybpf
+    for path in sorted([*package.glob("vm/**/*.py"), *package.glob("isa/*.py")]):
+        h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     h.update(llvmlite.__version__.encode())
     h.update(".".join(map(str, llvm.llvm_version_info)).encode())
     h.update(llvm.get_process_triple().encode() + llvm.get_host_cpu_name().encode())
