@@ -54,18 +54,39 @@ class CORERelocationError(ObjectError):
 
 
 # --- kernel ----------------------------------------------------------------------------------
+# errnos the kernel uses internally (include/linux/errno.h) that still reach bpf(2) callers, most
+# often ENOTSUPP (524) from the verifier and BTF code; Python's errno module does not know them
+KERNEL_ERRNOS = {512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND",
+                 515: "ENOIOCTLCMD", 516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER",
+                 518: "EOPENSTALE", 519: "ENOPARAM", 521: "EBADHANDLE", 522: "ENOTSYNC",
+                 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL", 526: "ESERVERFAULT",
+                 527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED", 530: "ERECALLCONFLICT"}
+
+
+def errno_name(err: int) -> str:
+    """Symbolic name of an errno, kernel-internal ones included (524 -> ENOTSUPP)."""
+    return _errno.errorcode.get(err) or KERNEL_ERRNOS.get(err) or str(err)
+
+
+def errno_text(err: int) -> str:
+    """strerror(), with a description for kernel-internal errnos libc has no text for."""
+    if err in KERNEL_ERRNOS and err not in _errno.errorcode:
+        return ("operation not supported by this kernel (kernel-internal errno)" if err == 524
+                else "kernel-internal errno")
+    return os.strerror(err)
+
+
 class KernelError(BPFError):
     """A bpf(2) (or related syscall) failure: carries the command and errno name."""
 
     def __init__(self, message: str, *, errno: int = 0, command: str | None = None) -> None:
         self.errno = errno
         self.command = command
-        name = _errno.errorcode.get(errno, str(errno)) if errno else ""
         parts = [message]
         if command:
             parts.append(f"[{command}]")
         if errno:
-            parts.append(f"{name}: {os.strerror(errno)}")
+            parts.append(f"{errno_name(errno)}: {errno_text(errno)}")
         super().__init__(": ".join([parts[0], " ".join(parts[1:])]) if len(parts) > 1 else message)
 
 

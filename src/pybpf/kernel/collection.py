@@ -12,7 +12,7 @@ import platform
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import BPFError, KernelError, KernelVerifierError
+from ..errors import BPFError, KernelError, KernelVerifierError, errno_name
 from ..isa.uapi import MapType, ProgramType
 from ..obj import runtime
 from .btfload import KernelBTF, find_vmlinux_id, func_info_bytes, ksym_resolver, line_info_bytes
@@ -203,7 +203,7 @@ class Collection(runtime.Collection):
                 if not btf_kw or exc.errno not in (_errno.EINVAL, _errno.ENOTSUP, 524):
                     raise
                 self.warnings.append(f"map {name!r} created without BTF key/value types "
-                                     f"({exc.errno and _errno.errorcode.get(exc.errno)})")
+                                     f"({exc.errno and errno_name(exc.errno)})")
                 m = KernelMap.create(name=kname, inner_map=inner,
                                      map_extra=getattr(mspec, "map_extra", 0) or 0,
                                      btf=getattr(self.spec, "btf", None), **args)

@@ -194,7 +194,8 @@ class Attr:
 
 
 def errno_name(err: int) -> str:
-    return _errno.errorcode.get(err, str(err))
+    from ..errors import errno_name as name
+    return name(err)
 
 
 def raw_bpf(cmd: int, buf: Any, size: int = ATTR_SIZE) -> int:
