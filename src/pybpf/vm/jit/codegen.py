@@ -700,7 +700,7 @@ class _Gen:
         table = cb.inttoptr(self.rt_load(cb, L.RT_TABLE), P64)
         pool_row = cb.mul(cb.lshr(dest_vm, _c64(32)), _c64(L.ROW_WORDS))
         dest = cb.add(cb.load(cb.gep(table, [pool_row])), cb.and_(dest_vm, _c64(M32)))
-        cb.call(self.copy_fn(), [dest, src, value_size])
+        self.copy(cb, dest, src, value_size)
         cb.store(_c64(0), self.R[0])
         cb.branch(done)
         self.b = ir.IRBuilder(slow)
@@ -765,8 +765,7 @@ class _Gen:
         kb = ir.IRBuilder(take)
         slot_new = kb.zext(kb.load(kb.gep(free, [kb.zext(nfree, I64)])), I64)
         kb.store(kb.sub(nfree, _c32(1)), free)
-        kb.call(self.copy_fn(), [kb.add(word(kb, 7), kb.mul(slot_new, key_size)), key_host,
-                                 key_size])
+        self.copy(kb, kb.add(word(kb, 7), kb.mul(slot_new, key_size)), key_host, key_size)
         index = kb.inttoptr(word(kb, 6), I32.as_pointer())
         position = kb.and_(found, _c64(HASH_ABSENT - 1))
         kb.store(kb.trunc(kb.add(slot_new, _c64(1)), I32), kb.gep(index, [position]))
@@ -776,7 +775,7 @@ class _Gen:
         cpus = kb.lshr(kind_word, _c64(8))
         stride = word(kb, 2)
         whole_slot = kb.add(word(kb, 3), kb.mul(kb.mul(slot_new, cpus), stride))
-        kb.call(self.zero_fn(), [self.host_of(kb, whole_slot), kb.mul(cpus, stride)])
+        self.zero(kb, self.host_of(kb, whole_slot), kb.mul(cpus, stride))
         kb.branch(write_blk)
         # errno results
         rb = ir.IRBuilder(errno_blk)
@@ -794,7 +793,7 @@ class _Gen:
         element = wb.select(percpu, wb.add(wb.mul(slot, cpus), self.rt_load(wb, L.RT_CPU)),
                             wb.mul(slot, cpus))
         dest = self.host_of(wb, wb.add(word(wb, 3), wb.mul(element, word(wb, 2))))
-        wb.call(self.copy_fn(), [dest, src, value_size])
+        self.copy(wb, dest, src, value_size)
         wb.store(_c64(0), self.R[0])
         wb.branch(done)
 
@@ -805,48 +804,18 @@ class _Gen:
         row = b.mul(b.lshr(vm_addr, _c64(32)), _c64(L.ROW_WORDS))
         return b.add(b.load(b.gep(table, [row])), b.and_(vm_addr, _c64(M32)))
 
-    def zero_fn(self) -> ir.Function:
-        """void zero(dst, n): clear n bytes at a host address already checked."""
-        existing = self.module.globals.get("zero_bytes")
-        if existing is not None:
-            return existing
-        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [I64, I64]), name="zero_bytes")
-        fn.linkage = "internal"
-        dst, n = fn.args
-        entry, head, body, out = (fn.append_basic_block(x) for x in ("entry", "head", "body", "out"))
-        ir.IRBuilder(entry).branch(head)
-        b = ir.IRBuilder(head)
-        i = b.phi(I64)
-        i.add_incoming(_c64(0), entry)
-        b.cbranch(b.icmp_unsigned("<", i, n), body, out)
-        b = ir.IRBuilder(body)
-        b.store(ir.Constant(I8, 0), b.inttoptr(b.add(dst, i), I8.as_pointer()))
-        i.add_incoming(b.add(i, _c64(1)), body)
-        b.branch(head)
-        ir.IRBuilder(out).ret_void()
-        return fn
-
-    def copy_fn(self) -> ir.Function:
-        """void copy(dst, src, n): byte copy between host addresses already checked."""
-        existing = self.module.globals.get("copy_bytes")
-        if existing is not None:
-            return existing
-        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [I64, I64, I64]), name="copy_bytes")
-        fn.linkage = "internal"
-        dst, src, n = fn.args
-        entry, head, body, out = (fn.append_basic_block(x) for x in ("entry", "head", "body", "out"))
-        ir.IRBuilder(entry).branch(head)
-        b = ir.IRBuilder(head)
-        i = b.phi(I64)
-        i.add_incoming(_c64(0), entry)
-        b.cbranch(b.icmp_unsigned("<", i, n), body, out)
-        b = ir.IRBuilder(body)
+    def zero(self, b: ir.IRBuilder, dst: ir.Value, n: ir.Value) -> None:
+        """Clear n bytes at a host address already checked (llvm.memset)."""
         p8 = I8.as_pointer()
-        b.store(b.load(b.inttoptr(b.add(src, i), p8)), b.inttoptr(b.add(dst, i), p8))
-        i.add_incoming(b.add(i, _c64(1)), body)
-        b.branch(head)
-        ir.IRBuilder(out).ret_void()
-        return fn
+        memset = self.module.declare_intrinsic("llvm.memset", [p8, I64])
+        b.call(memset, [b.inttoptr(dst, p8), ir.Constant(I8, 0), n, ir.Constant(I1, 0)])
+
+    def copy(self, b: ir.IRBuilder, dst: ir.Value, src: ir.Value, n: ir.Value) -> None:
+        """Copy n bytes between host addresses already checked (llvm.memmove: they may overlap,
+        e.g. a map value updated from itself)."""
+        p8 = I8.as_pointer()
+        memmove = self.module.declare_intrinsic("llvm.memmove", [p8, p8, I64])
+        b.call(memmove, [b.inttoptr(dst, p8), b.inttoptr(src, p8), n, ir.Constant(I1, 0)])
 
     def native_loop(self, done: ir.Block) -> None:
         """bpf_loop(nr, callback, ctx, 0) with a callback in this program: the callback runs as a
