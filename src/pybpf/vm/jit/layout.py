@@ -83,4 +83,20 @@ PSEUDO_CALLX = 2 << 32           # r1..r5 args, RT_ARGS[0] on entry = target add
 PSEUDO_POISON = 3 << 32
 PSEUDO_KFUNC = 4 << 32           # | slot of the call; the kfunc is named by that instruction's ref
 
+
+# --- native bpf_for_each_map_elem, bpf_csum_diff, bpf_spin_lock/unlock (branch jit-b) ---------------
+# (slots taken above the last one found, 26, with a gap; renumber freely on merge)
+RT_FOREACH_KEYS = 30  # address of u64[FOREACH_WORDS]: per callback depth (VM address, host address)
+                      # of a read-only 4-byte key region, then the count of key regions open
+RT_LOCKS = 31         # address of u64[1 + LOCKS_NATIVE]: held spin locks (count, lock addresses)
+RT_SIZE = max(RT_SIZE, 32)
+FOREACH_DEPTHS = 8    # entries (VM address, host address) indexed by the callback's call depth
+FOREACH_OPEN = 2 * FOREACH_DEPTHS   # word: key regions currently readable (hi = 4)
+FOREACH_WORDS = FOREACH_OPEN + 1
+LOCKS_NATIVE = 8      # held locks native code tracks; more go to a Python set (native code defers)
+HELPER_FOR_EACH_MAP_ELEM = 164
+HELPER_CSUM_DIFF = 28
+HELPER_SPIN_LOCK = 93
+HELPER_SPIN_UNLOCK = 94
+
 __all__ = [n for n in dir() if n.isupper()]

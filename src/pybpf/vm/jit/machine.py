@@ -27,6 +27,8 @@ from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CA
 from . import layout as L
 from .codegen import generate, lddw_slots
 from .engine import compile_ir
+from .native_foreach import ForEachKeys
+from .native_lock import NativeLockSet
 from .table import TableMemory
 
 M64 = (1 << 64) - 1
@@ -90,6 +92,8 @@ class JITMachine(Machine):
         self.rt = (_U64 * L.RT_SIZE)()
         self.xdp = (_U64 * L.XDP_WORDS)()
         self.rt[L.RT_XDP] = ctypes.addressof(self.xdp)
+        self._foreach_keys = ForEachKeys()            # native for_each key regions (on first use)
+        self.rt[L.RT_FOREACH_KEYS] = self._foreach_keys.address
         mem = memory or TableMemory()
         super().__init__(memory=mem, helpers=helpers, budget=budget)
         mem.on_resize = self._table_moved
@@ -104,6 +108,7 @@ class JITMachine(Machine):
         rt[L.RT_HELPER] = ctypes.cast(self._callback, ctypes.c_void_p).value or 0
         rt[L.RT_CLOCK] = _CLOCK_GETTIME
         self._python_ns = 0              # tail calls continued from Python during this run
+        self.python_calls: dict[int, int] = {}   # helper id -> calls that went to Python (tests)
         self.repeat = 1
         self._pending: BaseException | None = None
         self._tail: tuple[CompiledProgram, int] | None = None
@@ -112,6 +117,23 @@ class JITMachine(Machine):
         self.last_duration_ns = 0
         self._synced_once = False
         self._xdp_context: XdpContext | None = None
+
+    @property                                        # type: ignore[override]
+    def held_locks(self) -> NativeLockSet:
+        """The held spin locks, shared with native bpf_spin_lock/unlock (see native_lock)."""
+        return self._held_locks
+
+    @held_locks.setter
+    def held_locks(self, value: Any) -> None:
+        locks = self.__dict__.get("_held_locks")
+        if locks is None:
+            locks = self._held_locks = NativeLockSet()
+            self.rt[L.RT_LOCKS] = locks.address
+        if value is not locks:
+            items = list(value)
+            locks.clear()
+            for item in items:
+                locks.add(item)
 
     def _table_moved(self) -> None:
         mem: TableMemory = self.mem                               # type: ignore[assignment]
@@ -148,6 +170,9 @@ class JITMachine(Machine):
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
              source_lines: dict[int, str] | None = None) -> CompiledProgram:
         prog = super().load(name, instructions, spec=spec, source_lines=source_lines)
+        if any(i.is_helper_call and i.imm == L.HELPER_FOR_EACH_MAP_ELEM
+               for i in prog.instructions):
+            self._foreach_keys.allocate(self.mem)     # key regions native for_each writes
         prog.native = None                  # compiled on first run (programs never run cost nothing)
         return prog
 
@@ -196,6 +221,7 @@ class JITMachine(Machine):
         rt[L.RT_ITER] = 0
         rt[L.RT_CPU] = self.cpu
         self._tail_calls = 0
+        self._foreach_keys.close_all(self.mem)       # a failed earlier run may have left one open
         self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
         self._xdp_context = self.context if isinstance(self.context, XdpContext) else None
         self.xdp[L.XDP_VALID] = 0
@@ -214,6 +240,7 @@ class JITMachine(Machine):
             return regs[0]
         finally:
             self._pull_xdp()
+            self._foreach_keys.pull(self.mem)
             self._xdp_context = None
             self.xdp[L.XDP_VALID] = 0
             used = limit - ctypes.c_int64(rt[L.RT_BUDGET]).value
@@ -304,6 +331,8 @@ class JITMachine(Machine):
         rt = self.rt
         try:
             args = (rt[17], rt[18], rt[19], rt[20], rt[21])
+            self._foreach_keys.pull(self.mem)      # native for_each key regions open or closed
+            self.python_calls[helper_id] = self.python_calls.get(helper_id, 0) + 1
             if helper_id not in _NO_SYNC:
                 self._pull_xdp()
             if helper_id < (1 << 32):
