@@ -1,0 +1,286 @@
+"""Native bpf_for_each_map_elem, bpf_csum_diff and bpf_spin_lock/unlock in the JIT give the
+interpreter's results (r0, maps, errors) and, where the kernel agrees with the interpreter, the
+kernel's (BPF_PROG_TEST_RUN); the fast paths make no Python helper call."""
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+import pybpf
+from pybpf.errors import HelperError, MemoryAccessError, VMError
+from pybpf.isa.instruction import Instruction as I
+from pybpf.isa.uapi import MapType
+from pybpf.vm.helpers import HELPERS
+from pybpf.vm.jit import make_machine
+from pybpf.vm.jit import layout as L
+from pybpf.vm.jit.native_lock import NativeLockSet
+from pybpf.vm.machine import Machine
+from pybpf.vm.maps import create_map
+
+M64 = (1 << 64) - 1
+SOURCE = Path(__file__).resolve().parent / "progs" / "jit_native_b.c"
+PACKETS = [bytes(range(64)), bytes((i * 37 + 5) & 0xFF for i in range(64)),
+           bytes([2, 1, 1, 0]) + bytes(60), bytes([0xFF] * 64), bytes([15, 3, 0, 9]) * 16]
+NATIVE_PROGRAMS = ["fe_native", "csum", "locks"]
+
+
+@pytest.fixture(scope="module")
+def spec(compile_bpf):
+    return pybpf.load_object(compile_bpf(SOURCE))
+
+
+def _prefill(coll) -> None:
+    for i in range(16):
+        coll.maps["arr"].update(i, i * i + 1)
+    for k in (5, 1, 3):
+        coll.maps["hsh"].update(k, k * 10)
+
+
+def _runs(coll, programs: list[str], cpu: int = 0) -> list:
+    out = []
+    for prog in programs:
+        for packet in PACKETS:
+            r = coll.programs[prog].test_run(packet, cpu=cpu)
+            out.append((prog, r.retval, [coll.maps["out"][i] for i in range(12)]))
+    return out
+
+
+def _snapshot(coll, skip: tuple[str, ...] = ()) -> dict:
+    return {name: sorted(m.items(), key=repr) for name, m in coll.maps.items() if name not in skip}
+
+
+def test_c_programs_give_the_interpreters_results(spec) -> None:
+    """Early stops, per-CPU arrays (also on CPU 1), nested for_each, hash maps (empty, then
+    filled: the Python helper), csum_diff's -EINVAL cases, locks — r0 and every map."""
+    seen = {}
+    for backend in ("vm", "jit"):
+        with pybpf.Collection(spec, backend=backend) as coll:
+            runs = _runs(coll, ["fe_hash"])                      # empty hash map
+            _prefill(coll)
+            runs += _runs(coll, NATIVE_PROGRAMS + ["fe_hash", "csum_errors"])
+            runs += _runs(coll, ["fe_native"], cpu=1)
+            seen[backend] = runs, _snapshot(coll)
+    assert seen["jit"] == seen["vm"]
+    einval = (-errno.EINVAL) & M64
+    errors = [r for r in seen["jit"][0] if r[0] == "csum_errors"]
+    assert errors and all(r[2][:4] == [einval] * 4 for r in errors)
+    assert any(r[0] == "fe_native" and r[2][0] < 16 for r in seen["jit"][0])   # an early stop
+
+
+def test_native_fast_paths_make_no_python_helper_call(spec) -> None:
+    with pybpf.Collection(spec, backend="jit") as coll:
+        _prefill(coll)
+        machine = coll.machine
+        for prog in NATIVE_PROGRAMS + ["csum_errors"]:
+            machine.python_calls.clear()
+            for packet in PACKETS:
+                coll.programs[prog].test_run(packet)
+            assert machine.python_calls == {}, prog
+        machine.python_calls.clear()
+        coll.programs["fe_hash"].test_run(PACKETS[0])             # hash maps: the Python helper
+        assert machine.python_calls.get(L.HELPER_FOR_EACH_MAP_ELEM) == 1
+
+
+@pytest.mark.kernel
+def test_c_programs_in_jit_match_the_kernel(spec) -> None:
+    from test_kernel_parity import on_cpu0
+    seen = {}
+    for backend in ("kernel", "jit"):
+        with on_cpu0(), pybpf.Collection(spec, backend=backend) as coll:
+            _prefill(coll)
+            seen[backend] = _runs(coll, NATIVE_PROGRAMS), _snapshot(coll, skip=("hsh",))
+    assert seen["jit"] == seen["kernel"]
+
+
+# --- hand-built programs: the edges C cannot express (the kernel's verifier would refuse them) ---
+MAP_FD = 5
+
+
+def _program(items: list) -> list[I]:
+    """Instructions from a list with label strings and ("func", reg, label) LDDWs of callbacks."""
+    slot, labels = 0, {}
+    for item in items:
+        if isinstance(item, str):
+            labels[item] = slot
+        else:
+            slot += 2 if isinstance(item, tuple) or item.opcode == 0x18 else 1
+    out, slot = [], 0
+    for item in items:
+        if isinstance(item, str):
+            continue
+        if isinstance(item, tuple):
+            _, reg, label = item
+            item = I(0x18, reg, 4, 0, labels[label] - slot - 1)
+        out.append(item)
+        slot += 2 if item.opcode == 0x18 else 1
+    return out
+
+
+def _run_both(items: list, map_type: MapType = MapType.ARRAY, entries: int = 4,
+              setup=None) -> list:
+    """[interpreter result, JIT result]: r0, or the error type; the JIT machine last."""
+    out = []
+    for engine in ("interp", "jit"):
+        machine = (make_machine(helpers=dict(HELPERS)) if engine == "jit"
+                   else Machine(helpers=dict(HELPERS)))
+        vm_map = create_map(memory=machine.mem, name="m", type=map_type, key_size=4,
+                            value_size=8, max_entries=entries, cpus=2)
+        machine.register_map(vm_map, fd=MAP_FD)
+        prog = machine.load("t", _program(items))
+        arg = setup(machine) if setup else 0
+        try:
+            out.append(machine.run(prog, arg))
+        except VMError as exc:
+            out.append(type(exc))
+    out.append(machine)
+    return out
+
+
+def _for_each(callback: list, after: list, ctx_words: int = 2) -> list:
+    """r0 = for_each(map, cb, fp - 8 * ctx_words, 0), then ``after``; cb is ``callback``."""
+    return [I(0x18, 1, 1, 0, MAP_FD), ("func", 2, "cb"), I(0xBF, 3, 10),
+            I(0x07, 3, 0, 0, -8 * ctx_words), I(0x7A, 10, 0, -8, 0), I(0x7A, 10, 0, -16, 0),
+            I(0xB7, 4, 0, 0, 0), I(0x85, 0, 0, 0, L.HELPER_FOR_EACH_MAP_ELEM),
+            *after, I(0x95), "cb", *callback]
+
+
+def test_for_each_key_is_read_only_and_only_four_bytes() -> None:
+    write = _for_each([I(0x62, 2, 0, 0, 7), I(0xB7, 0, 0, 0, 0), I(0x95)], [])
+    past_end = _for_each([I(0x61, 0, 2, 4), I(0x95)], [])
+    for items in (write, past_end):
+        interp, jit, _ = _run_both(items)
+        assert interp is jit is MemoryAccessError
+
+
+def test_for_each_key_pointer_is_dead_after_the_loop_for_native_and_python_reads() -> None:
+    """The callback saves the key pointer in ctx+8 and has a Python helper (probe_read_kernel)
+    copy the key to ctx+0; after the loop the saved pointer is unreadable for both."""
+    callback = [I(0x7B, 4, 2, 8), I(0xBF, 1, 4), I(0xBF, 3, 2), I(0xB7, 2, 0, 0, 4),
+                I(0x85, 0, 0, 0, 113), I(0xB7, 0, 0, 0, 0), I(0x95)]
+    python_read = [I(0xBF, 6, 0), I(0xBF, 1, 10), I(0x07, 1, 0, 0, -24), I(0xB7, 2, 0, 0, 4),
+                   I(0x79, 3, 10, -8), I(0x85, 0, 0, 0, 113),             # r0 = -EFAULT
+                   I(0x79, 7, 10, -16), I(0x67, 7, 0, 0, 8), I(0xAF, 0, 7),
+                   I(0x67, 6, 0, 0, 40), I(0xAF, 0, 6)]                   # ^ key << 8 ^ n << 40
+    interp, jit, machine = _run_both(_for_each(callback, python_read), entries=6)
+    assert interp == jit == ((-errno.EFAULT) & M64) ^ (5 << 8) ^ (6 << 40)
+    assert L.HELPER_FOR_EACH_MAP_ELEM not in machine.python_calls     # the loop was native
+    native_read = [I(0x79, 1, 10, -8), I(0x61, 0, 1, 0)]
+    interp, jit, _ = _run_both(_for_each(callback, native_read))
+    assert interp is jit is MemoryAccessError
+
+
+def test_for_each_on_a_per_cpu_array_passes_the_values_the_interpreter_passes() -> None:
+    callback = [I(0x79, 5, 3, 0), I(0x79, 6, 4, 0), I(0x27, 6, 0, 0, 10), I(0x0F, 6, 5),
+                I(0x7B, 4, 6, 0), I(0xB7, 0, 0, 0, 0), I(0x95)]          # ctx = ctx * 10 + *value
+
+    def setup(machine):
+        vm_map = machine.maps_by_fd[MAP_FD]
+        for i in range(4):
+            vm_map.update(i.to_bytes(4, "little"), [(i + 1).to_bytes(8, "little"),
+                                                     (i + 5).to_bytes(8, "little")])
+        machine.cpu = 1
+        return 0
+    interp, jit, machine = _run_both(_for_each(callback, [I(0x79, 0, 10, -16)]),
+                                     map_type=MapType.PERCPU_ARRAY, setup=setup)
+    assert interp == jit == 1234          # the interpreter iterates CPU 0's values, on any CPU
+    assert machine.python_calls == {}
+
+
+def test_recursive_for_each_stops_at_the_call_depth_limit() -> None:
+    recurse = [I(0x18, 1, 1, 0, MAP_FD), ("func", 2, "cb"), I(0xB7, 3, 0, 0, 0),
+               I(0xB7, 4, 0, 0, 0), I(0x85, 0, 0, 0, L.HELPER_FOR_EACH_MAP_ELEM), I(0x95)]
+    items = recurse[:-1] + [I(0x95), "cb"] + recurse
+    interp, jit, _ = _run_both(items)
+    assert interp is jit is VMError
+
+
+LOCK, UNLOCK = L.HELPER_SPIN_LOCK, L.HELPER_SPIN_UNLOCK
+
+
+def _locking(calls: list[tuple[int, int]]) -> list:
+    """Lock/unlock the words at arg + offset in order; r0 = 0 at the end."""
+    items = [I(0xBF, 6, 1)]
+    for helper, offset in calls:
+        items += [I(0xBF, 1, 6), I(0x07, 1, 0, 0, offset), I(0x85, 0, 0, 0, helper)]
+    return items + [I(0xB7, 0, 0, 0, 0), I(0x95)]
+
+
+def _words(machine):
+    return machine.mem.new("locks", 128, kind="data").base
+
+
+@pytest.mark.parametrize("calls,expected", [
+    ([(LOCK, 0), (UNLOCK, 0), (LOCK, 8), (UNLOCK, 8)], 0),
+    ([(LOCK, 0), (LOCK, 0)], HelperError),                       # deadlock
+    ([(UNLOCK, 0)], HelperError),                                # not held
+    ([(LOCK, 0), (UNLOCK, 8)], HelperError),
+    ([(LOCK, 126)], MemoryAccessError),                          # word past the end
+    ([(LOCK, 8 * i) for i in range(10)] + [(UNLOCK, 8 * i) for i in range(9, -1, -1)], 0),
+])
+def test_spin_locks_give_the_interpreters_results(calls, expected) -> None:
+    interp, jit, machine = _run_both(_locking(calls), setup=_words)
+    assert interp == jit == expected if isinstance(expected, int) else interp is jit is expected
+    if expected == 0:
+        assert len(machine.held_locks) == 0
+        beyond_native = len(calls) > 2 * L.LOCKS_NATIVE
+        assert bool(machine.python_calls) == beyond_native
+
+
+def test_a_lock_left_held_makes_the_next_run_deadlock_in_both_engines() -> None:
+    results = []
+    for machine in (Machine(helpers=dict(HELPERS)), make_machine(helpers=dict(HELPERS))):
+        prog = machine.load("t", _locking([(LOCK, 16)]))
+        base = _words(machine)
+        first = machine.run(prog, base)
+        with pytest.raises(HelperError, match="deadlock"):
+            machine.run(prog, base)
+        results.append((first, machine.mem.load(base + 16, 4), set(machine.held_locks) ==
+                        {base + 16}))
+    assert results[0] == results[1] == (0, 1, True)
+
+
+def test_lock_on_read_only_memory_faults_like_the_interpreter() -> None:
+    errors = []
+    for machine in (Machine(helpers=dict(HELPERS)), make_machine(helpers=dict(HELPERS))):
+        prog = machine.load("t", _locking([(LOCK, 0)]))
+        with pytest.raises(MemoryAccessError) as info:
+            machine.run(prog, prog.code_base)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+
+
+def test_native_lock_set_keeps_the_array_full_while_it_overflows() -> None:
+    locks = NativeLockSet(range(100, 100 + L.LOCKS_NATIVE + 3))
+    assert len(locks) == L.LOCKS_NATIVE + 3 and locks.words[0] == L.LOCKS_NATIVE
+    locks.discard(100)
+    assert 100 not in locks and locks.words[0] == L.LOCKS_NATIVE and len(locks.extra) == 2
+    for item in list(locks):
+        locks.discard(item)
+    assert len(locks) == 0 and locks.words[0] == 0
+    locks.add(7)
+    locks.clear()
+    assert 7 not in locks
+
+
+def _csum(from_off: int | None, from_size: int, to_off: int | None, to_size: int) -> list:
+    """r0 = csum_diff(arg + from_off, from_size, arg + to_off, to_size, 0x1234); None: NULL."""
+    def pointer(reg: int, off: int | None) -> list:
+        return [I(0xB7, reg, 0, 0, 0)] if off is None else [I(0xBF, reg, 6), I(0x07, reg, 0, 0, off)]
+    return [I(0xBF, 6, 1), *pointer(1, from_off), I(0xB7, 2, 0, 0, from_size),
+            *pointer(3, to_off), I(0xB7, 4, 0, 0, to_size),
+            I(0xB7, 5, 0, 0, 0x1234), I(0x85, 0, 0, 0, L.HELPER_CSUM_DIFF), I(0x95)]
+
+
+def _data(machine):
+    return machine.mem.new("data", bytes((i * 91 + 7) & 0xFF for i in range(64))).base
+
+
+@pytest.mark.parametrize("args", [(0, 64, 0, 0), (4, 0, 8, 56), (0, 20, 32, 32), (60, 8, 0, 4),
+                                  (None, 0, None, 0), (None, 4, 0, 4), (0, 8, None, 4),
+                                  (0, 6, 0, 4), (0, 256, 0, 260)])
+def test_csum_diff_sizes_and_faults_match_the_interpreter(args) -> None:
+    interp, jit, machine = _run_both(_csum(*args), setup=_data)
+    assert interp == jit
+    assert machine.python_calls == {}
