@@ -1,6 +1,6 @@
-"""Native bpf_for_each_map_elem, bpf_csum_diff and bpf_spin_lock/unlock in the JIT give the
-interpreter's results (r0, maps, errors) and, where the kernel agrees with the interpreter, the
-kernel's (BPF_PROG_TEST_RUN); the fast paths make no Python helper call."""
+"""Native bpf_for_each_map_elem, bpf_csum_diff, bpf_spin_lock/unlock and queue/stack push/pop/peek
+in the JIT give the interpreter's results (r0, maps, errors) and, where the kernel agrees with the
+interpreter, the kernel's (BPF_PROG_TEST_RUN); the fast paths make no Python helper call."""
 from __future__ import annotations
 
 import errno
@@ -23,7 +23,7 @@ M64 = (1 << 64) - 1
 SOURCE = Path(__file__).resolve().parent / "progs" / "jit_native_b.c"
 PACKETS = [bytes(range(64)), bytes((i * 37 + 5) & 0xFF for i in range(64)),
            bytes([2, 1, 1, 0]) + bytes(60), bytes([0xFF] * 64), bytes([15, 3, 0, 9]) * 16]
-NATIVE_PROGRAMS = ["fe_native", "csum", "locks"]
+NATIVE_PROGRAMS = ["fe_native", "csum", "locks", "queues"]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,17 @@ def _runs(coll, programs: list[str], cpu: int = 0) -> list:
 
 
 def _snapshot(coll, skip: tuple[str, ...] = ()) -> dict:
-    return {name: sorted(m.items(), key=repr) for name, m in coll.maps.items() if name not in skip}
+    """Every element map's items; queue/stack contents (which have no keys) drained in order."""
+    out = {name: sorted(m.items(), key=repr) for name, m in coll.maps.items()
+           if name not in skip + ("q", "st")}
+    for name in ("q", "st"):
+        items = out[name] = []
+        while True:
+            try:
+                items.append(coll.maps[name].pop())
+            except pybpf.errors.BPFError:
+                break
+    return out
 
 
 def test_c_programs_give_the_interpreters_results(spec) -> None:
@@ -284,3 +294,74 @@ def test_csum_diff_sizes_and_faults_match_the_interpreter(args) -> None:
     interp, jit, machine = _run_both(_csum(*args), setup=_data)
     assert interp == jit
     assert machine.python_calls == {}
+
+
+PUSH, POP, PEEK = L.HELPER_MAP_PUSH, L.HELPER_MAP_POP, L.HELPER_MAP_PEEK
+
+
+def _queue_ops(ops: list[tuple[int, int, int]]) -> list:
+    """r7 = r7 * 31 + helper(map, r6 + offset[, flags]) for each (helper, offset, flags), with
+    r6 = r1 (a writable region) or r2 (read-only) for offsets >= 1000; r0 = r7."""
+    items = [I(0xBF, 6, 1), I(0xBF, 8, 2), I(0xB7, 7, 0, 0, 0)]
+    for helper, offset, flags in ops:
+        base, off = (8, offset - 1000) if offset >= 1000 else (6, offset)
+        items += [I(0x18, 1, 1, 0, MAP_FD), I(0xBF, 2, base), I(0x07, 2, 0, 0, off),
+                  I(0xB7, 3, 0, 0, flags), I(0x85, 0, 0, 0, helper),
+                  I(0x27, 7, 0, 0, 31), I(0x0F, 7, 0)]
+    return items + [I(0xBF, 0, 7), I(0x95)]
+
+
+def _run_queue(ops: list, map_type: MapType, before=None, after=None) -> list:
+    """[(r0 or error type, data region bytes, items left, whatever ``after`` returns)] for the
+    interpreter and the JIT (with its Python helper calls last)."""
+    out = []
+    for engine in ("interp", "jit"):
+        machine = (make_machine(helpers=dict(HELPERS)) if engine == "jit"
+                   else Machine(helpers=dict(HELPERS)))
+        vm_map = create_map(memory=machine.mem, name="q", type=map_type, key_size=0,
+                            value_size=8, max_entries=3)
+        machine.register_map(vm_map, fd=MAP_FD)
+        if before:
+            before(vm_map)
+        data = machine.mem.new("data", bytes(range(1, 65)))
+        frozen = machine.mem.new("frozen", bytes(range(64, 128)), writable=False)
+        prog = machine.load("t", _queue_ops(ops))
+        try:
+            r0 = machine.run(prog, data.base, frozen.base)
+        except VMError as exc:
+            r0 = type(exc)
+        extra = after(vm_map) if after else None
+        left = []
+        while len(vm_map):
+            left.append(vm_map.pop())
+        out.append((r0, bytes(data.buf), left, extra))
+    out.append(machine.python_calls)
+    return out
+
+
+@pytest.mark.parametrize("map_type", [MapType.QUEUE, MapType.STACK])
+@pytest.mark.parametrize("ops", [
+    [(PUSH, 0, 0), (PUSH, 8, 0), (PUSH, 16, 0), (PUSH, 24, 0), (PUSH, 32, 2), (PUSH, 40, 1),
+     (PEEK, 48, 0), (POP, 56, 0), (POP, 0, 0), (POP, 8, 0), (POP, 16, 0), (PEEK, 24, 0)],
+    [(POP, 0, 0), (PEEK, 0, 0), (PUSH, 8, 3), (PUSH, 8, 2), (PUSH, 8, 4), (POP, 56, 0)],
+    [(PUSH, 0, 0), (PUSH, 1000, 0), (POP, 1001, 0)],               # pop into read-only memory
+    [(PUSH, 0, 0), (PUSH, 1000, 0), (PEEK, 1008, 0)],              # peek into read-only memory
+    [(PUSH, 0, 0), (PUSH, 60, 0)],                                  # value past the region end
+])
+def test_queue_and_stack_helpers_give_the_interpreters_results(map_type, ops) -> None:
+    interp, jit, python_calls = _run_queue(ops, map_type)
+    assert jit == interp
+    assert python_calls == {}
+
+
+def test_queue_items_pushed_and_popped_from_python_and_programs_interleave() -> None:
+    def before(vm_map):
+        vm_map.push((111).to_bytes(8, "little"))
+        vm_map.push_elem(b"ab")                  # a short item: native code defers to Python
+
+    def after(vm_map):
+        return [vm_map.peek(), len(vm_map)]
+    ops = [(POP, 0, 0), (PUSH, 16, 0), (POP, 8, 0), (PUSH, 24, 0), (POP, 32, 0), (PEEK, 40, 0)]
+    interp, jit, python_calls = _run_queue(ops, MapType.QUEUE, before, after)
+    assert jit == interp
+    assert python_calls == {PUSH: 1, POP: 2}     # until the short item was popped

@@ -48,6 +48,18 @@ struct {
     __type(value, struct locked);
 } guarded SEC(".maps");
 
+struct {
+    __uint(type, BPF_MAP_TYPE_QUEUE);
+    __uint(max_entries, 3);
+    __type(value, __u64);
+} q SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_STACK);
+    __uint(max_entries, 3);
+    __type(value, __u64);
+} st SEC(".maps");
+
 struct fe_ctx { __u64 sum; __u32 stop; __u32 calls; };
 
 static void put(__u32 k, __u64 v)
@@ -179,6 +191,35 @@ int locks(struct xdp_md *ctx)
         g->value = g->value * 3 + b[k];
         bpf_spin_unlock(&g->lock);
     }
+    return XDP_PASS;
+}
+
+/* queue and stack: full (-E2BIG), BPF_EXIST drops the oldest, bad flags (-EINVAL), empty (-ENOENT) */
+SEC("xdp")
+int queues(struct xdp_md *ctx)
+{
+    __u8 *b = (void *)(long)ctx->data;
+    if ((void *)(b + 4) > (void *)(long)ctx->data_end)
+        return XDP_ABORTED;
+    __u64 acc = 0, v;
+    for (int i = 0; i < 4; i++) {
+        __u64 flags = (i == 3 && (b[0] & 1)) ? BPF_EXIST : 0;
+        v = b[i] * 1000 + i;
+        acc = acc * 31 + bpf_map_push_elem(&q, &v, flags);
+        acc = acc * 31 + bpf_map_push_elem(&st, &v, flags);
+    }
+    v = 77;
+    acc = acc * 31 + bpf_map_push_elem(&q, &v, (b[1] & 4) ? 4 : 0);
+    put(0, acc);
+    for (int i = 0; i < 2 + (b[2] & 3); i++) {
+        v = 0;
+        acc = acc * 31 + bpf_map_pop_elem(&q, &v) + v;
+        v = 0;
+        acc = acc * 31 + bpf_map_peek_elem(&st, &v) + v;
+        v = 0;
+        acc = acc * 31 + bpf_map_pop_elem(&st, &v) + v;
+    }
+    put(1, acc);
     return XDP_PASS;
 }
 

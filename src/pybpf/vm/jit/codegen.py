@@ -22,6 +22,7 @@ from . import layout as L
 from .native_csum import emit_csum_diff
 from .native_foreach import emit_for_each
 from .native_lock import emit_spin_lock, emit_spin_unlock
+from .native_queue import emit_peek_elem, emit_pop_elem, emit_push
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 P64 = I64.as_pointer()
@@ -41,7 +42,9 @@ _RMW = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XO
 JCOND = 0xE0
 # helpers emitted by their own modules: emit(gen, done) leaves gen.b at the Python fallback
 _NATIVE_B = {L.HELPER_FOR_EACH_MAP_ELEM: emit_for_each, L.HELPER_CSUM_DIFF: emit_csum_diff,
-             L.HELPER_SPIN_LOCK: emit_spin_lock, L.HELPER_SPIN_UNLOCK: emit_spin_unlock}
+             L.HELPER_SPIN_LOCK: emit_spin_lock, L.HELPER_SPIN_UNLOCK: emit_spin_unlock,
+             L.HELPER_MAP_PUSH: emit_push, L.HELPER_MAP_POP: emit_pop_elem,
+             L.HELPER_MAP_PEEK: emit_peek_elem}
 
 
 def _c64(v: int) -> ir.Constant:
@@ -902,7 +905,7 @@ class _Gen:
         elif helper_id == L.HELPER_LOOP and self.entries:
             done = self.new_block("loop_done")
             self.native_loop(done)
-        elif helper_id in _NATIVE_B:                     # native_foreach / _csum / _lock
+        elif helper_id in _NATIVE_B:                     # native_foreach/_csum/_lock/_queue
             done = self.new_block("native_done")
             _NATIVE_B[helper_id](self, done)
         b = self.b

@@ -84,8 +84,8 @@ PSEUDO_POISON = 3 << 32
 PSEUDO_KFUNC = 4 << 32           # | slot of the call; the kfunc is named by that instruction's ref
 
 
-# --- native bpf_for_each_map_elem, bpf_csum_diff, bpf_spin_lock/unlock (branch jit-b) ---------------
-# (slots taken above the last one found, 26, with a gap; renumber freely on merge)
+# --- native for_each_map_elem, csum_diff, spin_lock/unlock, queue/stack push/pop/peek (jit-b) ---
+# (RT slots and map kinds taken above the last ones found, with a gap; renumber freely on merge)
 RT_FOREACH_KEYS = 30  # address of u64[FOREACH_WORDS]: per callback depth (VM address, host address)
                       # of a read-only 4-byte key region, then the count of key regions open
 RT_LOCKS = 31         # address of u64[1 + LOCKS_NATIVE]: held spin locks (count, lock addresses)
@@ -98,5 +98,10 @@ HELPER_FOR_EACH_MAP_ELEM = 164
 HELPER_CSUM_DIFF = 28
 HELPER_SPIN_LOCK = 93
 HELPER_SPIN_UNLOCK = 94
+HELPER_MAP_PUSH = 87
+HELPER_MAP_POP = 88
+HELPER_MAP_PEEK = 89
+MAP_KIND_QUEUE = 16   # map rows of queue / stack maps: kind, max_entries, value_size, host address
+MAP_KIND_STACK = 17   # of their native_queue.NativeRing (u64 head, count, short items, 0; slots)
 
 __all__ = [n for n in dir() if n.isupper()]

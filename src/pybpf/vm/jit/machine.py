@@ -27,6 +27,7 @@ from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CA
 from . import layout as L
 from .codegen import generate, lddw_slots
 from .engine import compile_ir
+from . import native_queue
 from .native_foreach import ForEachKeys
 from .native_lock import NativeLockSet
 from .table import TableMemory
@@ -144,8 +145,10 @@ class JITMachine(Machine):
     def register_map(self, vm_map: Any, *, name: str | None = None, fd: int | None = None) -> int:
         """Also describe plain and per-CPU arrays to native code (lookups without Python)."""
         handle = super().register_map(vm_map, name=name, fd=fd)
-        from ..maps import ArrayMap, HashMap, SlotArrayMap
+        from ..maps import ArrayMap, HashMap, QueueStackMap, SlotArrayMap
         mem: TableMemory = self.mem                               # type: ignore[assignment]
+        if isinstance(vm_map, QueueStackMap):        # items in a ring native push/pop/peek share
+            mem.set_map_row(handle >> 32, native_queue.map_row(vm_map, native_queue.install(vm_map)))
         if isinstance(vm_map, ArrayMap) and not isinstance(vm_map, SlotArrayMap):
             pool = vm_map.pool
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
