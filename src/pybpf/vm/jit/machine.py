@@ -25,9 +25,9 @@ from ..interpreter import CompiledProgram
 from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
                        Machine, RunState)
 from . import layout as L
+from . import native_queue
 from .codegen import generate, lddw_slots
 from .engine import compile_ir
-from . import native_queue
 from .native_foreach import ForEachKeys
 from .native_lock import NativeLockSet
 from .table import TableMemory
@@ -143,11 +143,12 @@ class JITMachine(Machine):
         self.rt[L.RT_TABLE_LEN] = mem.capacity
 
     def register_map(self, vm_map: Any, *, name: str | None = None, fd: int | None = None) -> int:
-        """Also describe plain and per-CPU arrays to native code (lookups without Python)."""
+        """Also describe arrays, hash maps (lookups) and queues/stacks (push/pop/peek) to native
+        code, so those helpers run without Python."""
         handle = super().register_map(vm_map, name=name, fd=fd)
         from ..maps import ArrayMap, HashMap, QueueStackMap, SlotArrayMap
         mem: TableMemory = self.mem                               # type: ignore[assignment]
-        if isinstance(vm_map, QueueStackMap):        # items in a ring native push/pop/peek share
+        if isinstance(vm_map, QueueStackMap) and native_queue.fits(vm_map):
             mem.set_map_row(handle >> 32, native_queue.map_row(vm_map, native_queue.install(vm_map)))
         if isinstance(vm_map, ArrayMap) and not isinstance(vm_map, SlotArrayMap):
             pool = vm_map.pool

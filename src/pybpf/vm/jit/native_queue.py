@@ -110,6 +110,14 @@ class NativeRing:
         return data
 
 
+MAX_RING_BYTES = 64 << 20       # bigger queues keep their deque (every operation in Python)
+
+
+def fits(vm_map: object) -> bool:
+    """Whether the map's ring (allocated whole, up front) is small enough to mirror natively."""
+    return vm_map.max_entries * vm_map.value_size <= MAX_RING_BYTES      # type: ignore[attr-defined]
+
+
 def install(vm_map: object) -> NativeRing:
     """Move a QueueStackMap's items into a NativeRing (once per map) and return the ring."""
     ring = getattr(vm_map, "items_")
@@ -244,4 +252,5 @@ def emit_peek_elem(gen: "_Gen", done: ir.Block) -> None:
     emit_pop(gen, done, False)
 
 
-__all__ = ["NativeRing", "emit_peek_elem", "emit_pop_elem", "emit_push", "install", "map_row"]
+__all__ = ["NativeRing", "emit_peek_elem", "emit_pop_elem", "emit_push", "fits", "install",
+           "map_row"]
