@@ -89,8 +89,8 @@ def test_native_fast_paths_make_no_python_helper_call(spec) -> None:
                 coll.programs[prog].test_run(packet)
             assert machine.python_calls == {}, prog
         machine.python_calls.clear()
-        coll.programs["fe_hash"].test_run(PACKETS[0])             # hash maps: the Python helper
-        assert machine.python_calls.get(L.HELPER_FOR_EACH_MAP_ELEM) == 1
+        coll.programs["fe_hash"].test_run(PACKETS[0])     # hash maps: one call for the snapshot
+        assert machine.python_calls == {L.PSEUDO_FOREACH_SNAPSHOT: 1}
 
 
 @pytest.mark.kernel
@@ -129,13 +129,13 @@ def _program(items: list) -> list[I]:
 
 
 def _run_both(items: list, map_type: MapType = MapType.ARRAY, entries: int = 4,
-              setup=None) -> list:
+              setup=None, key_size: int = 4) -> list:
     """[interpreter result, JIT result]: r0, or the error type; the JIT machine last."""
     out = []
     for engine in ("interp", "jit"):
         machine = (make_machine(helpers=dict(HELPERS)) if engine == "jit"
                    else Machine(helpers=dict(HELPERS)))
-        vm_map = create_map(memory=machine.mem, name="m", type=map_type, key_size=4,
+        vm_map = create_map(memory=machine.mem, name="m", type=map_type, key_size=key_size,
                             value_size=8, max_entries=entries, cpus=2)
         machine.register_map(vm_map, fd=MAP_FD)
         prog = machine.load("t", _program(items))
@@ -204,6 +204,83 @@ def test_recursive_for_each_stops_at_the_call_depth_limit() -> None:
     items = recurse[:-1] + [I(0x95), "cb"] + recurse
     interp, jit, _ = _run_both(items)
     assert interp is jit is VMError
+
+
+def _hash_contents(machine) -> list:
+    vm_map = machine.maps_by_fd[MAP_FD]
+    return [(key, vm_map._lookup(key)) for key in vm_map.raw_keys()]
+
+
+def _fill(keys: list[int], key_size: int = 4):
+    def setup(machine):
+        vm_map = machine.maps_by_fd[MAP_FD]
+        for k in keys:
+            value = ((k * 1000 + 1) & M64).to_bytes(8, "little")
+            vm_map.update(k.to_bytes(key_size, "little"),
+                          [value, bytes(8)] if vm_map.is_percpu else value)
+        return 0
+    return setup
+
+
+@pytest.mark.parametrize("map_type", [MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH])
+def test_hash_for_each_follows_insertion_order_and_skips_what_the_callback_deletes(map_type):
+    """The callback folds key and value into ctx, deletes key + 1 and inserts key + 100: deleted
+    elements are skipped, inserted ones not visited (the snapshot), as in the interpreter."""
+    callback = [I(0x61, 6, 2, 0), I(0x79, 5, 3, 0), I(0x79, 7, 4, 0), I(0x27, 7, 0, 0, 31),
+                I(0x0F, 7, 6), I(0x0F, 7, 5), I(0x7B, 4, 7, 0),
+                I(0xBF, 7, 6), I(0x07, 7, 0, 0, 1), I(0x63, 10, 7, -4),
+                I(0x18, 1, 1, 0, MAP_FD), I(0xBF, 2, 10), I(0x07, 2, 0, 0, -4), I(0x85, 0, 0, 0, 3),
+                I(0xBF, 7, 6), I(0x07, 7, 0, 0, 100), I(0x63, 10, 7, -4), I(0x7A, 10, 0, -16, 5),
+                I(0x18, 1, 1, 0, MAP_FD), I(0xBF, 2, 10), I(0x07, 2, 0, 0, -4), I(0xBF, 3, 10),
+                I(0x07, 3, 0, 0, -16), I(0xB7, 4, 0, 0, 0), I(0x85, 0, 0, 0, 2),
+                I(0xB7, 0, 0, 0, 0), I(0x95)]
+    after = [I(0x79, 1, 10, -16), I(0x67, 1, 0, 0, 8), I(0x0F, 0, 1)]     # r0 = n + (ctx << 8)
+    results = []
+    for keys in ([5, 1, 3, 0, 2, 7, 6, 4], [], [9]):
+        interp, jit, machine = _run_both(_for_each(callback, after), map_type=map_type,
+                                         entries=32, setup=_fill(keys))
+        assert interp == jit
+        results.append(jit)
+        contents = _hash_contents(machine)
+        assert L.HELPER_FOR_EACH_MAP_ELEM not in machine.python_calls
+        assert machine.python_calls[L.PSEUDO_FOREACH_SNAPSHOT] == 1
+        interp_machine = Machine(helpers=dict(HELPERS))            # the same run, for contents
+        vm_map = create_map(memory=interp_machine.mem, name="m", type=map_type, key_size=4,
+                            value_size=8, max_entries=32, cpus=2)
+        interp_machine.register_map(vm_map, fd=MAP_FD)
+        _fill(keys)(interp_machine)
+        interp_machine.run(interp_machine.load("t", _program(_for_each(callback, after))), 0)
+        assert contents == _hash_contents(interp_machine)
+    assert results[1] == 0 and results[0] & 0xFF == 5                 # empty; 5, 1, 3, 0, 7
+
+
+def test_lru_for_each_sees_native_lookups_recency() -> None:
+    lookup = [I(0x62, 10, 0, -32, 1), I(0x18, 1, 1, 0, MAP_FD), I(0xBF, 2, 10),
+              I(0x07, 2, 0, 0, -32), I(0x85, 0, 0, 0, 1)]               # lookup(key 1): a touch
+    callback = [I(0x61, 6, 2, 0), I(0x79, 7, 4, 0), I(0x27, 7, 0, 0, 10), I(0x0F, 7, 6),
+                I(0x07, 7, 0, 0, 1), I(0x7B, 4, 7, 0), I(0xB7, 0, 0, 0, 0), I(0x95)]
+    interp, jit, machine = _run_both(lookup + _for_each(callback, [I(0x79, 0, 10, -16)]),
+                                     map_type=MapType.LRU_HASH, setup=_fill([0, 1, 2, 3]))
+    assert interp == jit == 1342                                      # 0, 2, 3, then 1
+    assert set(machine.python_calls) == {L.PSEUDO_FOREACH_SNAPSHOT}
+
+
+@pytest.mark.parametrize("read_at,expected", [(8, 9), (12, MemoryAccessError)])
+def test_hash_for_each_key_region_is_exactly_the_key(read_at, expected) -> None:
+    callback = [I(0x61, 0, 2, read_at), I(0x7B, 4, 0, 0), I(0xB7, 0, 0, 0, 0), I(0x95)]
+    interp, jit, _ = _run_both(_for_each(callback, [I(0x79, 0, 10, -16)]), map_type=MapType.HASH,
+                               setup=_fill([9 << 64], key_size=12), key_size=12)
+    assert interp == jit == expected if isinstance(expected, int) else interp is jit is expected
+
+
+def test_hash_for_each_with_keys_over_the_native_limit_uses_the_python_helper() -> None:
+    callback = [I(0x79, 5, 3, 0), I(0x79, 6, 4, 0), I(0x0F, 6, 5), I(0x7B, 4, 6, 0),
+                I(0xB7, 0, 0, 0, 0), I(0x95)]
+    interp, jit, machine = _run_both(_for_each(callback, [I(0x79, 0, 10, -16)]),
+                                     map_type=MapType.HASH, setup=_fill([1, 2], key_size=520),
+                                     key_size=520)
+    assert interp == jit == 3002
+    assert machine.python_calls == {L.HELPER_FOR_EACH_MAP_ELEM: 1}
 
 
 LOCK, UNLOCK = L.HELPER_SPIN_LOCK, L.HELPER_SPIN_UNLOCK

@@ -101,6 +101,7 @@ HELPER_SPIN_UNLOCK = 94
 HELPER_MAP_PUSH = 87
 HELPER_MAP_POP = 88
 HELPER_MAP_PEEK = 89
+PSEUDO_FOREACH_SNAPSHOT = 16 << 32   # r1 = hash map; r0 = host address of its for_each snapshot
 MAP_KIND_QUEUE = 16   # map rows of queue / stack maps: kind, max_entries, value_size, host address
 MAP_KIND_STACK = 17   # of their native_queue.NativeRing (u64 head, count, short items, 0; slots)
 

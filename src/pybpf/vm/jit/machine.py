@@ -49,7 +49,8 @@ _NO_SYNC = frozenset(HELPER_IDS[n] for n in (
     "get_smp_processor_id", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "trace_printk", "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
     "csum_diff", "probe_read_kernel", "probe_read_user", "probe_read_kernel_str",
-    "probe_read_user_str", "spin_lock", "spin_unlock") if n in HELPER_IDS)
+    "probe_read_user_str", "spin_lock", "spin_unlock") if n in HELPER_IDS) | \
+    {L.PSEUDO_FOREACH_SNAPSHOT}
 
 
 # hash map types looked up in native code through a mirrored key index (hashindex)
@@ -350,6 +351,8 @@ class JITMachine(Machine):
                 r0 = impl(self, *args)
             elif helper_id == L.PSEUDO_CALLX:
                 r0 = self._callx(rt[L.RT_ARGS], args)
+            elif helper_id == L.PSEUDO_FOREACH_SNAPSHOT:
+                r0 = self._foreach_snapshot(args[0])
             elif helper_id & ~M32 == L.PSEUDO_KFUNC:
                 r0 = self._kfunc(helper_id & M32)(self, *args)
             elif helper_id & ~0xFF == L.PSEUDO_LD_ABS:
@@ -368,6 +371,13 @@ class JITMachine(Machine):
         except BaseException as exc:             # noqa: BLE001 - carried back to the caller
             self._pending = exc
             return L.ST_PYERROR
+
+    def _foreach_snapshot(self, handle: int) -> int:
+        """Native for_each over a hash map: its iteration snapshot, kept alive for this depth."""
+        from .native_foreach import snapshot_words
+        words = snapshot_words(self.map_from_handle(handle, "bpf_for_each_map_elem"))
+        self._foreach_keys.snapshots[min(self.rt[L.RT_DEPTH] + 1, L.FOREACH_DEPTHS - 1)] = words
+        return ctypes.addressof(words)
 
     def _kfunc(self, slot: int) -> Any:
         prog = self.code_regions.get(self.rt[L.RT_CODE_BASE])
