@@ -28,7 +28,7 @@ from . import layout as L
 from . import native_queue
 from .codegen import generate, lddw_slots
 from .engine import compile_ir
-from .native_foreach import ForEachKeys
+from .native_foreach import ForEachKeys, snapshot_words
 from .native_lock import NativeLockSet
 from .table import TableMemory
 
@@ -374,7 +374,6 @@ class JITMachine(Machine):
 
     def _foreach_snapshot(self, handle: int) -> int:
         """Native for_each over a hash map: its iteration snapshot, kept alive for this depth."""
-        from .native_foreach import snapshot_words
         words = snapshot_words(self.map_from_handle(handle, "bpf_for_each_map_elem"))
         self._foreach_keys.snapshots[min(self.rt[L.RT_DEPTH] + 1, L.FOREACH_DEPTHS - 1)] = words
         return ctypes.addressof(words)

@@ -14,6 +14,7 @@ callbacks, keys over KEY_MAX bytes and depth overflow go to the Python helper.
 from __future__ import annotations
 
 import ctypes
+import struct
 from typing import TYPE_CHECKING, Any
 
 from llvmlite import ir
@@ -29,6 +30,7 @@ P64 = I64.as_pointer()
 M32 = 0xFFFFFFFF
 M64 = (1 << 64) - 1
 KEY_SIZE = 4                     # array keys
+_U64 = struct.Struct("<Q")
 KEY_MAX = 512                    # key regions' size: hash maps with longer keys go to Python
 
 
@@ -256,9 +258,8 @@ def snapshot_words(vm_map: Any) -> Any:
     if index is not None:
         index.replay_touches()
     items = list(vm_map.slots.items())
-    width = (vm_map.key_size + 7) & ~7
-    data = len(items).to_bytes(8, "little") + b"".join(
-        slot.to_bytes(8, "little") + key.ljust(width, b"\0") for key, slot in items)
+    pad = bytes(-vm_map.key_size % 8)
+    data = b"".join([_U64.pack(len(items))] + [_U64.pack(slot) + key + pad for key, slot in items])
     return (ctypes.c_uint64 * (len(data) // 8)).from_buffer_copy(data)
 
 
