@@ -87,11 +87,11 @@ PSEUDO_KFUNC = 4 << 32           # | slot of the call; the kfunc is named by tha
 # --- native for_each_map_elem, csum_diff, spin_lock/unlock, queue/stack push/pop/peek (jit-b) ---
 # (RT slots and map kinds taken above the last ones found, with a gap; renumber freely on merge)
 RT_FOREACH_KEYS = 30  # address of u64[FOREACH_WORDS]: per callback depth (VM address, host address)
-                      # of a read-only 4-byte key region, then the count of key regions open
+                      # of a read-only for_each key region, then the count of key regions open
 RT_LOCKS = 31         # address of u64[1 + LOCKS_NATIVE]: held spin locks (count, lock addresses)
 RT_SIZE = max(RT_SIZE, 32)
 FOREACH_DEPTHS = 8    # entries (VM address, host address) indexed by the callback's call depth
-FOREACH_OPEN = 2 * FOREACH_DEPTHS   # word: key regions currently readable (hi = 4)
+FOREACH_OPEN = 2 * FOREACH_DEPTHS   # word: key regions currently readable (row hi = key size)
 FOREACH_WORDS = FOREACH_OPEN + 1
 LOCKS_NATIVE = 8      # held locks native code tracks; more go to a Python set (native code defers)
 HELPER_FOR_EACH_MAP_ELEM = 164
