@@ -20,6 +20,10 @@ from ...isa.instruction import Instruction
 from ...isa.opcodes import LDDW, ALUOp, AtomicOp, Class, JumpOp, Mode, PseudoSrc, Source
 from ..context import ETH_HLEN, XDP_FRAME_STRUCT
 from . import layout as L
+from .native_csum import emit_csum_diff
+from .native_foreach import emit_for_each
+from .native_lock import emit_spin_lock, emit_spin_unlock
+from .native_queue import emit_peek_elem, emit_pop_elem, emit_push
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 P64 = I64.as_pointer()
@@ -38,6 +42,11 @@ _CMP_UNSIGNED = {JumpOp.JEQ: "==", JumpOp.JNE: "!=", JumpOp.JGT: ">", JumpOp.JGE
 _CMP_SIGNED = {JumpOp.JSGT: ">", JumpOp.JSGE: ">=", JumpOp.JSLT: "<", JumpOp.JSLE: "<="}
 _RMW = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor"}
 JCOND = 0xE0
+# helpers emitted by their own modules: emit(gen, done) leaves gen.b at the Python fallback
+_NATIVE_B = {L.HELPER_FOR_EACH_MAP_ELEM: emit_for_each, L.HELPER_CSUM_DIFF: emit_csum_diff,
+             L.HELPER_SPIN_LOCK: emit_spin_lock, L.HELPER_SPIN_UNLOCK: emit_spin_unlock,
+             L.HELPER_MAP_PUSH: emit_push, L.HELPER_MAP_POP: emit_pop_elem,
+             L.HELPER_MAP_PEEK: emit_peek_elem}
 
 
 def _c64(v: int) -> ir.Constant:
@@ -1013,6 +1022,9 @@ class _Gen:
         elif helper_id == L.HELPER_LOOP and self.entries:
             done = self.new_block("loop_done")
             self.native_loop(done)
+        elif helper_id in _NATIVE_B:                     # native_foreach/_csum/_lock/_queue
+            done = self.new_block("native_done")
+            _NATIVE_B[helper_id](self, done)
         b = self.b
         for r in range(1, 6):
             self.rt_store(b, L.RT_ARGS + r, self.reg(r))

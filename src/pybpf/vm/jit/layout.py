@@ -86,4 +86,26 @@ PSEUDO_CALLX = 2 << 32           # r1..r5 args, RT_ARGS[0] on entry = target add
 PSEUDO_POISON = 3 << 32
 PSEUDO_KFUNC = 4 << 32           # | slot of the call; the kfunc is named by that instruction's ref
 
+
+# --- native for_each_map_elem, csum_diff, spin_lock/unlock, queue/stack push/pop/peek (jit-b) ---
+# (RT slots and map kinds taken above the last ones found, with a gap; renumber freely on merge)
+RT_FOREACH_KEYS = 30  # address of u64[FOREACH_WORDS]: per callback depth (VM address, host address)
+                      # of a read-only for_each key region, then the count of key regions open
+RT_LOCKS = 31         # address of u64[1 + LOCKS_NATIVE]: held spin locks (count, lock addresses)
+RT_SIZE = max(RT_SIZE, 32)
+FOREACH_DEPTHS = 8    # entries (VM address, host address) indexed by the callback's call depth
+FOREACH_OPEN = 2 * FOREACH_DEPTHS   # word: key regions currently readable (row hi = key size)
+FOREACH_WORDS = FOREACH_OPEN + 1
+LOCKS_NATIVE = 8      # held locks native code tracks; more go to a Python set (native code defers)
+HELPER_FOR_EACH_MAP_ELEM = 164
+HELPER_CSUM_DIFF = 28
+HELPER_SPIN_LOCK = 93
+HELPER_SPIN_UNLOCK = 94
+HELPER_MAP_PUSH = 87
+HELPER_MAP_POP = 88
+HELPER_MAP_PEEK = 89
+PSEUDO_FOREACH_SNAPSHOT = 16 << 32   # r1 = hash map; r0 = host address of its for_each snapshot
+MAP_KIND_QUEUE = 16   # map rows of queue / stack maps: kind, max_entries, value_size, host address
+MAP_KIND_STACK = 17   # of their native_queue.NativeRing (u64 head, count, short items, 0; slots)
+
 __all__ = [n for n in dir() if n.isupper()]

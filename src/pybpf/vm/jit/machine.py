@@ -25,8 +25,11 @@ from ..interpreter import CompiledProgram
 from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
                        Machine, RunState)
 from . import layout as L
+from . import native_queue
 from .codegen import generate, lddw_slots
 from .engine import compile_ir
+from .native_foreach import ForEachKeys, snapshot_words
+from .native_lock import NativeLockSet
 from .table import TableMemory
 
 M64 = (1 << 64) - 1
@@ -46,7 +49,8 @@ _NO_SYNC = frozenset(HELPER_IDS[n] for n in (
     "get_smp_processor_id", "get_current_pid_tgid", "get_current_uid_gid", "get_current_comm",
     "trace_printk", "ringbuf_output", "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard",
     "csum_diff", "probe_read_kernel", "probe_read_user", "probe_read_kernel_str",
-    "probe_read_user_str", "spin_lock", "spin_unlock") if n in HELPER_IDS)
+    "probe_read_user_str", "spin_lock", "spin_unlock") if n in HELPER_IDS) | \
+    {L.PSEUDO_FOREACH_SNAPSHOT}
 
 
 # hash map types looked up in native code through a mirrored key index (hashindex)
@@ -90,6 +94,8 @@ class JITMachine(Machine):
         self.rt = (_U64 * L.RT_SIZE)()
         self.xdp = (_U64 * L.XDP_WORDS)()
         self.rt[L.RT_XDP] = ctypes.addressof(self.xdp)
+        self._foreach_keys = ForEachKeys()            # native for_each key regions (on first use)
+        self.rt[L.RT_FOREACH_KEYS] = self._foreach_keys.address
         mem = memory or TableMemory()
         super().__init__(memory=mem, helpers=helpers, budget=budget)
         mem.on_resize = self._table_moved
@@ -104,6 +110,7 @@ class JITMachine(Machine):
         rt[L.RT_HELPER] = ctypes.cast(self._callback, ctypes.c_void_p).value or 0
         rt[L.RT_CLOCK] = _CLOCK_GETTIME
         self._python_ns = 0              # tail calls continued from Python during this run
+        self.python_calls: dict[int, int] = {}   # helper id -> calls that went to Python (tests)
         self.repeat = 1
         self._pending: BaseException | None = None
         self._tail: tuple[CompiledProgram, int] | None = None
@@ -113,6 +120,23 @@ class JITMachine(Machine):
         self._synced_once = False
         self._xdp_context: XdpContext | None = None
 
+    @property                                        # type: ignore[override]
+    def held_locks(self) -> NativeLockSet:
+        """The held spin locks, shared with native bpf_spin_lock/unlock (see native_lock)."""
+        return self._held_locks
+
+    @held_locks.setter
+    def held_locks(self, value: Any) -> None:
+        locks = self.__dict__.get("_held_locks")
+        if locks is None:
+            locks = self._held_locks = NativeLockSet()
+            self.rt[L.RT_LOCKS] = locks.address
+        if value is not locks:
+            items = list(value)
+            locks.clear()
+            for item in items:
+                locks.add(item)
+
     def _table_moved(self) -> None:
         mem: TableMemory = self.mem                               # type: ignore[assignment]
         self.rt[L.RT_TABLE] = ctypes.addressof(mem.rows)
@@ -120,10 +144,13 @@ class JITMachine(Machine):
         self.rt[L.RT_TABLE_LEN] = mem.capacity
 
     def register_map(self, vm_map: Any, *, name: str | None = None, fd: int | None = None) -> int:
-        """Also describe plain and per-CPU arrays to native code (lookups without Python)."""
+        """Also describe arrays, hash maps (lookups) and queues/stacks (push/pop/peek) to native
+        code, so those helpers run without Python."""
         handle = super().register_map(vm_map, name=name, fd=fd)
-        from ..maps import ArrayMap, HashMap, SlotArrayMap
+        from ..maps import ArrayMap, HashMap, QueueStackMap, SlotArrayMap
         mem: TableMemory = self.mem                               # type: ignore[assignment]
+        if isinstance(vm_map, QueueStackMap) and native_queue.fits(vm_map):
+            mem.set_map_row(handle >> 32, native_queue.map_row(vm_map, native_queue.install(vm_map)))
         if isinstance(vm_map, ArrayMap) and not isinstance(vm_map, SlotArrayMap):
             pool = vm_map.pool
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
@@ -149,6 +176,9 @@ class JITMachine(Machine):
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
              source_lines: dict[int, str] | None = None) -> CompiledProgram:
         prog = super().load(name, instructions, spec=spec, source_lines=source_lines)
+        if any(i.is_helper_call and i.imm == L.HELPER_FOR_EACH_MAP_ELEM
+               for i in prog.instructions):
+            self._foreach_keys.allocate(self.mem)     # key regions native for_each writes
         prog.native = None                  # compiled on first run (programs never run cost nothing)
         return prog
 
@@ -197,6 +227,7 @@ class JITMachine(Machine):
         rt[L.RT_ITER] = 0
         rt[L.RT_CPU] = self.cpu
         self._tail_calls = 0
+        self._foreach_keys.close_all(self.mem)       # a failed earlier run may have left one open
         self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
         self._xdp_context = self.context if isinstance(self.context, XdpContext) else None
         self.xdp[L.XDP_VALID] = 0
@@ -215,6 +246,7 @@ class JITMachine(Machine):
             return regs[0]
         finally:
             self._pull_xdp()
+            self._foreach_keys.pull(self.mem)
             self._xdp_context = None
             self.xdp[L.XDP_VALID] = 0
             used = limit - ctypes.c_int64(rt[L.RT_BUDGET]).value
@@ -305,6 +337,8 @@ class JITMachine(Machine):
         rt = self.rt
         try:
             args = (rt[17], rt[18], rt[19], rt[20], rt[21])
+            self._foreach_keys.pull(self.mem)      # native for_each key regions open or closed
+            self.python_calls[helper_id] = self.python_calls.get(helper_id, 0) + 1
             if helper_id not in _NO_SYNC:
                 self._pull_xdp()
             if helper_id < (1 << 32):
@@ -318,6 +352,8 @@ class JITMachine(Machine):
                 r0 = impl(self, *args)
             elif helper_id == L.PSEUDO_CALLX:
                 r0 = self._callx(rt[L.RT_ARGS], args)
+            elif helper_id == L.PSEUDO_FOREACH_SNAPSHOT:
+                r0 = self._foreach_snapshot(args[0])
             elif helper_id & ~M32 == L.PSEUDO_KFUNC:
                 r0 = self._kfunc(helper_id & M32)(self, *args)
             elif helper_id & ~0xFF == L.PSEUDO_LD_ABS:
@@ -336,6 +372,12 @@ class JITMachine(Machine):
         except BaseException as exc:             # noqa: BLE001 - carried back to the caller
             self._pending = exc
             return L.ST_PYERROR
+
+    def _foreach_snapshot(self, handle: int) -> int:
+        """Native for_each over a hash map: its iteration snapshot, kept alive for this depth."""
+        words = snapshot_words(self.map_from_handle(handle, "bpf_for_each_map_elem"))
+        self._foreach_keys.snapshots[min(self.rt[L.RT_DEPTH] + 1, L.FOREACH_DEPTHS - 1)] = words
+        return ctypes.addressof(words)
 
     def _kfunc(self, slot: int) -> Any:
         prog = self.code_regions.get(self.rt[L.RT_CODE_BASE])
