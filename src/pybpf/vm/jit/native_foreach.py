@@ -206,7 +206,7 @@ def emit_for_each(gen: "_Gen", done: ir.Block) -> None:
     live, dead = gen.new_block("foreach_live"), gen.new_block("foreach_dead")
     xb.cbranch(xb.icmp_unsigned("==", found, xb.add(elem_slot, _c64(1))), live, dead)
     lb = ir.IRBuilder(live)
-    lb.call(gen.copy_fn(), [key_host, key_at, key_size])
+    gen.copy(lb, key_host, key_at, key_size)
     lb.branch(call)
     db = ir.IRBuilder(dead)
     db.branch(head)
@@ -251,12 +251,12 @@ def emit_for_each(gen: "_Gen", done: ir.Block) -> None:
 
 
 def snapshot_words(vm_map: Any) -> Any:
-    """The hash map's iteration snapshot for native for_each: (LRU touches replayed first, as
-    the interpreter's entries_for_iteration does) u64 count, then per element in HashMap.slots
-    order u64 slot and the key padded to 8 bytes."""
+    """The hash map's iteration snapshot for native for_each (native inserts and LRU hits
+    replayed first, as the map does before entries_for_iteration): u64 count, then per element
+    in HashMap.slots order u64 slot and the key padded to 8 bytes."""
     index = getattr(vm_map, "_jit_index", None)
     if index is not None:
-        index.replay_touches()
+        index.replay()
     items = list(vm_map.slots.items())
     pad = bytes(-vm_map.key_size % 8)
     data = b"".join([_U64.pack(len(items))] + [_U64.pack(slot) + key + pad for key, slot in items])

@@ -210,7 +210,7 @@ def emit_push(gen: "_Gen", done: ir.Block) -> None:
     head = gb.select(full, gb.urem(gb.add(head, _c64(1)), entries), head)   # drop the oldest
     count = gb.select(full, gb.sub(count, _c64(1)), count)
     slot = gb.urem(gb.add(head, count), entries)
-    gb.call(gen.copy_fn(), [gb.add(data, gb.mul(slot, value_size)), src, value_size])
+    gen.copy(gb, gb.add(data, gb.mul(slot, value_size)), src, value_size)
     gb.store(head, head_p)
     gb.store(gb.add(count, _c64(1)), count_p)
     gb.store(_c64(0), gen.R[0])
@@ -238,7 +238,7 @@ def emit_pop(gen: "_Gen", done: ir.Block, delete: bool) -> None:
         tb.store(tb.sub(count, _c64(1)), count_p)
     dst = _writable_dynamic(gen, gen.reg(2), value_size)
     b = gen.b
-    b.call(gen.copy_fn(), [dst, b.add(data, b.mul(slot, value_size)), value_size])
+    gen.copy(b, dst, b.add(data, b.mul(slot, value_size)), value_size)
     b.store(_c64(0), gen.R[0])
     b.branch(done)
     gen.b = ir.IRBuilder(slow)
