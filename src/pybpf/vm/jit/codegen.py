@@ -19,6 +19,7 @@ from ...isa.instruction import Instruction
 from ...isa.opcodes import LDDW, ALUOp, AtomicOp, Class, JumpOp, Mode, PseudoSrc, Source
 from ..context import ETH_HLEN, XDP_FRAME_STRUCT
 from . import layout as L
+from . import native_env, native_ringbuf
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 P64 = I64.as_pointer()
@@ -896,6 +897,12 @@ class _Gen:
         elif helper_id == L.HELPER_LOOP and self.entries:
             done = self.new_block("loop_done")
             self.native_loop(done)
+        elif helper_id in native_env.HELPERS:
+            done = self.new_block("env_done")
+            native_env.emit(self, helper_id, done)
+        elif helper_id in native_ringbuf.HELPERS:
+            done = self.new_block("ringbuf_done")
+            native_ringbuf.emit(self, helper_id, done)
         b = self.b
         for r in range(1, 6):
             self.rt_store(b, L.RT_ARGS + r, self.reg(r))

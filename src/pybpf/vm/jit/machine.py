@@ -21,10 +21,12 @@ from ...isa.codec import encode
 from ...isa.instruction import Instruction
 from ...isa.uapi import HELPER_IDS, MapType, helper_name
 from ..context import XdpContext
+from ..helpers import real_clock
 from ..interpreter import CompiledProgram
 from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
                        Machine, RunState)
 from . import layout as L
+from . import native_env, native_ringbuf
 from .codegen import generate, lddw_slots
 from .engine import compile_ir
 from .table import TableMemory
@@ -53,6 +55,17 @@ _NO_SYNC = frozenset(HELPER_IDS[n] for n in (
 _NATIVE_HASH_KINDS = {MapType.HASH: L.MAP_KIND_HASH, MapType.PERCPU_HASH: L.MAP_KIND_PERCPU_HASH,
                       MapType.LRU_HASH: L.MAP_KIND_LRU_HASH,
                       MapType.LRU_PERCPU_HASH: L.MAP_KIND_LRU_PERCPU_HASH}
+
+
+def _native_helper_bits() -> tuple[tuple[int, int, Any], ...]:
+    """(helper id, NATIVE_* bit, pybpf's implementation) of every helper with a native fast path:
+    the fast path runs only while the machine's table still holds that implementation."""
+    from ..helpers import HELPERS
+    bits = {**native_env.NATIVE_BITS, **native_ringbuf.NATIVE_BITS}
+    return tuple((hid, bit, HELPERS[hid]) for hid, bit in sorted(bits.items()) if hid in HELPERS)
+
+
+_NATIVE_HELPERS = _native_helper_bits()
 
 
 class _TailCall(Exception):
@@ -112,6 +125,25 @@ class JITMachine(Machine):
         self.last_duration_ns = 0
         self._synced_once = False
         self._xdp_context: XdpContext | None = None
+        self.python_helper_calls = 0     # callbacks into Python (tests: the fast paths make none)
+
+    def _publish_env(self) -> None:
+        """Tell native code which helpers it may run itself (the table holds pybpf's own) and
+        where the SimEnv's clock/PRNG cells are; read once per run."""
+        helpers, rt, env = self.helpers, self.rt, self.env
+        mask = 0
+        for hid, bit, impl in _NATIVE_HELPERS:
+            if helpers.get(hid) is impl:
+                mask |= bit
+        hz = env.hz
+        if not (isinstance(hz, int) and 0 < hz < (1 << 32)):
+            mask &= ~L.NATIVE_JIFFIES
+        clock = env.clock_ns
+        rt[L.RT_CLOCK_MODE] = (L.CLOCK_SIMULATED if clock is None else
+                               L.CLOCK_REAL if clock is real_clock else L.CLOCK_PYTHON)
+        rt[L.RT_ENV_CELLS] = env.cells_address
+        rt[L.RT_HZ] = hz if mask & L.NATIVE_JIFFIES else 0
+        rt[L.RT_NATIVE] = mask
 
     def _table_moved(self) -> None:
         mem: TableMemory = self.mem                               # type: ignore[assignment]
@@ -123,12 +155,17 @@ class JITMachine(Machine):
         """Also describe plain and per-CPU arrays to native code (lookups without Python)."""
         handle = super().register_map(vm_map, name=name, fd=fd)
         from ..maps import ArrayMap, HashMap, SlotArrayMap
+        from ..ringbuf import RingBufMap
         mem: TableMemory = self.mem                               # type: ignore[assignment]
         if isinstance(vm_map, ArrayMap) and not isinstance(vm_map, SlotArrayMap):
             pool = vm_map.pool
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
             mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
                                            pool.stride, pool.region.base, vm_map.value_size])
+        elif isinstance(vm_map, RingBufMap):
+            ctl = ctypes.addressof(vm_map.ctl)
+            mem.set_map_row(handle >> 32, [L.MAP_KIND_RINGBUF, ctl])
+            mem.set_map_row(vm_map.region.base >> 32, [L.MAP_KIND_RINGBUF_DATA, ctl])
         elif isinstance(vm_map, HashMap) and vm_map.type in _NATIVE_HASH_KINDS \
                 and vm_map.key_size > 0:
             from .hashindex import HashIndex
@@ -195,6 +232,7 @@ class JITMachine(Machine):
         rt[L.RT_MAY_GOTO] = self.may_goto_limit
         rt[L.RT_ITER] = 0
         rt[L.RT_CPU] = self.cpu
+        self._publish_env()
         self._tail_calls = 0
         self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
         self._xdp_context = self.context if isinstance(self.context, XdpContext) else None
@@ -302,6 +340,7 @@ class JITMachine(Machine):
     # --- the helper callback (runs inside native code) ----------------------------------------
     def _on_helper(self, helper_id: int) -> int:
         rt = self.rt
+        self.python_helper_calls += 1
         try:
             args = (rt[17], rt[18], rt[19], rt[20], rt[21])
             if helper_id not in _NO_SYNC:
