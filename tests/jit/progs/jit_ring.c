@@ -1,0 +1,83 @@
+/* XDP programs writing ring buffer records deterministically (JIT vs interpreter vs kernel). */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 4096);
+} ring SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 4);
+    __type(key, __u32);
+    __type(value, __u64);
+} stats SEC(".maps");          /* 0: runs, 1: output failures, 2: reserve failures */
+
+static __always_inline __u64 bump(__u32 slot)
+{
+    __u64 *v = bpf_map_lookup_elem(&stats, &slot);
+    if (!v)
+        return 0;
+    return __sync_fetch_and_add(v, 1);
+}
+
+/* One 16-byte record per packet: {run number, packet length} (the benchmark's case). */
+SEC("xdp")
+int ring_output16(struct xdp_md *ctx)
+{
+    __u64 rec[2] = {bump(0), ctx->data_end - ctx->data};
+    if (bpf_ringbuf_output(&ring, rec, sizeof(rec), 0))
+        bump(1);
+    return XDP_PASS;
+}
+
+struct big { __u64 n, len, pad[9]; };
+
+/* The first packet byte picks what to do: bit 0 output (16 bytes) else reserve, bit 1 the big
+ * (88-byte) record, bit 2 discard instead of submit. */
+SEC("xdp")
+int ring_mixed(struct xdp_md *ctx)
+{
+    __u8 *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    if (data + 1 > end)
+        return XDP_ABORTED;
+    __u8 how = data[0];
+    __u64 n = bump(0), len = end - data;
+    if (how & 1) {
+        __u64 rec[2] = {n, len};
+        if (bpf_ringbuf_output(&ring, rec, sizeof(rec), 0))
+            bump(1);
+        return XDP_PASS;
+    }
+    if (how & 2) {
+        struct big *b = bpf_ringbuf_reserve(&ring, sizeof(*b), 0);
+        if (!b) {
+            bump(2);
+            return XDP_DROP;
+        }
+        b->n = n;
+        b->len = len;
+        for (int i = 0; i < 9; i++)
+            b->pad[i] = n * 3 + i;
+        if (how & 4)
+            bpf_ringbuf_discard(b, 0);
+        else
+            bpf_ringbuf_submit(b, 0);
+        return XDP_TX;
+    }
+    __u64 *r = bpf_ringbuf_reserve(&ring, 12, 0);
+    if (!r) {
+        bump(2);
+        return XDP_DROP;
+    }
+    r[0] = n ^ len;
+    ((__u32 *)r)[2] = (__u32)len;
+    if (how & 4)
+        bpf_ringbuf_discard(r, 0);
+    else
+        bpf_ringbuf_submit(r, 0);
+    return XDP_TX;
+}
+
+char LICENSE[] SEC("license") = "GPL";
