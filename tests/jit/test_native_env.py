@@ -140,3 +140,20 @@ def test_a_helper_the_machine_overrides_is_not_run_natively() -> None:
     del machine.helpers[KTIME]                      # removed after load: the run must say so
     with pytest.raises(HelperError, match="not supported"):
         machine.run(prog, out.base)
+
+
+def test_compiled_env_program_matches_the_interpreter_over_repeats(compile_bpf) -> None:
+    from pathlib import Path
+
+    import pybpf
+    spec = pybpf.load_object(compile_bpf(Path(__file__).resolve().parent / "progs" / "jit_native.c"))
+    seen = {}
+    for backend in ("vm", "jit"):
+        with pybpf.Collection(spec, backend=backend, env=SimEnv(seed=11)) as coll:
+            prog = coll.programs["bench_env"]
+            verdicts = [prog.test_run(bytes(64), repeat=n).retval for n in (1, 7, 1, 30, 2, 1, 1)]
+            seen[backend] = (verdicts, list(coll.env.cells))
+            if backend == "jit":
+                assert coll.machine.python_helper_calls == 1      # seeding the PRNG only
+    assert seen["jit"] == seen["vm"]
+    assert len(set(seen["jit"][0])) == 2                         # both verdicts occur

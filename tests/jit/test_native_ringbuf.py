@@ -181,7 +181,7 @@ def _ring_session(coll) -> tuple:
 
 @pytest.mark.kernel
 def test_ring_records_from_the_jit_match_the_kernels(compile_bpf) -> None:
-    spec = pybpf.load_object(compile_bpf(PROG_DIR / "jit_ring.c"))
+    spec = pybpf.load_object(compile_bpf(PROG_DIR / "jit_native.c"))
     seen = {}
     for backend in ("kernel", "jit"):
         with pybpf.Collection(spec, backend=backend) as coll:
@@ -193,7 +193,7 @@ def test_ring_records_from_the_jit_match_the_kernels(compile_bpf) -> None:
 
 
 def test_compiled_ring_program_matches_the_interpreter(compile_bpf) -> None:
-    spec = pybpf.load_object(compile_bpf(PROG_DIR / "jit_ring.c"))
+    spec = pybpf.load_object(compile_bpf(PROG_DIR / "jit_native.c"))
     seen = {}
     for backend in ("vm", "jit"):
         with pybpf.Collection(spec, backend=backend) as coll:
