@@ -151,9 +151,12 @@ def test_compiled_env_program_matches_the_interpreter_over_repeats(compile_bpf) 
     for backend in ("vm", "jit"):
         with pybpf.Collection(spec, backend=backend, env=SimEnv(seed=11)) as coll:
             prog = coll.programs["bench_env"]
-            verdicts = [prog.test_run(bytes(64), repeat=n).retval for n in (1, 7, 1, 30, 2, 1, 1)]
-            seen[backend] = (verdicts, list(coll.env.cells))
+            mixes = []
+            for n in (1, 7, 1, 30, 2, 1, 1):
+                assert prog.test_run(bytes(64), repeat=n).retval == 2          # XDP_PASS
+                mixes.append(coll.maps["stats"][3])
+            seen[backend] = (mixes, list(coll.env.cells))
             if backend == "jit":
                 assert coll.machine.python_helper_calls == 1      # seeding the PRNG only
     assert seen["jit"] == seen["vm"]
-    assert len(set(seen["jit"][0])) == 2                         # both verdicts occur
+    assert len(set(seen["jit"][0])) == 7                         # every run mixed new values
