@@ -162,8 +162,8 @@ class JITMachine(Machine):
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
             mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
                                            pool.stride, pool.region.base, vm_map.value_size])
-        elif isinstance(vm_map, RingBufMap):
-            ctl = ctypes.addressof(vm_map.ctl)
+        elif isinstance(vm_map, RingBufMap) and vm_map.memory is mem:
+            ctl = ctypes.addressof(vm_map.ctl)          # rings of another memory: Python only
             mem.set_map_row(handle >> 32, [L.MAP_KIND_RINGBUF, ctl])
             mem.set_map_row(vm_map.region.base >> 32, [L.MAP_KIND_RINGBUF_DATA, ctl])
         elif isinstance(vm_map, HashMap) and vm_map.type in _NATIVE_HASH_KINDS \
