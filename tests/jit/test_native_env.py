@@ -160,3 +160,22 @@ def test_compiled_env_program_matches_the_interpreter_over_repeats(compile_bpf) 
                 assert coll.machine.python_helper_calls == 1      # seeding the PRNG only
     assert seen["jit"] == seen["vm"]
     assert len(set(seen["jit"][0])) == 7                         # every run mixed new values
+
+
+def test_changing_the_helper_table_between_runs_moves_helpers_off_native_code() -> None:
+    machine = machine_for("jit", SimEnv(seed=3))
+    out = machine.mem.new("out", 16, kind="ctx")
+    prog = machine.load("rec", recorder([PRANDOM, CPU]))
+    machine.run(prog, out.base)
+    machine.run(prog, out.base)
+    assert struct.unpack("<2Q", out.buf)[0] == splitmix64(splitmix64(3)[0])[1] >> 32
+    calls = machine.python_helper_calls
+    machine.helpers[PRANDOM] = lambda m, *a: 42
+    machine.run(prog, out.base)
+    assert struct.unpack("<2Q", out.buf)[0] == 42 and machine.python_helper_calls == calls + 1
+    machine.helpers = dict(HELPERS)                  # a new table: native again
+    machine.env = SimEnv(seed=3)                     # and a new environment: its own cells
+    machine.run(prog, out.base)
+    machine.run(prog, out.base)
+    assert struct.unpack("<2Q", out.buf)[0] == splitmix64(splitmix64(3)[0])[1] >> 32
+    assert machine.python_helper_calls == calls + 2  # the new env's first draw seeds in Python

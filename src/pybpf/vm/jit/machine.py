@@ -68,6 +68,48 @@ def _native_helper_bits() -> tuple[tuple[int, int, Any], ...]:
 _NATIVE_HELPERS = _native_helper_bits()
 
 
+class _HelperTable(dict):
+    """The machine's helper table: counts its changes, so the native-helper mask (which helpers
+    still have pybpf's implementation) is recomputed only after one."""
+
+    version = 0
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def __ior__(self, other: Any) -> "_HelperTable":
+        self.update(other)
+        return self
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        super().update(*args, **kw)
+        self._changed()
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self._changed()
+        return super().popitem()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self._changed()
+        return super().setdefault(key, default)
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+
 class _TailCall(Exception):
     """Raised by JITMachine.tail_call inside a helper: the callback reports ST_TAIL_CALL."""
 
@@ -127,18 +169,31 @@ class JITMachine(Machine):
         self._xdp_context: XdpContext | None = None
         self.python_helper_calls = 0     # callbacks into Python (tests: the fast paths make none)
 
+    @property
+    def helpers(self) -> dict[int, Any]:
+        return self._helpers
+
+    @helpers.setter
+    def helpers(self, table: dict[int, Any]) -> None:
+        self._helpers = table if isinstance(table, _HelperTable) else _HelperTable(table)
+        self._native_key: tuple[Any, ...] | None = None
+
     def _publish_env(self) -> None:
         """Tell native code which helpers it may run itself (the table holds pybpf's own) and
-        where the SimEnv's clock/PRNG cells are; read once per run."""
-        helpers, rt, env = self.helpers, self.rt, self.env
+        where the SimEnv's clock/PRNG cells are; read once per run (recomputed on changes)."""
+        helpers, rt, env = self._helpers, self.rt, self.env
+        clock, hz, cells = env.clock_ns, env.hz, env.cells
+        seen = self._native_key
+        if seen is not None and seen[0] == helpers.version and seen[1] is helpers and \
+                seen[2] is env and seen[3] is clock and seen[4] == hz and seen[5] is cells:
+            return
+        self._native_key = (helpers.version, helpers, env, clock, hz, cells)
         mask = 0
         for hid, bit, impl in _NATIVE_HELPERS:
             if helpers.get(hid) is impl:
                 mask |= bit
-        hz = env.hz
         if not (isinstance(hz, int) and 0 < hz < (1 << 32)):
             mask &= ~L.NATIVE_JIFFIES
-        clock = env.clock_ns
         rt[L.RT_CLOCK_MODE] = (L.CLOCK_SIMULATED if clock is None else
                                L.CLOCK_REAL if clock is real_clock else L.CLOCK_PYTHON)
         rt[L.RT_ENV_CELLS] = env.cells_address
