@@ -22,7 +22,8 @@ RING_FD = 5
 RING_SIZE = 512
 M64 = (1 << 64) - 1
 # ctx: op, size, fill, flags (u64 each), then 600 data bytes for output
-OP_OUTPUT, OP_SUBMIT, OP_DISCARD = 0, 1, 2
+OP_OUTPUT, OP_SUBMIT, OP_DISCARD, OP_QUERY = 0, 1, 2, 3
+QUERY = [I(0xBF, 2, 1), I(0x18, 1, 1, 0, RING_FD), I(0x85, 0, 0, 0, 134), I(0x95)]   # query(r1)
 PROGRAM = [
     I(0xBF, 6, 1),                                    # r6 = ctx
     I(0x79, 7, 6, 0), I(0x79, 8, 6, 8),               # r7 = op, r8 = size
@@ -55,8 +56,11 @@ def ring_machine(engine: str, size: int = RING_SIZE):
     ctx = machine.mem.new("ctx", 32 + 600, kind="ctx")
     ctx.buf[32:] = bytes(range(256)) * 2 + bytes(88)
     prog = machine.load("ring", PROGRAM)
+    query = machine.load("query", QUERY)
 
     def run(op: int, size: int, fill: int = 0, flags: int = 0) -> int:
+        if op == OP_QUERY:
+            return machine.run(query, size)
         struct.pack_into("<4Q", ctx.buf, 0, op, size & M64, fill, flags)
         return machine.run(prog, ctx.base)
     return machine, ring, run
@@ -84,6 +88,7 @@ def replay(engine: str, steps: list[tuple]):
             seen.append(ring.ring_reader().poll(0))
         else:
             seen.append(run(*step))
+        seen.append([run(OP_QUERY, flags) for flags in (0, 1, 2, 3, 4, 1 << 40)])
     seen.append(ring.ring_reader().poll(0))
     return seen, (ring.producer_pos, ring.consumer_pos, ring.dropped), machine
 
@@ -99,6 +104,8 @@ def test_random_ring_operations_match_the_interpreter(seed) -> None:
     assert prod > 8 * RING_SIZE and dropped > 0 and prod == cons     # wrapped often, was full
     python = sum(1 for s in steps if s[0] == OP_OUTPUT and not 0 < s[1] <= RING_SIZE)
     assert machine.python_helper_calls == python        # only bad output sizes went to Python
+    avail, size, cons_q, prod_q, other, huge = jit[-2]              # query after the last step
+    assert (size, prod_q, avail, other, huge) == (RING_SIZE, prod, prod - cons_q, 0, 0)
 
 
 def test_records_have_the_hand_checked_layout_and_positions() -> None:

@@ -103,6 +103,7 @@ NATIVE_RB_OUTPUT = 1 << 7
 NATIVE_RB_RESERVE = 1 << 8
 NATIVE_RB_SUBMIT = 1 << 9
 NATIVE_RB_DISCARD = 1 << 10
+NATIVE_RB_QUERY = 1 << 11
 MAP_KIND_RINGBUF = 16       # map row of a ring's handle: kind, control words address (ringbuf.RB_*)
 MAP_KIND_RINGBUF_DATA = 17  # map row of a ring's data region slot: kind, control words address
 

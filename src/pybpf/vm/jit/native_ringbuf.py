@@ -1,4 +1,4 @@
-"""Native IR for bpf_ringbuf_output / _reserve / _submit / _discard on VM ring buffers.
+"""Native IR for bpf_ringbuf_output / _reserve / _submit / _discard / _query on VM ring buffers.
 
 Runs the same steps as pybpf.vm.ringbuf.RingBufMap on the ring's shared control words (RB_*) and
 out-of-band headers: reserve writes a BUSY header and advances the producer position, submit and
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ...isa.uapi import HELPER_IDS
-from ..ringbuf import (RB_CONS, RB_DATA_HOST, RB_DATA_VM, RB_DROPPED, RB_HEADERS, RB_MASK,
+from ..ringbuf import (BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_PROD_POS, BPF_RB_RING_SIZE,
+                       RB_CONS, RB_DATA_HOST, RB_DATA_VM, RB_DROPPED, RB_HEADERS, RB_MASK,
                        RB_MAX_RECORD, RB_PROD, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT,
                        RINGBUF_HDR_SIZE)
 from . import layout as L
@@ -34,9 +35,11 @@ OUTPUT = HELPER_IDS["ringbuf_output"]
 RESERVE = HELPER_IDS["ringbuf_reserve"]
 SUBMIT = HELPER_IDS["ringbuf_submit"]
 DISCARD = HELPER_IDS["ringbuf_discard"]
-HELPERS = frozenset({OUTPUT, RESERVE, SUBMIT, DISCARD})
+QUERY = HELPER_IDS["ringbuf_query"]
+HELPERS = frozenset({OUTPUT, RESERVE, SUBMIT, DISCARD, QUERY})
 NATIVE_BITS = {OUTPUT: L.NATIVE_RB_OUTPUT, RESERVE: L.NATIVE_RB_RESERVE,
-               SUBMIT: L.NATIVE_RB_SUBMIT, DISCARD: L.NATIVE_RB_DISCARD}
+               SUBMIT: L.NATIVE_RB_SUBMIT, DISCARD: L.NATIVE_RB_DISCARD,
+               QUERY: L.NATIVE_RB_QUERY}
 
 
 def _c64(v: int) -> ir.Constant:
@@ -49,6 +52,8 @@ def emit(gen: "_Gen", helper_id: int, done: ir.Block) -> None:
     slow = gen.new_block("python_ringbuf")
     if helper_id in (SUBMIT, DISCARD):
         _commit(gen, helper_id == DISCARD, done, slow)
+    elif helper_id == QUERY:
+        _query(gen, done, slow)
     else:
         _reserve_or_output(gen, helper_id == OUTPUT, done, slow)
     gen.b = ir.IRBuilder(slow)
@@ -133,6 +138,25 @@ def _reserve_or_output(gen: "_Gen", output: bool, done: ir.Block, slow: ir.Block
     tb.store(header, _header(tb, ctl, off))
     tb.store(tb.add(prod, total), _word(tb, ctl, RB_PROD))
     tb.branch(done)
+
+
+def _query(gen: "_Gen", done: ir.Block, slow: ir.Block) -> None:
+    """query(map, flags): RingBufMap.query's AVAIL_DATA, RING_SIZE, CONS_POS, PROD_POS, else 0."""
+    b = gen.b
+    handle = gen.reg(1)
+    extra = b.and_(_enabled(gen, b, L.NATIVE_RB_QUERY),
+                   b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
+    ctl = _ring_of(gen, handle, L.MAP_KIND_RINGBUF, extra, slow)
+    b = gen.b
+    flags = gen.reg(2)
+    prod, cons = b.load(_word(b, ctl, RB_PROD)), b.load(_word(b, ctl, RB_CONS))
+    size = b.add(b.load(_word(b, ctl, RB_MASK)), _c64(1))
+    value = _c64(0)
+    for which, v in ((BPF_RB_AVAIL_DATA, b.sub(prod, cons)), (BPF_RB_RING_SIZE, size),
+                     (BPF_RB_CONS_POS, cons), (BPF_RB_PROD_POS, prod)):
+        value = b.select(b.icmp_unsigned("==", flags, _c64(which)), v, value)
+    b.store(value, gen.R[0])
+    b.branch(done)
 
 
 def _commit(gen: "_Gen", discard: bool, done: ir.Block, slow: ir.Block) -> None:
