@@ -32,6 +32,9 @@ def cases() -> list[tuple[str, Path, str, bytes]]:
            ("xdp_parse (ICMP -> drop, counted)", vm_xdp, "xdp_parse",
             frame(IP(src="10.200.0.3", dst="10.200.0.2") / ICMP())),
            ("xdp_helpers (bpf_loop, for_each, LPM)", vm_xdp, "xdp_helpers", bytes(range(64)))]
+    ring = compile_bpf(ROOT / "tests" / "jit" / "progs" / "jit_native.c")
+    out.append(("ringbuf_output (16-byte record per packet)", ring, "bench_output16", bytes(64)))
+    out.append(("ktime + prandom + smp_processor_id", ring, "bench_env", bytes(64)))
     lb = ROOT / "bpf" / "xdplb.bpf.c"
     if lb.exists():
         out.append(("xdp_lb (unconfigured: parse + map misses)", compile_bpf(lb), "xdp_lb",

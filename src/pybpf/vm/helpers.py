@@ -6,8 +6,8 @@ the environment's clock says so, no real processes, no real network).
 """
 from __future__ import annotations
 
+import ctypes
 import errno
-import random
 import re
 import time
 from collections.abc import Callable
@@ -41,9 +41,34 @@ class SimProcess:
     task: dict[str, Any] = field(default_factory=dict)   # field values for a BTF-laid-out task_struct
 
 
+# SimEnv's mutable state lives in one u64[ENV_WORDS] cell block so native code (the JIT) can
+# advance the simulated clock and the PRNG in place, with exactly the interpreter's results.
+ENV_NOW = 0              # the simulated clock (ns), advanced by 1000 per read
+ENV_RANDOM = 1           # splitmix64 state of bpf_get_prandom_u32
+ENV_SEEDED = 2           # 0 until the first draw seeds ENV_RANDOM from SimEnv.seed
+ENV_WORDS = 4
+SIM_CLOCK_STEP = 1000
+SPLITMIX_GAMMA = 0x9E3779B97F4A7C15
+SPLITMIX_MUL1 = 0xBF58476D1CE4E5B9
+SPLITMIX_MUL2 = 0x94D049BB133111EB
+
+
+def splitmix64(state: int) -> tuple[int, int]:
+    """(next state, 64-bit output) of splitmix64 (Steele, Lea, Flood 2014): bpf_get_prandom_u32
+    returns the output's upper 32 bits. Small enough to run identically in native code."""
+    state = (state + SPLITMIX_GAMMA) & M64
+    z = ((state ^ (state >> 30)) * SPLITMIX_MUL1) & M64
+    z = ((z ^ (z >> 27)) * SPLITMIX_MUL2) & M64
+    return state, z ^ (z >> 31)
+
+
 @dataclass
 class SimEnv:
-    """Everything outside the program that helpers observe; deterministic unless configured not to be."""
+    """Everything outside the program that helpers observe; deterministic unless configured not to be.
+
+    The simulated clock starts at 1 s and advances 1000 ns per read (unless ``clock_ns`` is set);
+    bpf_get_prandom_u32 draws from splitmix64 seeded with ``seed`` at the first draw.
+    """
 
     process: SimProcess = field(default_factory=SimProcess)
     clock_ns: Callable[[], int] | None = None     # None: a simulated clock advancing 1000 ns per read
@@ -52,19 +77,31 @@ class SimEnv:
     fib_lookup: Callable[[bytes, int], tuple[int, bytes]] | None = None   # (params, flags) -> (ret, params)
     trace: list[str] = field(default_factory=list)  # bpf_trace_printk output lines
     signals: list[tuple[str, int]] = field(default_factory=list)   # bpf_send_signal(_thread) calls
-    _now: int = 1_000_000_000
-    _random: random.Random | None = None
+    cells: Any = field(default=None, repr=False, compare=False)    # ctypes u64[ENV_WORDS], see ENV_*
+
+    def __post_init__(self) -> None:
+        if self.cells is None:
+            self.cells = (ctypes.c_uint64 * ENV_WORDS)()
+            self.cells[ENV_NOW] = 1_000_000_000
+
+    @property
+    def cells_address(self) -> int:
+        """Host address of the state cells (what native code reads and advances)."""
+        return ctypes.addressof(self.cells)
 
     def now(self) -> int:
         if self.clock_ns is not None:
             return self.clock_ns()
-        self._now += 1000
-        return self._now
+        cells = self.cells
+        cells[ENV_NOW] += SIM_CLOCK_STEP
+        return cells[ENV_NOW]
 
     def random_u32(self) -> int:
-        if self._random is None:
-            self._random = random.Random(self.seed)
-        return self._random.getrandbits(32)
+        cells = self.cells
+        if not cells[ENV_SEEDED]:
+            cells[ENV_RANDOM], cells[ENV_SEEDED] = self.seed & M64, 1
+        cells[ENV_RANDOM], out = splitmix64(cells[ENV_RANDOM])
+        return out >> 32
 
 
 def real_clock() -> int:
@@ -200,20 +237,15 @@ def ringbuf_output(m: "Machine", map_ptr: int, data: int, size: int, flags: int,
 def ringbuf_reserve(m: "Machine", map_ptr: int, size: int, flags: int, *_: int) -> int:
     if flags:
         return 0
-    ring = _ring(m, map_ptr, "bpf_ringbuf_reserve")
-    address = ring.reserve(size)
-    if address:
-        m.mem.region_at(address).owner = ring
-    return address
+    return _ring(m, map_ptr, "bpf_ringbuf_reserve").reserve(size)
 
 
 def _commit(m: "Machine", data: int, discard: bool) -> int:
     region = m.mem.region_at(data)
     ring = region.owner if region is not None else None
-    if not isinstance(ring, RingBufMap) or data != region.base:
+    if not isinstance(ring, RingBufMap) or ring.commit(data, discard=discard) < 0:
         raise HelperError(f"bpf_ringbuf_{'discard' if discard else 'submit'}: {data:#x} is not a "
                           f"reserved ring buffer record")
-    ring.commit(data, discard=discard)
     return 0
 
 
@@ -623,5 +655,5 @@ def fold16(csum: int) -> int:
     return csum & 0xFFFF
 
 
-__all__ = ["HELPERS", "SimEnv", "SimProcess", "format_printk", "csum_partial", "fold16",
+__all__ = ["HELPERS", "SimEnv", "SimProcess", "splitmix64", "format_printk", "csum_partial", "fold16",
            "real_clock", "XDP_REDIRECT", "TC_ACT_REDIRECT", "BPFError", "sx64"]

@@ -28,7 +28,13 @@ How it works
 - helpers: ``bpf_map_lookup_elem`` on array, per-CPU array, hash, per-CPU hash and LRU (per-CPU)
   hash maps (LRU hits logged natively and replayed into the map's recency order before any
   eviction or iteration), ``bpf_map_update_elem`` on arrays, ``bpf_xdp_adjust_head`` (without
-  metadata) and ``bpf_loop`` with a local callback run natively; every other helper goes through
+  metadata), ``bpf_loop`` with a local callback, the time helpers (``bpf_ktime_get_ns``,
+  ``_boot_ns``, ``_coarse_ns``, ``_tai_ns``, ``bpf_jiffies64``: the simulated clock or
+  clock_gettime for ``helpers.real_clock``), ``bpf_get_prandom_u32`` (splitmix64 in the SimEnv's
+  cells), ``bpf_get_smp_processor_id`` and ``bpf_ringbuf_output/_reserve/_submit/_discard`` (on
+  the ring's shared control words, native_ringbuf) run natively while the machine's helper table
+  holds pybpf's own implementations (``JITMachine.python_helper_calls`` counts the rest); every
+  other helper goes through
   one ctypes callback into the VM's Python helpers (exceptions carried back, located at the
   calling pc). Hash/LRU updates and inserts still go through Python.
 - tail calls continue in the target's native code from the Python driver (not from inside a

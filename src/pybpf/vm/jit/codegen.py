@@ -20,6 +20,7 @@ from ...isa.instruction import Instruction
 from ...isa.opcodes import LDDW, ALUOp, AtomicOp, Class, JumpOp, Mode, PseudoSrc, Source
 from ..context import ETH_HLEN, XDP_FRAME_STRUCT
 from . import layout as L
+from . import native_env, native_ringbuf
 from .native_csum import emit_csum_diff
 from .native_foreach import emit_for_each
 from .native_lock import emit_spin_lock, emit_spin_unlock
@@ -1025,6 +1026,12 @@ class _Gen:
         elif helper_id in _NATIVE_B:                     # native_foreach/_csum/_lock/_queue
             done = self.new_block("native_done")
             _NATIVE_B[helper_id](self, done)
+        elif helper_id in native_env.HELPERS:
+            done = self.new_block("env_done")
+            native_env.emit(self, helper_id, done)
+        elif helper_id in native_ringbuf.HELPERS:
+            done = self.new_block("ringbuf_done")
+            native_ringbuf.emit(self, helper_id, done)
         b = self.b
         for r in range(1, 6):
             self.rt_store(b, L.RT_ARGS + r, self.reg(r))

@@ -30,7 +30,6 @@ RT_ARGS = 16          # u64[6]: r0..r5 exchanged with the helper callback
 RT_XDP = 24           # address of u64[XDP_WORDS]: the running XDP context's packet state
 RT_CLOCK = 25         # address of libc clock_gettime (the repeat loop times itself, as the kernel does)
 RT_DURATION = 26      # ns spent in native repeat loops since the machine last cleared it
-RT_SIZE = 27
 
 # XDP packet state shared with native bpf_xdp_adjust_head (valid = 0: every call goes to Python).
 # While a run is in native code these words are the truth; the Python XdpContext is refreshed
@@ -92,7 +91,6 @@ PSEUDO_KFUNC = 4 << 32           # | slot of the call; the kfunc is named by tha
 RT_FOREACH_KEYS = 30  # address of u64[FOREACH_WORDS]: per callback depth (VM address, host address)
                       # of a read-only for_each key region, then the count of key regions open
 RT_LOCKS = 31         # address of u64[1 + LOCKS_NATIVE]: held spin locks (count, lock addresses)
-RT_SIZE = max(RT_SIZE, 32)
 FOREACH_DEPTHS = 8    # entries (VM address, host address) indexed by the callback's call depth
 FOREACH_OPEN = 2 * FOREACH_DEPTHS   # word: key regions currently readable (row hi = key size)
 FOREACH_WORDS = FOREACH_OPEN + 1
@@ -107,5 +105,30 @@ HELPER_MAP_PEEK = 89
 PSEUDO_FOREACH_SNAPSHOT = 16 << 32   # r1 = hash map; r0 = host address of its for_each snapshot
 MAP_KIND_QUEUE = 16   # map rows of queue / stack maps: kind, max_entries, value_size, host address
 MAP_KIND_STACK = 17   # of their native_queue.NativeRing (u64 head, count, short items, 0; slots)
+
+# --- jit-a: native time, randomness, CPU id and ring buffers (native_env.py, native_ringbuf.py) ---
+# Runtime-block slots (taken from 32 up, a gap above the slots other branches add; RT_SIZE raised).
+RT_NATIVE = 32        # bitmask NATIVE_*: helpers whose machine implementation is pybpf's default
+RT_ENV_CELLS = 33     # address of the running SimEnv's u64 cells (helpers.ENV_*: clock, PRNG)
+RT_CLOCK_MODE = 34    # CLOCK_PYTHON / CLOCK_SIMULATED / CLOCK_REAL: how ktime helpers read time
+RT_HZ = 35            # SimEnv.hz for bpf_jiffies64 (NATIVE_JIFFIES only when 0 < hz < 2**32)
+RT_SIZE = 40          # words in the runtime block (every RT_* slot above is below this)
+CLOCK_PYTHON = 0      # a custom SimEnv.clock_ns: every time helper calls Python
+CLOCK_SIMULATED = 1   # clock_ns None: cells[ENV_NOW] += 1000 per read
+CLOCK_REAL = 2        # clock_ns is helpers.real_clock: clock_gettime(CLOCK_MONOTONIC)
+NATIVE_KTIME = 1 << 0
+NATIVE_KTIME_BOOT = 1 << 1
+NATIVE_KTIME_COARSE = 1 << 2
+NATIVE_KTIME_TAI = 1 << 3
+NATIVE_JIFFIES = 1 << 4
+NATIVE_PRANDOM = 1 << 5
+NATIVE_CPU_ID = 1 << 6
+NATIVE_RB_OUTPUT = 1 << 7
+NATIVE_RB_RESERVE = 1 << 8
+NATIVE_RB_SUBMIT = 1 << 9
+NATIVE_RB_DISCARD = 1 << 10
+NATIVE_RB_QUERY = 1 << 11
+MAP_KIND_RINGBUF = 18       # map row of a ring's handle: kind, control words address (ringbuf.RB_*)
+MAP_KIND_RINGBUF_DATA = 19  # map row of a ring's data region slot: kind, control words address
 
 __all__ = [n for n in dir() if n.isupper()]

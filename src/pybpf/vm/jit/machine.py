@@ -21,11 +21,12 @@ from ...isa.codec import encode
 from ...isa.instruction import Instruction
 from ...isa.uapi import HELPER_IDS, MapType, helper_name
 from ..context import XdpContext
+from ..helpers import real_clock
 from ..interpreter import CompiledProgram
 from ..machine import (CORE_POISON, DEFAULT_BUDGET, MAX_CALL_FRAMES, MAX_TAIL_CALLS, STACK_SIZE,
                        Machine, RunState)
 from . import layout as L
-from . import native_queue
+from . import native_env, native_queue, native_ringbuf
 from .codegen import generate, lddw_slots
 from .engine import compile_ir
 from .native_foreach import ForEachKeys, snapshot_words
@@ -57,6 +58,59 @@ _NO_SYNC = frozenset(HELPER_IDS[n] for n in (
 _NATIVE_HASH_KINDS = {MapType.HASH: L.MAP_KIND_HASH, MapType.PERCPU_HASH: L.MAP_KIND_PERCPU_HASH,
                       MapType.LRU_HASH: L.MAP_KIND_LRU_HASH,
                       MapType.LRU_PERCPU_HASH: L.MAP_KIND_LRU_PERCPU_HASH}
+
+
+def _native_helper_bits() -> tuple[tuple[int, int, Any], ...]:
+    """(helper id, NATIVE_* bit, pybpf's implementation) of every helper with a native fast path:
+    the fast path runs only while the machine's table still holds that implementation."""
+    from ..helpers import HELPERS
+    bits = {**native_env.NATIVE_BITS, **native_ringbuf.NATIVE_BITS}
+    return tuple((hid, bit, HELPERS[hid]) for hid, bit in sorted(bits.items()) if hid in HELPERS)
+
+
+_NATIVE_HELPERS = _native_helper_bits()
+
+
+class _HelperTable(dict):
+    """The machine's helper table: counts its changes, so the native-helper mask (which helpers
+    still have pybpf's implementation) is recomputed only after one."""
+
+    version = 0
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def __ior__(self, other: Any) -> "_HelperTable":
+        self.update(other)
+        return self
+
+    def update(self, *args: Any, **kw: Any) -> None:
+        super().update(*args, **kw)
+        self._changed()
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self._changed()
+        return super().popitem()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self._changed()
+        return super().setdefault(key, default)
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
 
 
 class _TailCall(Exception):
@@ -120,6 +174,42 @@ class JITMachine(Machine):
         self._synced_once = False
         self._xdp_context: XdpContext | None = None
 
+    @property
+    def python_helper_calls(self) -> int:
+        """Callbacks into Python so far, all helpers together (tests: fast paths make none)."""
+        return sum(self.python_calls.values())
+
+    @property
+    def helpers(self) -> dict[int, Any]:
+        return self._helpers
+
+    @helpers.setter
+    def helpers(self, table: dict[int, Any]) -> None:
+        self._helpers = table if isinstance(table, _HelperTable) else _HelperTable(table)
+        self._native_key: tuple[Any, ...] | None = None
+
+    def _publish_env(self) -> None:
+        """Tell native code which helpers it may run itself (the table holds pybpf's own) and
+        where the SimEnv's clock/PRNG cells are; read once per run (recomputed on changes)."""
+        helpers, rt, env = self._helpers, self.rt, self.env
+        clock, hz, cells = env.clock_ns, env.hz, env.cells
+        seen = self._native_key
+        if seen is not None and seen[0] == helpers.version and seen[1] is helpers and \
+                seen[2] is env and seen[3] is clock and seen[4] == hz and seen[5] is cells:
+            return
+        self._native_key = (helpers.version, helpers, env, clock, hz, cells)
+        mask = 0
+        for hid, bit, impl in _NATIVE_HELPERS:
+            if helpers.get(hid) is impl:
+                mask |= bit
+        if not (isinstance(hz, int) and 0 < hz < (1 << 32)):
+            mask &= ~L.NATIVE_JIFFIES
+        rt[L.RT_CLOCK_MODE] = (L.CLOCK_SIMULATED if clock is None else
+                               L.CLOCK_REAL if clock is real_clock else L.CLOCK_PYTHON)
+        rt[L.RT_ENV_CELLS] = env.cells_address
+        rt[L.RT_HZ] = hz if mask & L.NATIVE_JIFFIES else 0
+        rt[L.RT_NATIVE] = mask
+
     @property                                        # type: ignore[override]
     def held_locks(self) -> NativeLockSet:
         """The held spin locks, shared with native bpf_spin_lock/unlock (see native_lock)."""
@@ -148,6 +238,7 @@ class JITMachine(Machine):
         code, so those helpers run without Python."""
         handle = super().register_map(vm_map, name=name, fd=fd)
         from ..maps import ArrayMap, HashMap, QueueStackMap, SlotArrayMap
+        from ..ringbuf import RingBufMap
         mem: TableMemory = self.mem                               # type: ignore[assignment]
         if isinstance(vm_map, QueueStackMap) and native_queue.fits(vm_map):
             mem.set_map_row(handle >> 32, native_queue.map_row(vm_map, native_queue.install(vm_map)))
@@ -156,6 +247,10 @@ class JITMachine(Machine):
             kind = L.MAP_KIND_PERCPU_ARRAY if vm_map.is_percpu else L.MAP_KIND_ARRAY
             mem.set_map_row(handle >> 32, [kind | (pool.cpus << 8), vm_map.max_entries,
                                            pool.stride, pool.region.base, vm_map.value_size])
+        elif isinstance(vm_map, RingBufMap) and vm_map.memory is mem:
+            ctl = ctypes.addressof(vm_map.ctl)          # rings of another memory: Python only
+            mem.set_map_row(handle >> 32, [L.MAP_KIND_RINGBUF, ctl])
+            mem.set_map_row(vm_map.region.base >> 32, [L.MAP_KIND_RINGBUF_DATA, ctl])
         elif isinstance(vm_map, HashMap) and vm_map.type in _NATIVE_HASH_KINDS \
                 and vm_map.key_size > 0:
             from .hashindex import HashIndex
@@ -226,6 +321,7 @@ class JITMachine(Machine):
         rt[L.RT_MAY_GOTO] = self.may_goto_limit
         rt[L.RT_ITER] = 0
         rt[L.RT_CPU] = self.cpu
+        self._publish_env()
         self._tail_calls = 0
         self._foreach_keys.close_all(self.mem)       # a failed earlier run may have left one open
         self.state = RunState(prog, budget=limit, may_goto=self.may_goto_limit)
