@@ -634,10 +634,9 @@ def _from32to16(value: int) -> int:
 
 @helper("csum_diff")
 def csum_diff(m: "Machine", from_: int, from_size: int, to: int, to_size: int, seed: int) -> int:
-    """Linux >= 6.13 semantics: the 32-bit partial sums are combined, then folded to 16 bits."""
+    """Linux >= 6.13 semantics: any sizes (no multiple-of-4 or 512-byte limit any more; the
+    verifier bounds the memory), the 32-bit partial sums combined, then folded to 16 bits."""
     from_size, to_size = from_size & M32, to_size & M32
-    if (from_size | to_size) & 3 or from_size + to_size > 512:
-        return _err(errno.EINVAL)
     old = m.mem.read(from_, from_size) if from_size else b""
     new = m.mem.read(to, to_size) if to_size else b""
     if not from_size:

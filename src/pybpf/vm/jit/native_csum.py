@@ -1,9 +1,9 @@
 """Native ``bpf_csum_diff`` (IR emitter): the interpreter's helpers.csum_diff, Linux >= 6.13.
 
-Same checks in the same order: sizes (low 32 bits) not multiples of 4 or over 512 together ->
--EINVAL; then ``from`` then ``to`` must be readable (a size of 0 reads nothing); the 32-bit partial
-sums (helpers.csum_partial: 64-bit one's-complement sum of little-endian words, folded) are
-combined as the helper does and folded to 16 bits. Never calls Python.
+Sizes (low 32 bits) that are multiples of 4, of any total (Linux >= 6.13 has no 512-byte limit):
+``from`` then ``to`` must be readable (a size of 0 reads nothing); the 32-bit partial sums
+(helpers.csum_partial: 64-bit one's-complement sum of little-endian words, folded) are combined
+as the helper does and folded to 16 bits. Other sizes go to the Python helper.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 I32, I64 = ir.IntType(32), ir.IntType(64)
 M32 = 0xFFFFFFFF
 M64 = (1 << 64) - 1
-MAX_BYTES = 512
 
 
 def _c64(v: int) -> ir.Constant:
@@ -87,19 +86,15 @@ def _readable_or_zero(gen: "_Gen", addr: ir.Value, size: ir.Value) -> ir.Value:
 
 
 def emit_csum_diff(gen: "_Gen", done: ir.Block) -> None:
-    """bpf_csum_diff(from, from_size, to, to_size, seed) entirely in native code; ends in ``done``
-    (the block left in ``gen.b`` afterwards is unreachable: the caller's Python call is dead)."""
+    """bpf_csum_diff(from, from_size, to, to_size, seed) in native code, ending in ``done``; sizes
+    that are not multiples of 4 continue in ``gen.b`` (the caller's Python helper call)."""
     b = gen.b
     from_, to = gen.reg(1), gen.reg(3)
     fsize, tsize = b.and_(gen.reg(2), _c64(M32)), b.and_(gen.reg(4), _c64(M32))
     seed = b.and_(gen.reg(5), _c64(M32))
-    einval, ok = gen.new_block("csum_einval"), gen.new_block("csum_sizes_ok")
-    bad = b.or_(b.icmp_unsigned("!=", b.and_(b.or_(fsize, tsize), _c64(3)), _c64(0)),
-                b.icmp_unsigned(">", b.add(fsize, tsize), _c64(MAX_BYTES)))
-    b.cbranch(bad, einval, ok)
-    eb = ir.IRBuilder(einval)
-    eb.store(_c64(-22), gen.R[0])                                 # -EINVAL
-    eb.branch(done)
+    python, ok = gen.new_block("csum_python"), gen.new_block("csum_sizes_ok")
+    ragged = b.icmp_unsigned("!=", b.and_(b.or_(fsize, tsize), _c64(3)), _c64(0))
+    b.cbranch(ragged, python, ok)                    # sizes not multiples of 4: the Python helper
     gen.b = ir.IRBuilder(ok)
     old = _readable_or_zero(gen, from_, fsize)
     new = _readable_or_zero(gen, to, tsize)
@@ -116,7 +111,7 @@ def emit_csum_diff(gen: "_Gen", done: ir.Block) -> None:
         total = b.add(b.and_(total, _c64(0xFFFF)), b.lshr(total, _c64(16)))
     gen.set_reg(0, total)
     b.branch(done)
-    gen.b = ir.IRBuilder(gen.new_block("csum_unreachable"))
+    gen.b = ir.IRBuilder(python)
 
 
 __all__ = ["csum_partial_fn", "emit_csum_diff"]
