@@ -4,6 +4,7 @@ interpreter, the kernel's (BPF_PROG_TEST_RUN); the fast paths make no Python hel
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,42 @@ def test_c_programs_in_jit_match_the_kernel(spec) -> None:
     assert ragged and all(v < 0x10000 for r in ragged for v in r[2][:4])   # sums, not -EINVAL
 
 
+@pytest.mark.kernel
+def test_for_each_on_per_cpu_maps_passes_the_running_cpus_value_like_the_kernel(spec) -> None:
+    """Pinned to CPU 1: the kernel's callbacks see (and change) CPU 1's copies of a per-CPU
+    array; the interpreter and the JIT run with cpu=1 and must do the same."""
+    import contextlib
+    from pybpf.kernel.cpus import possible_cpus
+    if len(possible_cpus()) < 2 or 1 not in os.sched_getaffinity(0):
+        pytest.skip("needs CPU 1")
+
+    @contextlib.contextmanager
+    def on_cpu1():
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {1})
+        try:
+            yield
+        finally:
+            os.sched_setaffinity(0, before)
+
+    seen = {}
+    for backend in ("kernel", "vm", "jit"):
+        with on_cpu1(), pybpf.Collection(spec, backend=backend) as coll:
+            pcpu = coll.maps["pcpu"]
+            cpus = len(pcpu[0])
+            for i in range(pcpu.max_entries):
+                pcpu.update(i, [1000 * (c + 1) + i for c in range(cpus)])
+            runs = []
+            for packet in PACKETS:
+                r = (coll.programs["fe_native"].test_run(packet) if backend == "kernel"
+                     else coll.programs["fe_native"].test_run(packet, cpu=1))
+                runs.append((r.retval, [coll.maps["out"][i] for i in (3, 4, 5)]))
+            seen[backend] = runs, [pcpu[i][:2] for i in range(pcpu.max_entries)]
+    assert seen["vm"] == seen["kernel"]
+    assert seen["jit"] == seen["kernel"]
+    assert seen["kernel"][1][0][0] == 1000                      # CPU 0's copies untouched
+
+
 # --- hand-built programs: the edges C cannot express (the kernel's verifier would refuse them) ---
 MAP_FD = 5
 
@@ -181,7 +218,7 @@ def test_for_each_key_pointer_is_dead_after_the_loop_for_native_and_python_reads
     assert interp is jit is MemoryAccessError
 
 
-def test_for_each_on_a_per_cpu_array_passes_the_values_the_interpreter_passes() -> None:
+def test_for_each_on_a_per_cpu_array_passes_the_running_cpus_values() -> None:
     callback = [I(0x79, 5, 3, 0), I(0x79, 6, 4, 0), I(0x27, 6, 0, 0, 10), I(0x0F, 6, 5),
                 I(0x7B, 4, 6, 0), I(0xB7, 0, 0, 0, 0), I(0x95)]          # ctx = ctx * 10 + *value
 
@@ -194,7 +231,7 @@ def test_for_each_on_a_per_cpu_array_passes_the_values_the_interpreter_passes() 
         return 0
     interp, jit, machine = _run_both(_for_each(callback, [I(0x79, 0, 10, -16)]),
                                      map_type=MapType.PERCPU_ARRAY, setup=setup)
-    assert interp == jit == 1234          # the interpreter iterates CPU 0's values, on any CPU
+    assert interp == jit == 5678          # CPU 1's values (hand-checked), as the kernel passes
     assert machine.python_calls == {}
 
 

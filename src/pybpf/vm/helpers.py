@@ -186,12 +186,15 @@ def for_each_map_elem(m: "Machine", map_ptr: int, callback: int, ctx: int, flags
         return _err(errno.EINVAL)
     vm_map = m.map_from_handle(map_ptr, "bpf_for_each_map_elem")
     key_region = m.mem.new("for_each key", max(vm_map.key_size, 1), kind="helper", writable=False)
+    pool = getattr(vm_map, "pool", None)          # per-CPU maps: the running CPU's copy, as the
+    cpu_offset = m.cpu * pool.stride if pool is not None and pool.cpus > 1 else 0   # kernel does
     count = 0
     try:
         for key, value_addr in vm_map.entries_for_iteration():
             key_region.buf[:len(key)] = key
             count += 1
-            if m.call_function(callback, map_ptr, key_region.base, value_addr, ctx) & M64 == 1:
+            if m.call_function(callback, map_ptr, key_region.base, value_addr + cpu_offset,
+                               ctx) & M64 == 1:
                 break
     finally:
         m.mem.unmap(key_region)

@@ -178,7 +178,11 @@ def emit_for_each(gen: "_Gen", done: ir.Block) -> None:
     open_ptr = st.gep(keys, [_c64(L.FOREACH_OPEN)])
     st.store(key_size, hi_ptr(st))                 # (the table may move during callbacks: reload)
     st.store(st.add(st.load(open_ptr), _c64(1)), open_ptr)
-    element_bytes = st.mul(st.lshr(kind_word, _c64(8)), stride)   # cpus * stride; CPU 0's value
+    element_bytes = st.mul(st.lshr(kind_word, _c64(8)), stride)   # cpus * stride
+    percpu = st.or_(st.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY)),
+                    st.or_(st.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH)),
+                           st.icmp_unsigned("==", kind, _c64(L.MAP_KIND_LRU_PERCPU_HASH))))
+    cpu_bytes = st.select(percpu, st.mul(gen.rt_load(st, L.RT_CPU), stride), _c64(0))
     head, hash_elem, array_elem, call, more, failed, stop_blk, close = (
         gen.new_block(x) for x in ("foreach_head", "foreach_hash", "foreach_array",
                                    "foreach_call", "foreach_more", "foreach_failed",
@@ -221,7 +225,8 @@ def emit_for_each(gen: "_Gen", done: ir.Block) -> None:
         bb.store(_c64(0), bb.gep(regs, [_c64(k)]))
     bb.store(handle, bb.gep(regs, [_c64(1)]))
     bb.store(key_vm, bb.gep(regs, [_c64(2)]))
-    bb.store(bb.add(base, bb.mul(value_slot, element_bytes)), bb.gep(regs, [_c64(3)]))
+    bb.store(bb.add(bb.add(base, bb.mul(value_slot, element_bytes)), cpu_bytes),
+             bb.gep(regs, [_c64(3)]))                # the running CPU's copy of the value
     bb.store(ctx, bb.gep(regs, [_c64(4)]))
     tops = bb.inttoptr(gen.rt_load(bb, L.RT_STACK_TOPS), P64)
     bb.store(bb.load(bb.gep(tops, [depth])), bb.gep(regs, [_c64(10)]))
