@@ -29,7 +29,7 @@ def _engine() -> tuple[object, object]:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         target = llvm.Target.from_default_triple()
-        tm = target.create_target_machine(opt=2, codemodel="jitdefault")
+        tm = target.create_target_machine(opt=3, codemodel="jitdefault")
         backing = llvm.parse_assembly("")
         engine = llvm.create_mcjit_compiler(backing, tm)
         engine.set_object_cache(_object_compiled, _cached_object)
@@ -55,7 +55,7 @@ def _cached_object(module: object) -> bytes | None:
 
 def _optimise(module: object, tm: object) -> None:
     import llvmlite.binding as llvm
-    pto = llvm.create_pipeline_tuning_options(speed_level=2)
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pb = llvm.create_pass_builder(tm, pto)
     mpm = pb.getModulePassManager()
     mpm.run(module, pb)
