@@ -33,6 +33,7 @@ M32 = 0xFFFFFFFF
 MAX_FRAMES = 8
 FRAME_WORDS = 6                       # return pc, r6..r9, r10
 STACK_SIZE = 512
+LIKELY = 1 << 20                      # branch weight of the path that does not fault
 HASH_ABSENT = 1 << 63                # hash_find: key absent, low bits = insert position
 MAX_LOOPS = 1 << 23                    # bpf_loop's limit (BPF_MAX_LOOPS)
 _INT = {1: I8, 2: I16, 4: I32, 8: I64}
@@ -271,7 +272,7 @@ class _Gen:
         in_table = b.icmp_unsigned("<", slot, table_len)
         check = self.new_block("check")
         info = _c64(size | (L.FAULT_WRITE if write else 0))
-        b.cbranch(in_table, check, self.fault_block)
+        b.cbranch(in_table, check, self.fault_block).set_weights([LIKELY, 1])
         self._fault_from(b.block, addr, info)
         b = self.b = ir.IRBuilder(check)
         table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
@@ -286,7 +287,7 @@ class _Gen:
             badness = b.or_(badness, b.icmp_unsigned("==", b.and_(flags, _c64(L.FLAG_WRITABLE)),
                                                      _c64(0)))
         ok = self.new_block("inbounds")
-        b.cbranch(badness, self.fault_block, ok)
+        b.cbranch(badness, self.fault_block, ok).set_weights([1, LIKELY])
         self._fault_from(b.block, addr, info)
         self.b = ir.IRBuilder(ok)
         hooked = None
@@ -887,7 +888,7 @@ class _Gen:
         offset = b.and_(addr, _c64(M32))
         check, ok = self.new_block("dcheck"), self.new_block("dinbounds")
         b.cbranch(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)), check,
-                  self.fault_block)
+                  self.fault_block).set_weights([LIKELY, 1])
         self._fault_from(b.block, addr, size)
         b = ir.IRBuilder(check)
         table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
@@ -896,7 +897,7 @@ class _Gen:
         lo = b.load(b.gep(table, [b.add(row, _c64(1))]))
         hi = b.load(b.gep(table, [b.add(row, _c64(2))]))
         bad = b.or_(b.icmp_unsigned("<", offset, lo), b.icmp_unsigned(">", b.add(offset, size), hi))
-        b.cbranch(bad, self.fault_block, ok)
+        b.cbranch(bad, self.fault_block, ok).set_weights([1, LIKELY])
         self._fault_from(b.block, addr, size)
         self.b = ir.IRBuilder(ok)
         return self.b.add(host, offset)
