@@ -97,8 +97,13 @@ def configured_lb_rows(samples: int, kernel: bool) -> list[tuple[str, dict[str, 
                 for label, packet in zip(labels, (new_flows[i], established)):
                     runs[label].setdefault(backend, []).append(
                         program.test_run(packet).duration_ns)
-    return [(label, {b: statistics.median(v) for b, v in by.items()})
-            for label, by in runs.items()]
+    out = []
+    for label, by in runs.items():
+        row = {b: statistics.median(v) for b, v in by.items()}
+        if "jit" in by and "kernel" in by:                   # paired: same moment, same noise
+            row["paired"] = statistics.median(j / k for j, k in zip(by["jit"], by["kernel"]) if k)
+        out.append((label, row))
+    return out
 
 
 def compile_ms(obj: Path, *, disk_cache: bool) -> float:
@@ -160,15 +165,18 @@ def main() -> int:
     lb_rows = configured_lb_rows(args.samples, not args.no_kernel)
     if lb_rows:
         print(f"\n{'single runs (median)':<44} {'interp ns':>11} {'JIT ns':>8} {'kernel ns':>10} "
-              f"{'interp/JIT':>11} {'JIT/kernel':>11}")
+              f"{'interp/JIT':>11} {'JIT/kernel':>11} {'paired':>7}")
         for label, by in lb_rows:
             i, j, k = by.get("vm"), by.get("jit"), by.get("kernel")
             fmt = lambda v, w: f"{v:>{w},.0f}" if v else f"{'n/a':>{w}}"   # noqa: E731
             ratio = lambda a, b: f"{a / b:>10,.2f}x" if a and b else f"{'n/a':>11}"   # noqa: E731
-            print(f"{label:<44} {fmt(i, 11)} {fmt(j, 8)} {fmt(k, 10)} {ratio(i, j)} {ratio(j, k)}")
+            paired = f"{by['paired']:>6.2f}x" if "paired" in by else f"{'n/a':>7}"
+            print(f"{label:<44} {fmt(i, 11)} {fmt(j, 8)} {fmt(k, 10)} {ratio(i, j)} {ratio(j, k)} "
+                  f"{paired}")
         print("single runs: the kernel's duration is measured inside BPF_PROG_TEST_RUN, the JIT's "
               "inside its native entry (helpers that call back into Python included), the "
-              "interpreter's around its Python loop; none includes packet set-up or copy-out.")
+              "interpreter's around its Python loop; none includes packet set-up or copy-out. "
+              "paired = median of JIT/kernel over samples taken back to back.")
     return 0
 
 

@@ -567,7 +567,7 @@ class _Gen:
                     b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
         probe, array, hashed, slow = (self.new_block(n) for n in
                                       ("maprow", "array_lookup", "hash_lookup", "python_lookup"))
-        b.cbranch(ok, probe, slow)
+        b.cbranch(ok, probe, slow).set_weights([LIKELY, 1])
         pb = ir.IRBuilder(probe)
         rows = pb.inttoptr(self.rt_load(pb, L.RT_MAP_ROWS), P64)
         row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
@@ -606,7 +606,8 @@ class _Gen:
         log = lb.inttoptr(word(lb, 8), I32.as_pointer())
         count = lb.load(log)
         append = self.new_block("lru_append")
-        lb.cbranch(lb.icmp_unsigned("<", count, lb.load(lb.gep(log, [_c64(1)]))), append, slow)
+        lb.cbranch(lb.icmp_unsigned("<", count, lb.load(lb.gep(log, [_c64(1)]))), append,
+                   slow).set_weights([LIKELY, 1])
         ab = ir.IRBuilder(append)
         ab.store(ab.trunc(ab.sub(found, _c64(1)), I32), ab.gep(log, [ab.add(ab.zext(count, I64),
                                                                             _c64(2))]))
@@ -637,7 +638,8 @@ class _Gen:
                                       "python_adjust"))
         valid = b.icmp_unsigned("!=", b.load(word(b, L.XDP_VALID)), _c64(0))
         delta = b.sext(b.trunc(self.reg(2), I32), I64)
-        b.cbranch(b.and_(valid, b.icmp_unsigned("==", data, meta)), fast, slow)
+        b.cbranch(b.and_(valid, b.icmp_unsigned("==", data, meta)), fast,
+                  slow).set_weights([LIKELY, 1])
         fb = ir.IRBuilder(fast)
         moved = fb.add(data, delta)
         bad = fb.or_(fb.icmp_signed("<", moved, _c64(XDP_FRAME_STRUCT)),
@@ -670,7 +672,7 @@ class _Gen:
         ok = b.and_(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)),
                     b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
         probe, array, slow = (self.new_block(n) for n in ("urow", "array_update", "python_update"))
-        b.cbranch(ok, probe, slow)
+        b.cbranch(ok, probe, slow).set_weights([LIKELY, 1])
         pb = ir.IRBuilder(probe)
         rows = pb.inttoptr(self.rt_load(pb, L.RT_MAP_ROWS), P64)
         row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
@@ -733,7 +735,7 @@ class _Gen:
         count = b.load(log)
         room = b.icmp_unsigned("<", count, b.load(b.gep(log, [_c64(1)])))
         go = self.new_block("hupd")
-        b.cbranch(b.and_(plain, room), go, slow)
+        b.cbranch(b.and_(plain, room), go, slow).set_weights([LIKELY, 1])
         self.b = ir.IRBuilder(go)
         key_size = word(self.b, 4)
         key_host = self.address_dynamic(self.reg(2), key_size)
@@ -749,7 +751,7 @@ class _Gen:
         is_lru = b.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH))
         check_absent = self.new_block("hupd_check")
         b.cbranch(present, exists_blk, check_absent)
-        ir.IRBuilder(check_absent).cbranch(absent, absent_blk, slow)
+        ir.IRBuilder(check_absent).cbranch(absent, absent_blk, slow).set_weights([LIKELY, 1])
         # present: NOEXIST -> EEXIST; LRU logs the hit
         eb = ir.IRBuilder(exists_blk)
         fail = eb.icmp_unsigned("==", mode, _c64(1))
@@ -772,7 +774,7 @@ class _Gen:
         fb = ir.IRBuilder(has_free)
         free = fb.inttoptr(word(fb, 9), I32.as_pointer())
         nfree = fb.load(free)
-        fb.cbranch(fb.icmp_unsigned("==", nfree, _c32(0)), slow, take)
+        fb.cbranch(fb.icmp_unsigned("==", nfree, _c32(0)), slow, take).set_weights([1, LIKELY])
         kb = ir.IRBuilder(take)
         slot_new = kb.zext(kb.load(kb.gep(free, [kb.zext(nfree, I64)])), I64)
         kb.store(kb.sub(nfree, _c32(1)), free)
@@ -848,7 +850,7 @@ class _Gen:
                                           ("loop_head", "loop_body", "loop_more", "loop_failed",
                                            "loop_python"))
         start = b.block
-        b.cbranch(native, head, slow)
+        b.cbranch(native, head, slow).set_weights([LIKELY, 1])
         hb = ir.IRBuilder(head)
         i = hb.phi(I64)
         i.add_incoming(_c64(0), start)
@@ -1040,7 +1042,7 @@ class _Gen:
         cb = b.inttoptr(self.rt_load(b, L.RT_HELPER), _CB_TYPE.as_pointer())
         status = b.call(cb, [_c64(helper_id)])
         ok, not_ok = self.new_block("helper_ok"), self.new_block("helper_status")
-        b.cbranch(b.icmp_unsigned("==", status, _c64(0)), ok, not_ok)
+        b.cbranch(b.icmp_unsigned("==", status, _c64(0)), ok, not_ok).set_weights([LIKELY, 1])
         sb = ir.IRBuilder(not_ok)
         exit0, other = self.new_block("exit_zero"), self.new_block("helper_fail")
         sb.cbranch(sb.icmp_unsigned("==", status, _c64(L.ST_EXIT_ZERO)), exit0, other)
