@@ -20,7 +20,7 @@ from ...isa.instruction import Instruction
 from ...isa.opcodes import LDDW, ALUOp, AtomicOp, Class, JumpOp, Mode, PseudoSrc, Source
 from ..context import ETH_HLEN, XDP_FRAME_STRUCT
 from . import layout as L
-from . import native_env, native_ringbuf
+from . import native_env, native_lookup, native_ringbuf
 from .native_csum import emit_csum_diff
 from .native_foreach import emit_for_each
 from .native_lock import emit_spin_lock, emit_spin_unlock
@@ -556,74 +556,6 @@ class _Gen:
             self._set_fp_host(b)
         b.branch(self.target_block(target))
 
-    def native_array_lookup(self, done: ir.Block) -> None:
-        """bpf_map_lookup_elem on arrays, per-CPU arrays, hash and per-CPU hash maps without
-        leaving native code: r0 = value address or 0; other maps continue to the Python helper
-        in the current block."""
-        b = self.b
-        handle = self.reg(1)
-        slot = b.lshr(handle, _c64(32))
-        ok = b.and_(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)),
-                    b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
-        probe, array, hashed, slow = (self.new_block(n) for n in
-                                      ("maprow", "array_lookup", "hash_lookup", "python_lookup"))
-        b.cbranch(ok, probe, slow).set_weights([LIKELY, 1])
-        pb = ir.IRBuilder(probe)
-        rows = pb.inttoptr(self.rt_load(pb, L.RT_MAP_ROWS), P64)
-        row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
-        word = lambda bb, i: bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))   # noqa: E731
-        kind_word = word(pb, 0)
-        kind = pb.and_(kind_word, _c64(0xFF))
-        sw = pb.switch(kind, slow)
-        sw.add_case(_c64(L.MAP_KIND_ARRAY), array)
-        sw.add_case(_c64(L.MAP_KIND_PERCPU_ARRAY), array)
-        sw.add_case(_c64(L.MAP_KIND_HASH), hashed)
-        sw.add_case(_c64(L.MAP_KIND_PERCPU_HASH), hashed)
-        sw.add_case(_c64(L.MAP_KIND_LRU_HASH), hashed)
-        sw.add_case(_c64(L.MAP_KIND_LRU_PERCPU_HASH), hashed)
-        # arrays: index < max_entries -> base + element * stride
-        self.b = ir.IRBuilder(array)
-        key = self.load(2, 0, 4)
-        b = self.b
-        cpus = b.lshr(kind_word, _c64(8))
-        percpu = b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY))
-        element = b.select(percpu, b.add(b.mul(key, cpus), self.rt_load(b, L.RT_CPU)), key)
-        value = b.add(word(b, 3), b.mul(element, word(b, 2)))
-        self.set_reg(0, b.select(b.icmp_unsigned("<", key, word(b, 1)), value, _c64(0)))
-        b.branch(done)
-        # hash maps: the key index gives slot + 1 (0: absent)
-        self.b = ir.IRBuilder(hashed)
-        key_size = word(self.b, 4)
-        key_host = self.address_dynamic(self.reg(2), key_size)
-        b = self.b
-        found = b.call(self.hash_find_fn(), [key_host, key_size, word(b, 5), word(b, 6), word(b, 7)])
-        found = b.select(b.icmp_unsigned(">=", found, _c64(HASH_ABSENT)), _c64(0), found)
-        # LRU hits are logged (slot) for the Python side to replay; a full log defers to Python
-        is_lru = b.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH))
-        log_it, logged = self.new_block("lru_log"), self.new_block("lru_logged")
-        b.cbranch(b.and_(is_lru, b.icmp_unsigned("!=", found, _c64(0))), log_it, logged)
-        lb = ir.IRBuilder(log_it)
-        log = lb.inttoptr(word(lb, 8), I32.as_pointer())
-        count = lb.load(log)
-        append = self.new_block("lru_append")
-        lb.cbranch(lb.icmp_unsigned("<", count, lb.load(lb.gep(log, [_c64(1)]))), append,
-                   slow).set_weights([LIKELY, 1])
-        ab = ir.IRBuilder(append)
-        ab.store(ab.trunc(ab.sub(found, _c64(1)), I32), ab.gep(log, [ab.add(ab.zext(count, I64),
-                                                                            _c64(2))]))
-        ab.store(ab.add(count, _c32(1)), log)
-        ab.branch(logged)
-        b = self.b = ir.IRBuilder(logged)
-        cpus = b.lshr(kind_word, _c64(8))
-        percpu = b.or_(b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH)),
-                       b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_LRU_PERCPU_HASH)))
-        slot1 = b.sub(found, _c64(1))
-        element = b.select(percpu, b.add(b.mul(slot1, cpus), self.rt_load(b, L.RT_CPU)), slot1)
-        value = b.add(word(b, 3), b.mul(element, word(b, 2)))
-        self.set_reg(0, b.select(b.icmp_unsigned("==", found, _c64(0)), _c64(0), value))
-        b.branch(done)
-        self.b = ir.IRBuilder(slow)
-
     def native_adjust_head(self, done: ir.Block) -> None:
         """bpf_xdp_adjust_head(ctx, delta) on the published XDP state (layout.XDP_*), with the VM's
         limits (data >= XDP_FRAME_STRUCT, data <= end - ETH_HLEN, else -EINVAL): moves data and
@@ -1016,7 +948,7 @@ class _Gen:
         done = None
         if helper_id == L.HELPER_MAP_LOOKUP:
             done = self.new_block("lookup_done")
-            self.native_array_lookup(done)
+            native_lookup.emit_lookup(self, done)
         elif helper_id == L.HELPER_MAP_UPDATE:
             done = self.new_block("update_done")
             self.native_array_update(done)

@@ -1,0 +1,154 @@
+"""Native ``bpf_map_lookup_elem`` as ONE shared function per module (IR emitter).
+
+Every call site used to carry its own copy of the array/hash lookup (about 1.5 KB of machine code
+each); a program with ten lookups then walked through ten copies, and single runs paid for them
+in instruction-cache misses. The shared ``map_lookup`` does what the inline code did: arrays and
+per-CPU arrays by index, hash maps through the mirrored key index (LRU hits logged), with the
+interpreter's read of the key (raw bytes, bounds-checked). It never calls Python: anything it
+does not handle returns LOOKUP_SLOW and the call site goes on to the Python helper.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from . import layout as L
+
+if TYPE_CHECKING:
+    from .codegen import _Gen
+
+I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+P64 = I64.as_pointer()
+M32 = 0xFFFFFFFF
+M64 = (1 << 64) - 1
+HASH_ABSENT = 1 << 63
+LOOKUP_DONE, LOOKUP_SLOW, LOOKUP_FAULT = 0, 1, 2
+
+
+def _c64(v: int) -> ir.Constant:
+    return ir.Constant(I64, v & M64)
+
+
+def lookup_fn(gen: "_Gen") -> ir.Function:
+    """``u64 map_lookup(u64 *rt, u64 handle, u64 key, u64 *out)``: LOOKUP_DONE with the value
+    address (or 0) in ``*out``; LOOKUP_SLOW; LOOKUP_FAULT with RT_FAULT_ADDR/INFO set."""
+    module = gen.module
+    existing = module.globals.get("map_lookup")
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ir.FunctionType(I64, [P64, I64, I64, P64]), name="map_lookup")
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    rt, handle, key, out = fn.args
+    blocks = {n: fn.append_basic_block(n) for n in (
+        "entry", "probe", "array", "array_key", "hashed", "hash_key", "lru_log", "lru_append",
+        "hash_value", "slow", "fault")}
+    b = ir.IRBuilder(blocks["entry"])
+    rt_word = lambda bb, i: bb.load(bb.gep(rt, [_c64(i)]))          # noqa: E731
+    slot = b.lshr(handle, _c64(32))
+    ok = b.and_(b.icmp_unsigned("<", slot, rt_word(b, L.RT_TABLE_LEN)),
+                b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
+    b.cbranch(ok, blocks["probe"], blocks["slow"])
+    pb = ir.IRBuilder(blocks["probe"])
+    rows = pb.inttoptr(rt_word(pb, L.RT_MAP_ROWS), P64)
+    row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
+    word = lambda bb, i: bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))   # noqa: E731
+    kind_word = word(pb, 0)
+    kind = pb.and_(kind_word, _c64(0xFF))
+    sw = pb.switch(kind, blocks["slow"])
+    for k in (L.MAP_KIND_ARRAY, L.MAP_KIND_PERCPU_ARRAY):
+        sw.add_case(_c64(k), blocks["array"])
+    for k in (L.MAP_KIND_HASH, L.MAP_KIND_PERCPU_HASH, L.MAP_KIND_LRU_HASH,
+              L.MAP_KIND_LRU_PERCPU_HASH):
+        sw.add_case(_c64(k), blocks["hashed"])
+    fault = ir.IRBuilder(blocks["fault"])
+    fault_size = fault.phi(I64)
+    fault.store(key, fault.gep(rt, [_c64(L.RT_FAULT_ADDR)]))
+    fault.store(fault_size, fault.gep(rt, [_c64(L.RT_FAULT_INFO)]))
+    fault.ret(_c64(LOOKUP_FAULT))
+    ir.IRBuilder(blocks["slow"]).ret(_c64(LOOKUP_SLOW))
+
+    def readable(bb: ir.IRBuilder, size: ir.Value, next_block: ir.Block) -> ir.Value:
+        """Host address of ``size`` readable bytes at ``key`` (else the fault block)."""
+        key_slot = bb.lshr(key, _c64(32))
+        offset = bb.and_(key, _c64(M32))
+        in_table = fn.append_basic_block("key_row")
+        bb.cbranch(bb.icmp_unsigned("<", key_slot, rt_word(bb, L.RT_TABLE_LEN)), in_table,
+                   blocks["fault"])
+        fault_size.add_incoming(size, bb.block)
+        rb = ir.IRBuilder(in_table)
+        table = rb.inttoptr(rt_word(rb, L.RT_TABLE), P64)
+        at = rb.mul(key_slot, _c64(L.ROW_WORDS))
+        host = rb.load(rb.gep(table, [at]))
+        lo = rb.load(rb.gep(table, [rb.add(at, _c64(1))]))
+        hi = rb.load(rb.gep(table, [rb.add(at, _c64(2))]))
+        bad = rb.or_(rb.icmp_unsigned("<", offset, lo),
+                     rb.icmp_unsigned(">", rb.add(offset, size), hi))
+        address = rb.add(host, offset)
+        rb.cbranch(bad, blocks["fault"], next_block)
+        fault_size.add_incoming(size, rb.block)
+        return address
+
+    cpus = lambda bb: bb.lshr(kind_word, _c64(8))                   # noqa: E731
+    # arrays: index < max_entries -> base + element * stride
+    ab = ir.IRBuilder(blocks["array"])
+    key_host = readable(ab, _c64(4), blocks["array_key"])
+    kb = ir.IRBuilder(blocks["array_key"])
+    index = kb.zext(kb.load(kb.inttoptr(key_host, I32.as_pointer()), align=1), I64)
+    percpu = kb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_ARRAY))
+    element = kb.select(percpu, kb.add(kb.mul(index, cpus(kb)), rt_word(kb, L.RT_CPU)), index)
+    value = kb.add(word(kb, 3), kb.mul(element, word(kb, 2)))
+    kb.store(kb.select(kb.icmp_unsigned("<", index, word(kb, 1)), value, _c64(0)), out)
+    kb.ret(_c64(LOOKUP_DONE))
+    # hash maps: the key index gives slot + 1 (0 or HASH_ABSENT | position: absent)
+    hb = ir.IRBuilder(blocks["hashed"])
+    key_size = word(hb, 4)
+    key_host = readable(hb, key_size, blocks["hash_key"])
+    fb = ir.IRBuilder(blocks["hash_key"])
+    found = fb.call(gen.hash_find_fn(), [key_host, key_size, word(fb, 5), word(fb, 6),
+                                         word(fb, 7)])
+    found = fb.select(fb.icmp_unsigned(">=", found, _c64(HASH_ABSENT)), _c64(0), found)
+    is_lru = fb.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH))
+    fb.cbranch(fb.and_(is_lru, fb.icmp_unsigned("!=", found, _c64(0))), blocks["lru_log"],
+               blocks["hash_value"])
+    lb = ir.IRBuilder(blocks["lru_log"])            # LRU hits are logged; a full log: Python
+    log = lb.inttoptr(word(lb, 8), I32.as_pointer())
+    count = lb.load(log)
+    lb.cbranch(lb.icmp_unsigned("<", count, lb.load(lb.gep(log, [_c64(1)]))),
+               blocks["lru_append"], blocks["slow"])
+    pb2 = ir.IRBuilder(blocks["lru_append"])
+    pb2.store(pb2.trunc(pb2.sub(found, _c64(1)), I32),
+              pb2.gep(log, [pb2.add(pb2.zext(count, I64), _c64(2))]))
+    pb2.store(pb2.add(count, ir.Constant(I32, 1)), log)
+    pb2.branch(blocks["hash_value"])
+    vb = ir.IRBuilder(blocks["hash_value"])
+    percpu = vb.or_(vb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH)),
+                    vb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_LRU_PERCPU_HASH)))
+    slot1 = vb.sub(found, _c64(1))
+    element = vb.select(percpu, vb.add(vb.mul(slot1, cpus(vb)), rt_word(vb, L.RT_CPU)), slot1)
+    value = vb.add(word(vb, 3), vb.mul(element, word(vb, 2)))
+    vb.store(vb.select(vb.icmp_unsigned("==", found, _c64(0)), _c64(0), value), out)
+    vb.ret(_c64(LOOKUP_DONE))
+    return fn
+
+
+def emit_lookup(gen: "_Gen", done: ir.Block) -> None:
+    """Call site: r0 from map_lookup, a fault leaves with ST_FAULT at this pc, LOOKUP_SLOW goes
+    on in ``gen.b`` (the Python helper call the caller emits next)."""
+    b = gen.b
+    status = b.call(lookup_fn(gen), [gen.rt, gen.reg(1), gen.reg(2), gen.tmp])
+    ok, other, fault, slow = (gen.new_block(n) for n in ("lookup_ok", "lookup_other",
+                                                          "lookup_fault", "python_lookup"))
+    b.cbranch(b.icmp_unsigned("==", status, _c64(LOOKUP_DONE)), ok,
+              other).set_weights([1 << 20, 1])
+    okb = ir.IRBuilder(ok)
+    okb.store(okb.load(gen.tmp), gen.R[0])
+    okb.branch(done)
+    ob = ir.IRBuilder(other)
+    ob.cbranch(ob.icmp_unsigned("==", status, _c64(LOOKUP_FAULT)), fault, slow)
+    gen._leave(ir.IRBuilder(fault), L.ST_FAULT, gen.pc)
+    gen.b = ir.IRBuilder(slow)
+
+
+__all__ = ["emit_lookup", "lookup_fn"]
