@@ -109,23 +109,14 @@ def test_c_programs_in_jit_match_the_kernel(spec) -> None:
 def test_for_each_on_per_cpu_maps_passes_the_running_cpus_value_like_the_kernel(spec) -> None:
     """Pinned to CPU 1: the kernel's callbacks see (and change) CPU 1's copies of a per-CPU
     array; the interpreter and the JIT run with cpu=1 and must do the same."""
-    import contextlib
     from pybpf.kernel.cpus import possible_cpus
+    from vm_support import on_cpu
     if len(possible_cpus()) < 2 or 1 not in os.sched_getaffinity(0):
         pytest.skip("needs CPU 1")
 
-    @contextlib.contextmanager
-    def on_cpu1():
-        before = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {1})
-        try:
-            yield
-        finally:
-            os.sched_setaffinity(0, before)
-
     seen = {}
     for backend in ("kernel", "vm", "jit"):
-        with on_cpu1(), pybpf.Collection(spec, backend=backend) as coll:
+        with on_cpu(1), pybpf.Collection(spec, backend=backend) as coll:
             pcpu = coll.maps["pcpu"]
             cpus = len(pcpu[0])
             for i in range(pcpu.max_entries):

@@ -9,7 +9,6 @@ BPF_PROG_TEST_RUN result is the truth for retval, packet out and map contents.
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -20,6 +19,7 @@ from pybpf.errors import KernelError
 from pybpf.isa.instruction import Instruction
 from pybpf.isa.uapi import MapType, ProgramType
 from pybpf.obj.spec import MapSpec, ObjectSpec, ProgramSpec
+from vm_support import on_cpu0
 
 pytestmark = pytest.mark.kernel
 
@@ -209,14 +209,6 @@ def make_spec(insns: list[Instruction]) -> ObjectSpec:
     return ObjectSpec(path="<generated>", programs={"gen": prog}, maps={"m": m}, license="GPL")
 
 
-@contextmanager
-def on_cpu0():
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def run(spec: ObjectSpec, backend: str, packet: bytes, seed_values: list[bytes]):

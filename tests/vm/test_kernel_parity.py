@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import struct
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 import pybpf
+from vm_support import on_cpu0
 
 pytestmark = pytest.mark.kernel
 
@@ -28,15 +28,6 @@ def snapshot(coll) -> dict[str, list]:
     return {name: sorted(m.items(), key=repr) for name, m in coll.maps.items() if name not in UNORDERED}
 
 
-@contextmanager
-def on_cpu0():
-    """Pin this process to CPU 0 so the kernel's test runs use the per-CPU slot the VM uses."""
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {0})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def run_all(spec, backend: str, packets: dict[str, bytes], programs: list[str]):

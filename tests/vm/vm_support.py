@@ -1,6 +1,26 @@
 """Small helpers shared by the VM tests (frame building); importable because pytest puts tests/vm on sys.path."""
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def on_cpu(cpu: int) -> Iterator[None]:
+    """Pin this process to ``cpu`` so the kernel's test runs use that CPU's per-CPU slots (the VM
+    is told the same CPU)."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def on_cpu0():
+    return on_cpu(0)
+
 
 def ether(payload) -> bytes:
     """An Ethernet frame with fixed local MACs (no ARP/route lookups by scapy)."""
