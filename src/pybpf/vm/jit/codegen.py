@@ -207,6 +207,8 @@ class _Gen:
             rb.store(rb.load(self.R[i]), rb.gep(self.regs_io, [_c64(i)]))
         rb.ret(self.status)
         self._leave(ir.IRBuilder(self.fault_block), L.ST_FAULT, None)
+        self.fault_exit = fn.append_basic_block("fault_exit")
+        self._leave(ir.IRBuilder(self.fault_exit), L.ST_FAULT, None)
         # entry dispatch
         sw = b.switch(self.entry_pc, self.fell_off)
         for e in sorted(entries):
@@ -235,6 +237,18 @@ class _Gen:
         tops = b.inttoptr(self.rt_load(b, L.RT_STACK_HOST), P64)
         depth = self.rt_load(b, L.RT_DEPTH)
         b.store(b.load(b.gep(tops, [depth])), self.fp_host)
+
+    def site_fault(self, addr: ir.Value, info: ir.Value) -> ir.Block:
+        """A cold block of this access site that records the fault (address, size/write, pc)
+        and leaves. Per site rather than one shared block with phis: a phi would keep every
+        site's address alive in a stack slot on the hot path."""
+        block = self.new_block("fault_at")
+        fb = ir.IRBuilder(block)
+        self.rt_store(fb, L.RT_FAULT_ADDR, addr)
+        self.rt_store(fb, L.RT_FAULT_INFO, info)
+        self.rt_store(fb, L.RT_PC, _c64(self.pc))
+        fb.branch(self.fault_exit)
+        return block
 
     def _fault_from(self, block: ir.Block, addr: ir.Value, info: ir.Value) -> None:
         self.fault_addr.add_incoming(addr, block)
@@ -272,8 +286,8 @@ class _Gen:
         in_table = b.icmp_unsigned("<", slot, table_len)
         check = self.new_block("check")
         info = _c64(size | (L.FAULT_WRITE if write else 0))
-        b.cbranch(in_table, check, self.fault_block).set_weights([LIKELY, 1])
-        self._fault_from(b.block, addr, info)
+        fault = self.site_fault(addr, info)
+        b.cbranch(in_table, check, fault).set_weights([LIKELY, 1])
         b = self.b = ir.IRBuilder(check)
         table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
         row = b.mul(slot, _c64(L.ROW_WORDS))
@@ -287,8 +301,7 @@ class _Gen:
             badness = b.or_(badness, b.icmp_unsigned("==", b.and_(flags, _c64(L.FLAG_WRITABLE)),
                                                      _c64(0)))
         ok = self.new_block("inbounds")
-        b.cbranch(badness, self.fault_block, ok).set_weights([1, LIKELY])
-        self._fault_from(b.block, addr, info)
+        b.cbranch(badness, fault, ok).set_weights([1, LIKELY])
         self.b = ir.IRBuilder(ok)
         hooked = None
         if hook_value:
@@ -821,9 +834,9 @@ class _Gen:
         slot = b.lshr(addr, _c64(32))
         offset = b.and_(addr, _c64(M32))
         check, ok = self.new_block("dcheck"), self.new_block("dinbounds")
+        fault = self.site_fault(addr, size)
         b.cbranch(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)), check,
-                  self.fault_block).set_weights([LIKELY, 1])
-        self._fault_from(b.block, addr, size)
+                  fault).set_weights([LIKELY, 1])
         b = ir.IRBuilder(check)
         table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
         row = b.mul(slot, _c64(L.ROW_WORDS))
@@ -831,8 +844,7 @@ class _Gen:
         lo = b.load(b.gep(table, [b.add(row, _c64(1))]))
         hi = b.load(b.gep(table, [b.add(row, _c64(2))]))
         bad = b.or_(b.icmp_unsigned("<", offset, lo), b.icmp_unsigned(">", b.add(offset, size), hi))
-        b.cbranch(bad, self.fault_block, ok).set_weights([1, LIKELY])
-        self._fault_from(b.block, addr, size)
+        b.cbranch(bad, fault, ok).set_weights([1, LIKELY])
         self.b = ir.IRBuilder(ok)
         return self.b.add(host, offset)
 
