@@ -319,7 +319,7 @@ class _Gen:
         slot, offset, flags = hooked
         is_hooked = b.icmp_unsigned("!=", b.and_(flags, _c64(L.FLAG_HOOKED)), _c64(0))
         hook_blk, plain_blk, join = (self.new_block(n) for n in ("hook", "plain", "join"))
-        b.cbranch(is_hooked, hook_blk, plain_blk)
+        b.cbranch(is_hooked, hook_blk, plain_blk).set_weights([1, LIKELY])   # ctx fields only
         hb = ir.IRBuilder(hook_blk)
         found = hb.call(self.hook_fn, [self.rt, slot, offset, _c64(size), self.tmp])
         found_blk = self.new_block("hooked")
