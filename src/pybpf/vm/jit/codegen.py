@@ -96,14 +96,28 @@ class _Gen:
         self.lddw_count = n
 
     # --- small IR helpers ---------------------------------------------------------------------
+    def tbaa(self, kind: str) -> ir.MDValue:
+        """TBAA access tag: "vm" (program memory), "table" (region rows), "rt" (runtime block).
+        The three never overlap (program accesses are bounds-checked into VM regions, separate
+        buffers), so LLVM may keep region rows and rt words across program stores."""
+        tags = self.__dict__.setdefault("_tbaa", {})
+        if kind not in tags:
+            if "" not in tags:
+                tags[""] = self.module.add_metadata(["pybpf tbaa"])
+            node = self.module.add_metadata([kind, tags[""], ir.Constant(I64, 0)])
+            tags[kind] = self.module.add_metadata([node, node, ir.Constant(I64, 0)])
+        return tags[kind]
+
     def rt_ptr(self, b: ir.IRBuilder, index: int) -> ir.Value:
         return b.gep(self.rt, [_c64(index)])
 
     def rt_load(self, b: ir.IRBuilder, index: int) -> ir.Value:
-        return b.load(self.rt_ptr(b, index))
+        value = b.load(self.rt_ptr(b, index))
+        value.set_metadata("tbaa", self.tbaa("rt"))
+        return value
 
     def rt_store(self, b: ir.IRBuilder, index: int, value: ir.Value) -> None:
-        b.store(value, self.rt_ptr(b, index))
+        b.store(value, self.rt_ptr(b, index)).set_metadata("tbaa", self.tbaa("rt"))
 
     def reg(self, r: int) -> ir.Value:
         return self.b.load(self.R[r])
@@ -291,10 +305,9 @@ class _Gen:
         b = self.b = ir.IRBuilder(check)
         table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
         row = b.mul(slot, _c64(L.ROW_WORDS))
-        host = b.load(b.gep(table, [row]))
-        lo = b.load(b.gep(table, [b.add(row, _c64(1))]))
-        hi = b.load(b.gep(table, [b.add(row, _c64(2))]))
-        flags = b.load(b.gep(table, [b.add(row, _c64(3))]))
+        host, lo, hi, flags = (b.load(b.gep(table, [b.add(row, _c64(i))])) for i in range(4))
+        for word in (host, lo, hi, flags):
+            word.set_metadata("tbaa", self.tbaa("table"))
         badness = b.or_(b.icmp_unsigned("<", offset, lo),
                         b.icmp_unsigned(">", b.add(offset, _c64(size)), hi))
         if write:
@@ -315,6 +328,7 @@ class _Gen:
         ty = _INT[size]
         if hooked is None:
             v = b.load(b.inttoptr(hostaddr, ty.as_pointer()), align=1)
+            v.set_metadata("tbaa", self.tbaa("vm"))
             return v if size == 8 else b.zext(v, I64)
         slot, offset, flags = hooked
         is_hooked = b.icmp_unsigned("!=", b.and_(flags, _c64(L.FLAG_HOOKED)), _c64(0))
@@ -329,6 +343,7 @@ class _Gen:
         fb.branch(join)
         pb = ir.IRBuilder(plain_blk)
         v = pb.load(pb.inttoptr(hostaddr, ty.as_pointer()), align=1)
+        v.set_metadata("tbaa", self.tbaa("vm"))
         v = v if size == 8 else pb.zext(v, I64)
         pb.branch(join)
         self.b = ir.IRBuilder(join)
@@ -341,7 +356,8 @@ class _Gen:
         hostaddr, _ = self.address(base_reg, off, size, True)
         b = self.b
         v = value if size == 8 else b.trunc(value, _INT[size])
-        b.store(v, b.inttoptr(hostaddr, _INT[size].as_pointer()), align=1)
+        b.store(v, b.inttoptr(hostaddr, _INT[size].as_pointer()), align=1).set_metadata(
+            "tbaa", self.tbaa("vm"))
 
     # --- instructions ---------------------------------------------------------------------------
     def emit(self, insn: Instruction, pc: int) -> None:
