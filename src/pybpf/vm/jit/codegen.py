@@ -38,6 +38,7 @@ HASH_ABSENT = 1 << 63                # hash_find: key absent, low bits = insert 
 MAX_LOOPS = 1 << 23                    # bpf_loop's limit (BPF_MAX_LOOPS)
 _INT = {1: I8, 2: I16, 4: I32, 8: I64}
 _CB_TYPE = ir.FunctionType(I64, [I64])
+_HOOK_RESULT = ir.LiteralStructType([I1, I64])       # hook_lookup: (found, value)
 
 _CMP_UNSIGNED = {JumpOp.JEQ: "==", JumpOp.JNE: "!=", JumpOp.JGT: ">", JumpOp.JGE: ">=",
                  JumpOp.JLT: "<", JumpOp.JLE: "<="}
@@ -126,12 +127,17 @@ class _Gen:
         self.b.store(v, self.R[r])
 
     def _hook_lookup_fn(self) -> ir.Function:
-        """i1 hook(u64 *rt, u64 slot, u64 off, u64 size, u64 *out): a rewritten ctx field's value."""
-        fn = ir.Function(self.module, ir.FunctionType(I1, [P64, I64, I64, I64, P64]), name="hook_lookup")
+        """{i1 found, u64 value} hook(u64 *rt, u64 slot, u64 off, u64 size): a rewritten ctx
+        field's value. It only reads memory (declared so), so row and value loads the program
+        made before a ctx load stay valid after it."""
+        fn = ir.Function(self.module, ir.FunctionType(_HOOK_RESULT, [P64, I64, I64, I64]),
+                         name="hook_lookup")
         fn.linkage = "internal"
         fn.attributes.add("noinline")
         fn.attributes.add("cold")
-        rt, slot, off, size, out = fn.args
+        fn.attributes.add("readonly")
+        fn.attributes.add("nounwind")
+        rt, slot, off, size = fn.args
         entry, head, body, found, next_, miss = (fn.append_basic_block(n) for n in
                                                  ("entry", "head", "body", "found", "next", "miss"))
         b = ir.IRBuilder(entry)
@@ -149,14 +155,14 @@ class _Gen:
                            b.icmp_unsigned("==", b.load(b.gep(hooks, [b.add(row, _c64(2))])), size)))
         b.cbranch(eq, found, next_)
         b = ir.IRBuilder(found)
-        b.store(b.load(b.gep(hooks, [b.add(row, _c64(3))])), out)
-        b.ret(ir.Constant(I1, 1))
+        value = b.load(b.gep(hooks, [b.add(row, _c64(3))]))
+        b.ret(b.insert_value(ir.Constant(_HOOK_RESULT, [ir.Constant(I1, 1), _c64(0)]), value, 1))
         b = ir.IRBuilder(next_)
         nxt = b.add(i, _c64(1))
         i.add_incoming(nxt, next_)
         b.branch(head)
         b = ir.IRBuilder(miss)
-        b.ret(ir.Constant(I1, 0))
+        b.ret(ir.Constant(_HOOK_RESULT, [ir.Constant(I1, 0), _c64(0)]))
         return fn
 
     # --- function skeleton ---------------------------------------------------------------------
@@ -335,11 +341,12 @@ class _Gen:
         hook_blk, plain_blk, join = (self.new_block(n) for n in ("hook", "plain", "join"))
         b.cbranch(is_hooked, hook_blk, plain_blk).set_weights([1, LIKELY])   # ctx fields only
         hb = ir.IRBuilder(hook_blk)
-        found = hb.call(self.hook_fn, [self.rt, slot, offset, _c64(size), self.tmp])
+        result = hb.call(self.hook_fn, [self.rt, slot, offset, _c64(size)])
+        found = hb.extract_value(result, 0)
         found_blk = self.new_block("hooked")
         hb.cbranch(found, found_blk, plain_blk)
         fb = ir.IRBuilder(found_blk)
-        hv = fb.load(self.tmp)
+        hv = fb.extract_value(result, 1)
         fb.branch(join)
         pb = ir.IRBuilder(plain_blk)
         v = pb.load(pb.inttoptr(hostaddr, ty.as_pointer()), align=1)
