@@ -22,13 +22,39 @@ def _report(label: str, kernel_ok: int, both_ok: int, kernel_bad: int, caught: i
             f"kernel rejected {kernel_bad}, pybpf rejected {caught} of them")
 
 
+class Tally:
+    """Kernel verdicts against pybpf's: counts, the programs pybpf wrongly accepted (``missed``)
+    and those it wrongly rejected."""
+
+    def __init__(self) -> None:
+        self.kernel_ok = self.both_ok = self.kernel_bad = self.caught = 0
+        self.missed: list[str] = []
+        self.wrongly_rejected: list[str] = []
+
+    def record(self, kernel_accepted: bool, ours: object, describe: str) -> None:
+        accepted = bool(ours.accepted)                               # type: ignore[attr-defined]
+        if kernel_accepted:
+            self.kernel_ok += 1
+            self.both_ok += accepted
+            if not accepted:
+                error = getattr(ours, "error", None)
+                self.wrongly_rejected.append(
+                    f"{error.headline() if error is not None else 'rejected'}\n{describe}")
+        else:
+            self.kernel_bad += 1
+            self.caught += not accepted
+            if accepted:
+                self.missed.append(describe)
+
+    def report(self, label: str) -> str:
+        return _report(label, self.kernel_ok, self.both_ok, self.kernel_bad, self.caught)
+
+
 @pytest.mark.kernel
 @pytest.mark.parametrize("strategy", ["gadgets", "pointers", "calls", "scalars"])
 def test_generated_programs_agree_with_the_kernel(strategy):
     from kernel_oracle import load
-    seen: dict[str, int] = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
-    missed: list[str] = []
-    wrongly_rejected: list[str] = []
+    tally = Tally()
 
     @settings(max_examples=GENERATED_EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
@@ -38,22 +64,14 @@ def test_generated_programs_agree_with_the_kernel(strategy):
         insns = prog(text)
         kernel = load(insns, 6, MAPS)
         ours = verify(insns, prog_type=6, maps=MAPS, raise_on_reject=False, insn_limit=100_000)
-        if kernel.accepted:
-            seen["kernel_ok"] += 1
-            seen["both_ok"] += ours.accepted
-            if not ours.accepted:
-                wrongly_rejected.append(f"{ours.error.headline()}\n{text}")
-        else:
-            seen["kernel_bad"] += 1
-            seen["caught"] += not ours.accepted
-            if ours.accepted:
-                missed.append(f"kernel: {kernel.message}\n{text}")
+        tally.record(kernel.accepted, ours, text if kernel.accepted
+                     else f"kernel: {kernel.message}\n{text}")
 
     check()
-    print("\n" + _report(f"generated XDP programs ({strategy})", seen["kernel_ok"], seen["both_ok"],
-                         seen["kernel_bad"], seen["caught"]))
-    assert not missed, "pybpf accepted programs the kernel rejects:\n" + "\n\n".join(missed[:3])
-    assert seen["both_ok"] >= 0.95 * seen["kernel_ok"], "\n\n".join(wrongly_rejected[:3])
+    print("\n" + tally.report(f"generated XDP programs ({strategy})"))
+    assert not tally.missed, ("pybpf accepted programs the kernel rejects:\n"
+                              + "\n\n".join(tally.missed[:3]))
+    assert tally.both_ok >= 0.95 * tally.kernel_ok, "\n\n".join(tally.wrongly_rejected[:3])
 
 
 @pytest.mark.kernel
@@ -85,8 +103,7 @@ def test_context_accesses_agree_with_the_kernel():
     from hypothesis import strategies as st
     from kernel_oracle import load
     sizes = {1: "b", 2: "h", 4: "w", 8: "dw"}
-    seen = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
-    missed: list[str] = []
+    tally = Tally()
 
     @settings(max_examples=300, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
@@ -98,20 +115,12 @@ def test_context_accesses_agree_with_the_kernel():
                 else f"ldx{sizes[size]} %r0, [%r1{off:+d}]\nmov %r0, 0\nexit")
         kernel = load(prog(text), prog_type, MAPS)
         ours = verify(prog(text), prog_type=prog_type, raise_on_reject=False)
-        if kernel.accepted:
-            seen["kernel_ok"] += 1
-            seen["both_ok"] += ours.accepted
-        else:
-            seen["kernel_bad"] += 1
-            seen["caught"] += not ours.accepted
-            if ours.accepted:
-                missed.append(f"type {prog_type}: {text!r}: {kernel.message}")
+        tally.record(kernel.accepted, ours, f"type {prog_type}: {text!r}: {kernel.message}")
 
     check()
-    print("\n" + _report("context accesses", seen["kernel_ok"], seen["both_ok"],
-                         seen["kernel_bad"], seen["caught"]))
-    assert not missed, "\n".join(missed[:5])
-    assert seen["both_ok"] >= 0.9 * seen["kernel_ok"]
+    print("\n" + tally.report("context accesses"))
+    assert not tally.missed, "\n".join(tally.missed[:5])
+    assert tally.both_ok >= 0.9 * tally.kernel_ok
 
 
 @pytest.mark.kernel
@@ -120,8 +129,7 @@ def test_random_instruction_streams_agree_with_the_kernel():
     from kernel_oracle import load
     from pybpf.isa import Instruction
     from test_robustness import instruction
-    seen = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
-    missed: list[str] = []
+    tally = Tally()
 
     @settings(max_examples=300, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
@@ -131,20 +139,12 @@ def test_random_instruction_streams_agree_with_the_kernel():
         kernel = load(insns, prog_type, MAPS)
         ours = verify(insns, prog_type=prog_type, maps=MAPS, raise_on_reject=False,
                       insn_limit=5000)
-        if kernel.accepted:
-            seen["kernel_ok"] += 1
-            seen["both_ok"] += ours.accepted
-        else:
-            seen["kernel_bad"] += 1
-            seen["caught"] += not ours.accepted
-            if ours.accepted:
-                missed.append(f"type {prog_type}: {kernel.message}: {insns}")
+        tally.record(kernel.accepted, ours, f"type {prog_type}: {kernel.message}: {insns}")
 
     check()
-    print("\n" + _report("random instruction streams", seen["kernel_ok"], seen["both_ok"],
-                         seen["kernel_bad"], seen["caught"]))
-    assert not missed, "\n".join(missed[:3])
-    assert seen["both_ok"] >= 0.95 * seen["kernel_ok"]
+    print("\n" + tally.report("random instruction streams"))
+    assert not tally.missed, "\n".join(tally.missed[:3])
+    assert tally.both_ok >= 0.95 * tally.kernel_ok
 
 
 @pytest.mark.kernel
@@ -172,8 +172,7 @@ def test_tp_btf_pointer_arguments_are_typed_like_the_kernel(compile_bpf):
 def test_helper_calls_agree_with_the_kernel():
     from kernel_oracle import load
     from program_gen import helper_programs
-    seen = {"kernel_ok": 0, "both_ok": 0, "kernel_bad": 0, "caught": 0}
-    missed: list[str] = []
+    tally = Tally()
 
     @settings(max_examples=200, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
@@ -183,17 +182,9 @@ def test_helper_calls_agree_with_the_kernel():
         insns = prog(text)
         kernel = load(insns, prog_type, MAPS)
         ours = verify(insns, prog_type=prog_type, maps=MAPS, raise_on_reject=False)
-        if kernel.accepted:
-            seen["kernel_ok"] += 1
-            seen["both_ok"] += ours.accepted
-        else:
-            seen["kernel_bad"] += 1
-            seen["caught"] += not ours.accepted
-            if ours.accepted:
-                missed.append(f"type {prog_type}: {kernel.message}\n{text}")
+        tally.record(kernel.accepted, ours, f"type {prog_type}: {kernel.message}\n{text}")
 
     check()
-    print("\n" + _report("helper calls", seen["kernel_ok"], seen["both_ok"], seen["kernel_bad"],
-                         seen["caught"]))
-    assert not missed, "\n\n".join(missed[:3])
-    assert seen["both_ok"] >= 0.95 * seen["kernel_ok"]
+    print("\n" + tally.report("helper calls"))
+    assert not tally.missed, "\n\n".join(tally.missed[:3])
+    assert tally.both_ok >= 0.95 * tally.kernel_ok
