@@ -18,6 +18,7 @@ from ..obj.mapapi import Codec
 from ..obj.runtime import RingReader
 from . import perf
 from . import syscall as sc
+from .ringbuf import unmap
 from .cpus import online_cpus
 
 PERF_RECORD_LOST = 2
@@ -80,10 +81,7 @@ class _CPURing:
         return self.mm[base + off: base + size] + self.mm[base: base + length - first]
 
     def close(self) -> None:
-        try:
-            self.mm.close()
-        except (BufferError, ValueError):
-            pass
+        unmap(self.mm)
         self.fd.close()
 
 

@@ -25,6 +25,32 @@ _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 
 
+def map_ring_pages(fd: int, size: int, *, writer: bool) -> tuple[_mmap.mmap, _mmap.mmap]:
+    """(consumer page, producer page + data area mapped twice) of a ring buffer map of ``size``
+    bytes. Each side maps its own position writable: a reader the consumer page, a user ring
+    buffer writer the producer pages. Raises OSError with nothing left mapped."""
+    rw = _mmap.PROT_READ | _mmap.PROT_WRITE
+    consumer = _mmap.mmap(fd, PAGE_SIZE, _mmap.MAP_SHARED, _mmap.PROT_READ if writer else rw,
+                          offset=0)
+    try:
+        producer = _mmap.mmap(fd, PAGE_SIZE + 2 * size, _mmap.MAP_SHARED,
+                              rw if writer else _mmap.PROT_READ, offset=PAGE_SIZE)
+    except OSError:
+        consumer.close()
+        raise
+    return consumer, producer
+
+
+def unmap(*maps: _mmap.mmap | None) -> None:
+    """Close mappings, skipping None and ones still exported (a live memoryview keeps them)."""
+    for m in maps:
+        if m is not None:
+            try:
+                m.close()
+            except (BufferError, ValueError):
+                pass
+
+
 def _timeout_ms(timeout: float | None) -> int:
     if timeout is None:
         return -1
@@ -50,10 +76,7 @@ class RingBufReader(RingReader):
         self._producer: _mmap.mmap | None = None
         self._epoll: select.epoll | None = None
         try:
-            self._consumer = _mmap.mmap(fd, PAGE_SIZE, _mmap.MAP_SHARED,
-                                        _mmap.PROT_READ | _mmap.PROT_WRITE, offset=0)
-            self._producer = _mmap.mmap(fd, PAGE_SIZE + 2 * self.size, _mmap.MAP_SHARED,
-                                        _mmap.PROT_READ, offset=PAGE_SIZE)
+            self._consumer, self._producer = map_ring_pages(fd, self.size, writer=False)
             self._epoll = select.epoll()
             self._epoll.register(fd, select.EPOLLIN)
         except OSError as exc:
@@ -232,14 +255,8 @@ class RingBufReader(RingReader):
             self._epoll.close()
             self._epoll = None
         self._data = memoryview(b"")
-        for name in ("_producer", "_consumer"):
-            m = getattr(self, name)
-            if m is not None:
-                try:
-                    m.close()
-                except (BufferError, ValueError):
-                    pass
-                setattr(self, name, None)
+        unmap(self._producer, self._consumer)
+        self._producer = self._consumer = None
 
     @classmethod
     def multi(cls, readers: Iterable["RingBufReader"]) -> "RingPollGroup":

@@ -14,8 +14,8 @@ from typing import Any
 from ..errors import KernelError
 from ..isa.uapi import MapType
 from ..obj.mapapi import Codec
+from .ringbuf import PAGE_SIZE, map_ring_pages, unmap
 
-PAGE_SIZE = _mmap.PAGESIZE
 HDR_SZ = 8
 _U64 = struct.Struct("<Q")
 _HDR = struct.Struct("<II")         # len (busy/discard bits clear: committed), pg_off (unused)
@@ -39,12 +39,8 @@ class UserRingBufWriter:
         self._consumer: _mmap.mmap | None = None
         self._producer: _mmap.mmap | None = None
         try:
-            self._consumer = _mmap.mmap(ring.fd, PAGE_SIZE, _mmap.MAP_SHARED, _mmap.PROT_READ,
-                                        offset=0)
-            self._producer = _mmap.mmap(ring.fd, PAGE_SIZE + 2 * self.size, _mmap.MAP_SHARED,
-                                        _mmap.PROT_READ | _mmap.PROT_WRITE, offset=PAGE_SIZE)
+            self._consumer, self._producer = map_ring_pages(ring.fd, self.size, writer=True)
         except OSError as exc:
-            self.close()
             raise KernelError(f"cannot map user ring buffer {ring.name!r}", errno=exc.errno or 0,
                               command="mmap") from None
         self.samples_written = 0
@@ -90,14 +86,8 @@ class UserRingBufWriter:
         self.write_many([sample])
 
     def close(self) -> None:
-        for name in ("_producer", "_consumer"):
-            m = getattr(self, name)
-            if m is not None:
-                try:
-                    m.close()
-                except (BufferError, ValueError):
-                    pass
-                setattr(self, name, None)
+        unmap(self._producer, self._consumer)
+        self._producer = self._consumer = None
 
     def __enter__(self) -> "UserRingBufWriter":
         return self
