@@ -16,6 +16,18 @@ from typing import Iterator
 C_DIR = Path(__file__).resolve().parent / "c"
 
 
+def configure_sample_lb(inst, vip: str, backends: int = 3) -> None:
+    """The benchmarks' balancer set-up on a deployed xdp_lb (any backend): next hop
+    02:00:00:00:00:aa, encapsulation sources 10.200.2.1 / fd00:200::2:1, one VIP with
+    ``backends`` equal-weight backends 10.200.3.11, .12, ..."""
+    lb = inst.lb
+    lb.set_config(nexthop_mac=bytes.fromhex("0200000000aa"), src_v4="10.200.2.1",
+                  src_v6="fd00:200::2:1")
+    lb.add_vip(vip)
+    for i in range(backends):
+        lb.add_backend(vip, f"10.200.3.{11 + i}")
+
+
 def build_c(name: str, out_dir: Path) -> Path:
     """gcc -O2 benchmarks/c/NAME.c -lbpf; raises SystemExit with the reason when it cannot."""
     if not shutil.which("gcc"):

@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import pybpf  # noqa: E402
 from pybpf.build import compile_bpf  # noqa: E402
+from _bench_common import configure_sample_lb  # noqa: E402
 
 
 def frame(payload) -> bytes:
@@ -82,12 +83,7 @@ def configured_lb_rows(samples: int, kernel: bool) -> list[tuple[str, dict[str, 
             except Exception as exc:  # noqa: BLE001 - report and go on without this column
                 print(f"(configured xdp_lb on {backend} skipped: {exc})", file=sys.stderr)
                 continue
-            lb = inst.lb
-            lb.set_config(nexthop_mac=bytes.fromhex("0200000000aa"), src_v4="10.200.2.1",
-                          src_v6="fd00:200::2:1")
-            lb.add_vip(vip)
-            for i in range(3):
-                lb.add_backend(vip, f"10.200.3.{11 + i}")
+            configure_sample_lb(inst, vip)
             inst.program.test_run(established)               # creates the flow entry
             programs[backend] = inst.program
         for i in range(samples):

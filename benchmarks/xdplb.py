@@ -23,6 +23,7 @@ from scapy.layers.l2 import Ether  # noqa: E402
 from scapy.packet import raw  # noqa: E402
 
 from pybpf.apps.lb import build_table, deploy  # noqa: E402
+from _bench_common import configure_sample_lb  # noqa: E402
 
 VIP = "10.200.9.1:80/tcp"
 
@@ -45,12 +46,7 @@ def vm_timings(rows_packets: list[tuple[str, bytes]], runs: int = 300) -> list[t
         print(f"(VM skipped: {exc})")
         return []
     with inst:
-        lb = inst.lb
-        lb.set_config(nexthop_mac=bytes.fromhex("0200000000aa"), src_v4="10.200.2.1",
-                      src_v6="fd00:200::2:1")
-        lb.add_vip(VIP)
-        for i in range(3):
-            lb.add_backend(VIP, f"10.200.3.{11 + i}")
+        configure_sample_lb(inst, VIP)
         inst.program.test_run(frame(40001, "A"))
         out = []
         for label, packet in rows_packets:
@@ -68,12 +64,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with deploy.load("kernel") as inst:
-        lb = inst.lb
-        lb.set_config(nexthop_mac=bytes.fromhex("0200000000aa"), src_v4="10.200.2.1",
-                      src_v6="fd00:200::2:1")
-        lb.add_vip(VIP)
-        for i in range(3):
-            lb.add_backend(VIP, f"10.200.3.{11 + i}")
+        configure_sample_lb(inst, VIP)
         syn, ack = frame(40000, "S"), frame(40001, "A")
         inst.program.test_run(ack)                         # establish the ACK's flow
         non_vip = raw(Ether() / IP(src="10.200.1.2", dst="10.200.8.8") / TCP(dport=80))
@@ -119,7 +110,7 @@ def main() -> int:
         writes = []
         for _ in range(5):
             started = time.perf_counter()
-            lb._write_table(0, [i % 3 for i in table])
+            inst.lb._write_table(0, [i % 3 for i in table])
             writes.append(time.perf_counter() - started)
         started = time.perf_counter()
         build_table(names[:3], 65537)
