@@ -798,6 +798,27 @@ class _Gen:
         memmove = self.module.declare_intrinsic("llvm.memmove", [p8, p8, I64])
         b.call(memmove, [b.inttoptr(dst, p8), b.inttoptr(src, p8), n, ir.Constant(I1, 0)])
 
+    def call_callback(self, b: ir.IRBuilder, pc: ir.Value, depth: ir.Value, args: list[ir.Value],
+                      more: ir.Block, failed: ir.Block) -> None:
+        """Run this program's code at ``pc`` natively as a callback (bpf_loop, for_each): r1.. =
+        ``args``, r10 = the stack of frame ``depth``, other registers 0. Goes on in ``more`` (its
+        r0 in cb_regs[0]); any other status leaves through ``failed`` (a tail call there is
+        ST_TAIL_IN_SUBPROG)."""
+        regs = self.cb_regs
+        for k in range(11):
+            b.store(_c64(0), b.gep(regs, [_c64(k)]))
+        for k, value in enumerate(args, start=1):
+            b.store(value, b.gep(regs, [_c64(k)]))
+        tops = b.inttoptr(self.rt_load(b, L.RT_STACK_TOPS), P64)
+        b.store(b.load(b.gep(tops, [depth])), b.gep(regs, [_c64(10)]))
+        self.rt_store(b, L.RT_DEPTH, depth)
+        status = b.call(self.fn, [self.rt, regs, pc])
+        self.rt_store(b, L.RT_DEPTH, b.sub(depth, _c64(1)))
+        b.cbranch(b.icmp_unsigned("==", status, _c64(0)), more, failed)
+        fb = ir.IRBuilder(failed)
+        is_tail = fb.icmp_unsigned("==", status, _c64(L.ST_TAIL_CALL))
+        self._leave(fb, fb.select(is_tail, _c64(L.ST_TAIL_IN_SUBPROG), status), None)
+
     def native_loop(self, done: ir.Block) -> None:
         """bpf_loop(nr, callback, ctx, 0) with a callback in this program: the callback runs as a
         native call of this function at its entry (own frame and stack, depth checked); anything
@@ -825,21 +846,8 @@ class _Gen:
         finished = hb.icmp_unsigned(">=", i, nr)
         hb.store(nr, self.R[0])
         hb.cbranch(finished, done, body)
-        bb = ir.IRBuilder(body)
+        self.call_callback(ir.IRBuilder(body), pc, depth, [i, ctx], more, failed)
         regs = self.cb_regs
-        for k in range(11):
-            bb.store(_c64(0), bb.gep(regs, [_c64(k)]))
-        bb.store(i, bb.gep(regs, [_c64(1)]))
-        bb.store(ctx, bb.gep(regs, [_c64(2)]))
-        tops = bb.inttoptr(self.rt_load(bb, L.RT_STACK_TOPS), P64)
-        bb.store(bb.load(bb.gep(tops, [depth])), bb.gep(regs, [_c64(10)]))
-        self.rt_store(bb, L.RT_DEPTH, depth)
-        status = bb.call(self.fn, [self.rt, regs, pc])
-        self.rt_store(bb, L.RT_DEPTH, bb.sub(depth, _c64(1)))
-        bb.cbranch(bb.icmp_unsigned("==", status, _c64(0)), more, failed)
-        fb = ir.IRBuilder(failed)
-        is_tail = fb.icmp_unsigned("==", status, _c64(L.ST_TAIL_CALL))
-        self._leave(fb, fb.select(is_tail, _c64(L.ST_TAIL_IN_SUBPROG), status), None)
         mb = ir.IRBuilder(more)
         nxt = mb.add(i, _c64(1))
         i.add_incoming(nxt, more)

@@ -220,23 +220,10 @@ def emit_for_each(gen: "_Gen", done: ir.Block) -> None:
     value_slot = bb.phi(I64)
     value_slot.add_incoming(i, array_elem)
     value_slot.add_incoming(elem_slot, live)
+    value = bb.add(bb.add(base, bb.mul(value_slot, element_bytes)), cpu_bytes)   # this CPU's copy
+    # a failed callback leaves with the key row still open: run() closes it
+    gen.call_callback(bb, pc, depth, [handle, key_vm, value, ctx], more, failed)
     regs = gen.cb_regs
-    for k in range(11):
-        bb.store(_c64(0), bb.gep(regs, [_c64(k)]))
-    bb.store(handle, bb.gep(regs, [_c64(1)]))
-    bb.store(key_vm, bb.gep(regs, [_c64(2)]))
-    bb.store(bb.add(bb.add(base, bb.mul(value_slot, element_bytes)), cpu_bytes),
-             bb.gep(regs, [_c64(3)]))                # the running CPU's copy of the value
-    bb.store(ctx, bb.gep(regs, [_c64(4)]))
-    tops = bb.inttoptr(gen.rt_load(bb, L.RT_STACK_TOPS), P64)
-    bb.store(bb.load(bb.gep(tops, [depth])), bb.gep(regs, [_c64(10)]))
-    gen.rt_store(bb, L.RT_DEPTH, depth)
-    status = bb.call(gen.fn, [gen.rt, regs, pc])
-    gen.rt_store(bb, L.RT_DEPTH, bb.sub(depth, _c64(1)))
-    bb.cbranch(bb.icmp_unsigned("==", status, _c64(0)), more, failed)
-    fb = ir.IRBuilder(failed)                     # the key row stays open: run() closes it
-    is_tail = fb.icmp_unsigned("==", status, _c64(L.ST_TAIL_CALL))
-    gen._leave(fb, fb.select(is_tail, _c64(L.ST_TAIL_IN_SUBPROG), status), None)
     mb = ir.IRBuilder(more)
     counted = mb.add(count, _c64(1))
     i.add_incoming(nxt, more)
