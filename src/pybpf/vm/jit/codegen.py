@@ -631,20 +631,26 @@ class _Gen:
         ab.branch(done)
         self.b = ir.IRBuilder(slow)
 
-    def native_array_update(self, done: ir.Block) -> None:
-        """bpf_map_update_elem on (per-CPU) arrays in native code with the VM map's checks and
-        errnos (flags -> EINVAL, index -> E2BIG, NOEXIST -> EEXIST); other maps go to Python."""
-        b = self.b
-        handle = self.reg(1)
+    def map_row(self, b: ir.IRBuilder, handle: ir.Value, probe: ir.Block,
+                slow: ir.Block) -> Any:
+        """Branch from ``b`` to ``probe`` when ``handle`` is a map handle inside the table, else
+        to ``slow``; returns ``word(builder, i)``, a load of word i of the map's row (layout
+        MAP_ROW_WORDS), for blocks ``probe`` dominates."""
         slot = b.lshr(handle, _c64(32))
         ok = b.and_(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)),
                     b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
-        probe, array, slow = (self.new_block(n) for n in ("urow", "array_update", "python_update"))
         b.cbranch(ok, probe, slow).set_weights([LIKELY, 1])
         pb = ir.IRBuilder(probe)
         rows = pb.inttoptr(self.rt_load(pb, L.RT_MAP_ROWS), P64)
         row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
-        word = lambda bb, i: bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))   # noqa: E731
+        return lambda bb, i: bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))
+
+    def native_array_update(self, done: ir.Block) -> None:
+        """bpf_map_update_elem on (per-CPU) arrays in native code with the VM map's checks and
+        errnos (flags -> EINVAL, index -> E2BIG, NOEXIST -> EEXIST); other maps go to Python."""
+        probe, array, slow = (self.new_block(n) for n in ("urow", "array_update", "python_update"))
+        word = self.map_row(self.b, self.reg(1), probe, slow)
+        pb = ir.IRBuilder(probe)
         kind_word = word(pb, 0)
         kind = pb.and_(kind_word, _c64(0xFF))
         hashed = self.new_block("hash_update")

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 P64 = I64.as_pointer()
-M32 = 0xFFFFFFFF
 M64 = (1 << 64) - 1
 KEY_SIZE = 4                     # array keys
 _U64 = struct.Struct("<Q")
@@ -119,15 +118,9 @@ def emit_for_each(gen: "_Gen", done: ir.Block) -> None:
     eb.store(_c64(-22), gen.R[0])                                  # -EINVAL, before the map check
     eb.branch(done)
     # the map: a (per-CPU) array or an indexed hash map row
-    cb = ir.IRBuilder(check)
-    slot = cb.lshr(handle, _c64(32))
-    ok = cb.and_(cb.icmp_unsigned("<", slot, gen.rt_load(cb, L.RT_TABLE_LEN)),
-                 cb.icmp_unsigned("==", cb.and_(handle, _c64(M32)), _c64(0)))
-    cb.cbranch(ok, probe, slow)
+    row_word = gen.map_row(ir.IRBuilder(check), handle, probe, slow)
     pb = ir.IRBuilder(probe)
-    rows = pb.inttoptr(gen.rt_load(pb, L.RT_MAP_ROWS), P64)
-    row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
-    word = lambda i: pb.load(pb.gep(rows, [pb.add(row, _c64(i))]))      # noqa: E731
+    word = lambda i: row_word(pb, i)                                    # noqa: E731
     kind_word, entries, stride, base = word(0), word(1), word(2), word(3)
     kind = pb.and_(kind_word, _c64(0xFF))
     is_array = pb.or_(pb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_ARRAY)),

@@ -160,25 +160,15 @@ def _writable_dynamic(gen: "_Gen", addr: ir.Value, size: ir.Value) -> ir.Value:
 def _ring_row(gen: "_Gen", slow: ir.Block) -> tuple[ir.Value, ...]:
     """(kind, max_entries, value_size, ring words, data host address) of the queue or stack map
     in r1; anything else (or a ring holding short items, or value_size 0) -> slow."""
-    b = gen.b
-    handle = gen.reg(1)
-    slot = b.lshr(handle, _c64(32))
-    ok = b.and_(b.icmp_unsigned("<", slot, gen.rt_load(b, L.RT_TABLE_LEN)),
-                b.icmp_unsigned("==", b.and_(handle, _c64(M32)), _c64(0)))
     probe, ready, usable = (gen.new_block(n) for n in ("qrow", "qring", "qusable"))
-    b.cbranch(ok, probe, slow)
+    row_word = gen.map_row(gen.b, gen.reg(1), probe, slow)
     pb = ir.IRBuilder(probe)
-    rows = pb.inttoptr(gen.rt_load(pb, L.RT_MAP_ROWS), P64)
-    row = pb.mul(slot, _c64(L.MAP_ROW_WORDS))
-    word = lambda i: pb.load(pb.gep(rows, [pb.add(row, _c64(i))]))    # noqa: E731
-    kind = pb.and_(word(0), _c64(0xFF))
+    kind = pb.and_(row_word(pb, 0), _c64(0xFF))
     is_ring = pb.or_(pb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_QUEUE)),
                      pb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_STACK)))
     pb.cbranch(is_ring, ready, slow)
     rb = ir.IRBuilder(ready)
-    entries = rb.load(rb.gep(rows, [rb.add(row, _c64(1))]))
-    value_size = rb.load(rb.gep(rows, [rb.add(row, _c64(2))]))
-    ring_addr = rb.load(rb.gep(rows, [rb.add(row, _c64(3))]))
+    entries, value_size, ring_addr = (row_word(rb, i) for i in (1, 2, 3))
     ring = rb.inttoptr(ring_addr, P64)
     odd = rb.load(rb.gep(ring, [_c64(ODD)]))
     rb.cbranch(rb.and_(rb.icmp_unsigned("==", odd, _c64(0)),
