@@ -199,12 +199,6 @@ class _Gen:
         self.blocks = {s: fn.append_basic_block(f"pc{s}") for s in sorted(starts) if s in self.slots}
         self.fell_off = fn.append_basic_block("fell_off")
         self.ret_block = fn.append_basic_block("ret")
-        self.fault_block = fn.append_basic_block("fault")
-        fb = ir.IRBuilder(self.fault_block)
-        self.fault_addr, self.fault_info, self.fault_pc = fb.phi(I64), fb.phi(I64), fb.phi(I64)
-        self.rt_store(fb, L.RT_FAULT_ADDR, self.fault_addr)
-        self.rt_store(fb, L.RT_FAULT_INFO, self.fault_info)
-        self.rt_store(fb, L.RT_PC, self.fault_pc)
         b = self.b = ir.IRBuilder(entry)
         self.R = [b.alloca(I64, name=f"r{i}") for i in range(11)]
         self.frames = b.alloca(I64, size=MAX_FRAMES * FRAME_WORDS, name="frames")
@@ -226,7 +220,6 @@ class _Gen:
         for i in range(11):
             rb.store(rb.load(self.R[i]), rb.gep(self.regs_io, [_c64(i)]))
         rb.ret(self.status)
-        self._leave(ir.IRBuilder(self.fault_block), L.ST_FAULT, None)
         self.fault_exit = fn.append_basic_block("fault_exit")
         self._leave(ir.IRBuilder(self.fault_exit), L.ST_FAULT, None)
         # entry dispatch
@@ -269,11 +262,6 @@ class _Gen:
         self.rt_store(fb, L.RT_PC, _c64(self.pc))
         fb.branch(self.fault_exit)
         return block
-
-    def _fault_from(self, block: ir.Block, addr: ir.Value, info: ir.Value) -> None:
-        self.fault_addr.add_incoming(addr, block)
-        self.fault_info.add_incoming(info, block)
-        self.fault_pc.add_incoming(_c64(self.pc), block)
 
     def _leave(self, b: ir.IRBuilder, status: int | ir.Value, pc: int | None) -> None:
         if pc is not None:
@@ -865,13 +853,14 @@ class _Gen:
         sb.branch(done)
         self.b = ir.IRBuilder(slow)
 
-    def address_dynamic(self, addr: ir.Value, size: ir.Value) -> ir.Value:
-        """Host address of ``size`` (run-time value) readable bytes at VM address ``addr``."""
+    def address_dynamic(self, addr: ir.Value, size: ir.Value, *, write: bool = False) -> ir.Value:
+        """Host address of ``size`` (run-time value) readable (or writable) bytes at VM address
+        ``addr``, else a fault as Memory.read/write reports it."""
         b = self.b
         slot = b.lshr(addr, _c64(32))
         offset = b.and_(addr, _c64(M32))
         check, ok = self.new_block("dcheck"), self.new_block("dinbounds")
-        fault = self.site_fault(addr, size)
+        fault = self.site_fault(addr, b.or_(size, _c64(L.FAULT_WRITE)) if write else size)
         b.cbranch(b.icmp_unsigned("<", slot, self.rt_load(b, L.RT_TABLE_LEN)), check,
                   fault).set_weights([LIKELY, 1])
         b = ir.IRBuilder(check)
@@ -881,6 +870,9 @@ class _Gen:
         lo = b.load(b.gep(table, [b.add(row, _c64(1))]))
         hi = b.load(b.gep(table, [b.add(row, _c64(2))]))
         bad = b.or_(b.icmp_unsigned("<", offset, lo), b.icmp_unsigned(">", b.add(offset, size), hi))
+        if write:
+            flags = b.load(b.gep(table, [b.add(row, _c64(3))]))
+            bad = b.or_(bad, b.icmp_unsigned("==", b.and_(flags, _c64(L.FLAG_WRITABLE)), _c64(0)))
         b.cbranch(bad, fault, ok).set_weights([1, LIKELY])
         self.b = ir.IRBuilder(ok)
         return self.b.add(host, offset)

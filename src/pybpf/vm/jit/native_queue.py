@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 I64 = ir.IntType(64)
 P64 = I64.as_pointer()
-M32 = 0xFFFFFFFF
 M64 = (1 << 64) - 1
 HEAD, COUNT, ODD = 0, 1, 2      # ring header words: oldest slot, items, items shorter than value_size
 HEADER_WORDS = 4
@@ -134,29 +133,6 @@ def map_row(vm_map: object, ring: NativeRing) -> list[int]:
     return [kind, ring.capacity, ring.value_size, ring.address]
 
 
-def _writable_dynamic(gen: "_Gen", addr: ir.Value, size: ir.Value) -> ir.Value:
-    """Host address of ``size`` (run-time) writable bytes at VM address ``addr``, else a write
-    fault (as Memory.write's check)."""
-    b = gen.b
-    slot = b.lshr(addr, _c64(32))
-    offset = b.and_(addr, _c64(M32))
-    info = b.or_(size, _c64(L.FAULT_WRITE))
-    check, ok = gen.new_block("wcheck"), gen.new_block("winbounds")
-    b.cbranch(b.icmp_unsigned("<", slot, gen.rt_load(b, L.RT_TABLE_LEN)), check, gen.fault_block)
-    gen._fault_from(b.block, addr, info)
-    b = ir.IRBuilder(check)
-    table = b.inttoptr(gen.rt_load(b, L.RT_TABLE), P64)
-    row = b.mul(slot, _c64(L.ROW_WORDS))
-    word = lambda i: b.load(b.gep(table, [b.add(row, _c64(i))]))     # noqa: E731
-    host, lo, hi, flags = word(0), word(1), word(2), word(3)
-    bad = b.or_(b.or_(b.icmp_unsigned("<", offset, lo), b.icmp_unsigned(">", b.add(offset, size), hi)),
-                b.icmp_unsigned("==", b.and_(flags, _c64(L.FLAG_WRITABLE)), _c64(0)))
-    b.cbranch(bad, gen.fault_block, ok)
-    gen._fault_from(b.block, addr, info)
-    gen.b = ir.IRBuilder(ok)
-    return gen.b.add(host, offset)
-
-
 def _ring_row(gen: "_Gen", slow: ir.Block) -> tuple[ir.Value, ...]:
     """(kind, max_entries, value_size, ring words, data host address) of the queue or stack map
     in r1; anything else (or a ring holding short items, or value_size 0) -> slow."""
@@ -226,7 +202,7 @@ def emit_pop(gen: "_Gen", done: ir.Block, delete: bool) -> None:
     if delete:                                                      # removed before the write
         tb.store(tb.select(is_stack, head, tb.urem(tb.add(head, _c64(1)), entries)), head_p)
         tb.store(tb.sub(count, _c64(1)), count_p)
-    dst = _writable_dynamic(gen, gen.reg(2), value_size)
+    dst = gen.address_dynamic(gen.reg(2), value_size, write=True)
     b = gen.b
     gen.copy(b, dst, b.add(data, b.mul(slot, value_size)), value_size)
     b.store(_c64(0), gen.R[0])
