@@ -21,13 +21,5 @@ def vm_object(compile_bpf):
 @pytest.fixture(scope="session")
 def packets() -> dict[str, bytes]:
     """A few frames addressed inside 10.200.0.0/16 (never sent anywhere: test_run input only)."""
-    from scapy.all import ICMP, IP, TCP, UDP, ARP
-    from vm_support import ether
-    return {
-        "udp echo": ether(IP(src="10.200.0.1", dst="10.200.0.2") / UDP(sport=1234, dport=7) / b"hello"),
-        "udp other": ether(IP(src="10.200.0.1", dst="10.200.0.2") / UDP(sport=5, dport=53) / b"q"),
-        "icmp": ether(IP(src="10.200.0.3", dst="10.200.0.2") / ICMP()),
-        "tcp": ether(IP(src="10.200.1.1", dst="10.200.0.3") / TCP(sport=40000, dport=80) / (b"x" * 20)),
-        "arp": ether(ARP(psrc="10.200.0.1", pdst="10.200.0.2")),
-        "bytes": bytes(range(1, 61)),
-    }
+    from vm_support import sample_frames
+    return sample_frames()

@@ -146,7 +146,7 @@ def test_repeat_runs_again_on_the_same_packet_like_the_kernel(vm_object, packets
     for backend in ("kernel", "vm"):
         with on_cpu0(), pybpf.Collection(spec, backend=backend) as coll:
             r = coll.programs["xdp_adjust"].test_run(packets["tcp"], repeat=3)
-            p = coll.programs["xdp_parse"].test_run(packets["udp other"], repeat=5)
+            p = coll.programs["xdp_parse"].test_run(packets["udp dns"], repeat=5)
             out[backend] = (r.retval, r.data_out, p.retval, snapshot(coll))
     assert out["vm"] == out["kernel"]
 

@@ -61,10 +61,10 @@ def test_rodata_constant_set_on_the_spec_changes_behaviour(vm_object, packets) -
 
 def test_socket_filter_sees_the_network_header_at_data(vm_object, packets) -> None:
     with Collection(vm_object("vm_skb")) as coll:
-        result = coll.programs["sock_len"].test_run(packets["udp other"])
+        result = coll.programs["sock_len"].test_run(packets["udp dns"])
         proto_and_len = coll.maps["seen"][3]
-    assert result.retval == len(packets["udp other"]) - 14
-    assert proto_and_len == (17 << 32) | (len(packets["udp other"]) - 14)
+    assert result.retval == len(packets["udp dns"]) - 14
+    assert proto_and_len == (17 << 32) | (len(packets["udp dns"]) - 14)
 
 
 def test_execve_tracepoint_reads_simulated_user_strings(vm_object) -> None:
