@@ -507,24 +507,38 @@ CGROUP_ATTACH_DEFAULTS = {
 }
 
 
-def attach_cgroup(program: Any, cgroup: str, attach_type: AttachType | int | None = None) -> Link:
-    """Attach a cgroup program (cgroup_skb, cgroup/sock, sock_addr, ...) via BPF_LINK_CREATE."""
+def _attach_type(program: Any, attach_type: AttachType | int | None,
+                 defaults: dict[ProgramType, AttachType], what: str) -> AttachType | int:
+    """The attach type given, else the program's expected one, else ``defaults`` by program
+    type; none of them: a BPFError asking for it (``what`` names the attachment)."""
     if attach_type is None:
         attach_type = program.expected_attach_type
+    if attach_type is None:                 # (0 is a real attach type: test for None only)
+        attach_type = defaults.get(program.type)
     if attach_type is None:
-        attach_type = CGROUP_ATTACH_DEFAULTS.get(program.type)
-    if attach_type is None:
-        raise BPFError(f"program {program.name!r}: give attach_type for a {program.type.name} "
-                       f"cgroup attachment")
+        raise BPFError(f"program {program.name!r}: give attach_type for a {what} attachment")
+    return attach_type
+
+
+def _link_to_path(program: Any, path: str, open_flags: int, kind: str, label: str,
+                  attach_type: AttachType | int) -> Link:
+    """BPF_LINK_CREATE ``program`` to the object a path opens (a cgroup directory, a netns)."""
     try:
-        cg = FD(os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), "cgroup")
+        target = FD(os.open(path, open_flags | os.O_RDONLY | os.O_CLOEXEC), kind)
     except OSError as exc:
-        raise KernelError(f"cannot open cgroup {cgroup}", errno=exc.errno or 0,
+        raise KernelError(f"cannot open {label} {path}", errno=exc.errno or 0,
                           command="open") from None
-    with cg:
-        fd = link_create(program, cg.number, attach_type,
-                         description=f"cgroup {cgroup} ({AttachType(attach_type).name})")
-    return FDLink(fd, f"cgroup {AttachType(attach_type).name.lower()} {cgroup}")
+    name = AttachType(attach_type).name
+    with target:
+        fd = link_create(program, target.number, attach_type, description=f"{kind} {path} ({name})")
+    return FDLink(fd, f"{kind} {name.lower()} {path}")
+
+
+def attach_cgroup(program: Any, cgroup: str, attach_type: AttachType | int | None = None) -> Link:
+    """Attach a cgroup program (cgroup_skb, cgroup/sock, sock_addr, ...) via BPF_LINK_CREATE."""
+    attach_type = _attach_type(program, attach_type, CGROUP_ATTACH_DEFAULTS,
+                               f"{program.type.name} cgroup")
+    return _link_to_path(program, cgroup, os.O_DIRECTORY, "cgroup", "cgroup", attach_type)
 
 
 def prog_attach(program: Any, target_fd: int, attach_type: AttachType | int, *, flags: int = 0,
@@ -545,10 +559,7 @@ SOCKMAP_ATTACH_DEFAULTS = {
 
 def attach_sockmap(program: Any, sockmap: Any, attach_type: AttachType | int | None = None) -> Link:
     """sk_skb / sk_msg programs on a SOCKMAP/SOCKHASH (legacy BPF_PROG_ATTACH to the map fd)."""
-    if attach_type is None:
-        attach_type = program.expected_attach_type or SOCKMAP_ATTACH_DEFAULTS.get(program.type)
-    if attach_type is None:
-        raise BPFError(f"program {program.name!r}: give attach_type for a sockmap attachment")
+    attach_type = _attach_type(program, attach_type, SOCKMAP_ATTACH_DEFAULTS, "sockmap")
     return prog_attach(program, sockmap.fd, attach_type,
                        description=f"{AttachType(attach_type).name.lower()} on map "
                                    f"{getattr(sockmap, 'name', '?')!r}")
@@ -564,20 +575,9 @@ def attach_netns(program: Any, netns: str = "/proc/self/ns/net",
                  attach_type: AttachType | int | None = None) -> Link:
     """sk_lookup / flow_dissector programs on a network namespace (a /proc/PID/ns/net or
     /var/run/netns/NAME path) via BPF_LINK_CREATE."""
-    if attach_type is None:
-        attach_type = program.expected_attach_type or NETNS_ATTACH_DEFAULTS.get(program.type)
-    if attach_type is None:
-        raise BPFError(f"program {program.name!r}: give attach_type for a {program.type.name} "
-                       f"netns attachment")
-    try:
-        ns = FD(os.open(netns, os.O_RDONLY | os.O_CLOEXEC), "netns")
-    except OSError as exc:
-        raise KernelError(f"cannot open network namespace {netns}", errno=exc.errno or 0,
-                          command="open") from None
-    with ns:
-        fd = link_create(program, ns.number, attach_type,
-                         description=f"netns {netns} ({AttachType(attach_type).name})")
-    return FDLink(fd, f"netns {AttachType(attach_type).name.lower()} {netns}")
+    attach_type = _attach_type(program, attach_type, NETNS_ATTACH_DEFAULTS,
+                               f"{program.type.name} netns")
+    return _link_to_path(program, netns, 0, "netns", "network namespace", attach_type)
 
 
 def attach_socket(program: Any, sock: socket.socket) -> Link:
