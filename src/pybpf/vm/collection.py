@@ -102,21 +102,20 @@ class VMProgram(runtime.LoadedProgram):
         try:
             r1 = context.setup(machine)
             runs = max(repeat, 1)
-            start = time.perf_counter_ns()
-            if runs > 1 and getattr(machine, "runs_repeat_natively", False):
+            if getattr(machine, "runs_repeat_natively", False):
                 machine.repeat = runs                # the JIT loops inside native code
                 try:
                     retval = machine.run(self.compiled, r1, budget=budget)
                 finally:
                     machine.repeat = 1
+                # and times that loop itself, like the kernel's duration: the Python call into
+                # the engine and the context set-up are outside it
+                duration = machine.last_duration_ns // runs
             else:
+                start = time.perf_counter_ns()
                 for _ in range(runs):
                     retval = machine.run(self.compiled, r1, budget=budget)
-            duration = (time.perf_counter_ns() - start) // runs
-            if getattr(machine, "runs_repeat_natively", False):
-                # the JIT times its native loop itself, like the kernel's duration: the Python
-                # call into the engine and the context set-up are outside it
-                duration = machine.last_duration_ns // runs
+                duration = (time.perf_counter_ns() - start) // runs
             return runtime.TestRunResult(
                 retval=retval & 0xFFFFFFFF if self.type != ProgramType.SYSCALL else retval,
                 data_out=context.data_out(), ctx_out=context.ctx_out(), duration_ns=duration,
