@@ -20,21 +20,17 @@ from ...isa.instruction import Instruction
 from ...isa.opcodes import LDDW, ALUOp, AtomicOp, Class, JumpOp, Mode, PseudoSrc, Source
 from ..context import ETH_HLEN, XDP_FRAME_STRUCT
 from . import layout as L
+from .irtypes import (I1, I8, I16, I32, I64, P64, M64, M32, HASH_ABSENT, LIKELY, c64 as _c64,
+                      c32 as _c32)
 from . import native_env, native_lookup, native_ringbuf
 from .native_csum import emit_csum_diff
 from .native_foreach import emit_for_each
 from .native_lock import emit_spin_lock, emit_spin_unlock
 from .native_queue import emit_peek_elem, emit_pop_elem, emit_push
 
-I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
-P64 = I64.as_pointer()
-M64 = (1 << 64) - 1
-M32 = 0xFFFFFFFF
 MAX_FRAMES = 8
 FRAME_WORDS = 6                       # return pc, r6..r9, r10
 STACK_SIZE = 512
-LIKELY = 1 << 20                      # branch weight of the path that does not fault
-HASH_ABSENT = 1 << 63                # hash_find: key absent, low bits = insert position
 MAX_LOOPS = 1 << 23                    # bpf_loop's limit (BPF_MAX_LOOPS)
 _INT = {1: I8, 2: I16, 4: I32, 8: I64}
 _CB_TYPE = ir.FunctionType(I64, [I64])
@@ -50,14 +46,6 @@ _NATIVE_B = {L.HELPER_FOR_EACH_MAP_ELEM: emit_for_each, L.HELPER_CSUM_DIFF: emit
              L.HELPER_SPIN_LOCK: emit_spin_lock, L.HELPER_SPIN_UNLOCK: emit_spin_unlock,
              L.HELPER_MAP_PUSH: emit_push, L.HELPER_MAP_POP: emit_pop_elem,
              L.HELPER_MAP_PEEK: emit_peek_elem}
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
-
-
-def _c32(v: int) -> ir.Constant:
-    return ir.Constant(I32, v & M32)
 
 
 def _s32(v: int) -> int:

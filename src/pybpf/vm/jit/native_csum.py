@@ -11,16 +11,10 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
+from .irtypes import I32, I64, M32, c64 as _c64
+
 if TYPE_CHECKING:
     from .codegen import _Gen
-
-I32, I64 = ir.IntType(32), ir.IntType(64)
-M32 = 0xFFFFFFFF
-M64 = (1 << 64) - 1
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
 
 
 def csum_partial_fn(module: ir.Module) -> ir.Function:

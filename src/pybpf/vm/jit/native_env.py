@@ -17,13 +17,11 @@ from ...isa.uapi import HELPER_IDS
 from ..helpers import (ENV_NOW, ENV_RANDOM, ENV_SEEDED, SIM_CLOCK_STEP, SPLITMIX_GAMMA,
                        SPLITMIX_MUL1, SPLITMIX_MUL2)
 from . import layout as L
+from .irtypes import I32, I64, P64, c64 as _c64
 
 if TYPE_CHECKING:
     from .codegen import _Gen
 
-I32, I64 = ir.IntType(32), ir.IntType(64)
-P64 = I64.as_pointer()
-M64 = (1 << 64) - 1
 CLOCK_MONOTONIC = 1
 COARSE_NS = 4_000_000                 # helpers.ktime_get_coarse_ns: 4 ms ticks
 _CLOCK_TYPE = ir.FunctionType(I32, [I32, P64])
@@ -40,10 +38,6 @@ HELPERS = frozenset(TIME_HELPERS) | {PRANDOM, CPU_ID}
 # every helper this module runs natively, with its bit in rt[RT_NATIVE]
 NATIVE_BITS = {**{hid: bit for hid, (bit, _) in TIME_HELPERS.items()},
                PRANDOM: L.NATIVE_PRANDOM, CPU_ID: L.NATIVE_CPU_ID}
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
 
 
 def _enabled(gen: "_Gen", b: ir.IRBuilder, bit: int) -> ir.Value:

@@ -21,20 +21,14 @@ from llvmlite import ir
 
 from ..memory import Region
 from . import layout as L
+from .irtypes import I1, I32, I64, P64, c64 as _c64
 
 if TYPE_CHECKING:
     from .codegen import _Gen
 
-I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
-P64 = I64.as_pointer()
-M64 = (1 << 64) - 1
 KEY_SIZE = 4                     # array keys
 _U64 = struct.Struct("<Q")
 KEY_MAX = 512                    # key regions' size: hash maps with longer keys go to Python
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
 
 
 class ForEachKeys:

@@ -17,17 +17,10 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from . import layout as L
+from .irtypes import I32, I64, P64, M64, c64 as _c64
 
 if TYPE_CHECKING:
     from .codegen import _Gen
-
-I32, I64 = ir.IntType(32), ir.IntType(64)
-P64 = I64.as_pointer()
-M64 = (1 << 64) - 1
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
 
 
 class NativeLockSet(MutableSet[int]):

@@ -14,20 +14,12 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from . import layout as L
+from .irtypes import HASH_ABSENT, I32, I64, LIKELY, M32, P64, c64 as _c64
 
 if TYPE_CHECKING:
     from .codegen import _Gen
 
-I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
-P64 = I64.as_pointer()
-M32 = 0xFFFFFFFF
-M64 = (1 << 64) - 1
-HASH_ABSENT = 1 << 63
 LOOKUP_DONE, LOOKUP_SLOW, LOOKUP_FAULT = 0, 1, 2
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
 
 
 def lookup_fn(gen: "_Gen") -> ir.Function:
@@ -141,7 +133,7 @@ def emit_lookup(gen: "_Gen", done: ir.Block) -> None:
     ok, other, fault, slow = (gen.new_block(n) for n in ("lookup_ok", "lookup_other",
                                                           "lookup_fault", "python_lookup"))
     b.cbranch(b.icmp_unsigned("==", status, _c64(LOOKUP_DONE)), ok,
-              other).set_weights([1 << 20, 1])
+              other).set_weights([LIKELY, 1])
     okb = ir.IRBuilder(ok)
     okb.store(okb.load(gen.tmp), gen.R[0])
     okb.branch(done)

@@ -19,20 +19,14 @@ from llvmlite import ir
 
 from ...errors import MapError
 from . import layout as L
+from .irtypes import P64, c64 as _c64
 
 if TYPE_CHECKING:
     from .codegen import _Gen
 
-I64 = ir.IntType(64)
-P64 = I64.as_pointer()
-M64 = (1 << 64) - 1
 HEAD, COUNT, ODD = 0, 1, 2      # ring header words: oldest slot, items, items shorter than value_size
 HEADER_WORDS = 4
 BPF_EXIST = 2
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
 
 
 class NativeRing:

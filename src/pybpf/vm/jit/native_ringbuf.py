@@ -21,14 +21,11 @@ from ..ringbuf import (BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_PROD_POS, BPF_
                        RB_MAX_RECORD, RB_PROD, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT,
                        RINGBUF_HDR_SIZE)
 from . import layout as L
+from .irtypes import I1, I8, I32, I64, P64, M32, c64 as _c64
 
 if TYPE_CHECKING:
     from .codegen import _Gen
 
-I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
-P64 = I64.as_pointer()
-M64 = (1 << 64) - 1
-M32 = 0xFFFFFFFF
 EAGAIN = 11
 
 OUTPUT = HELPER_IDS["ringbuf_output"]
@@ -40,10 +37,6 @@ HELPERS = frozenset({OUTPUT, RESERVE, SUBMIT, DISCARD, QUERY})
 NATIVE_BITS = {OUTPUT: L.NATIVE_RB_OUTPUT, RESERVE: L.NATIVE_RB_RESERVE,
                SUBMIT: L.NATIVE_RB_SUBMIT, DISCARD: L.NATIVE_RB_DISCARD,
                QUERY: L.NATIVE_RB_QUERY}
-
-
-def _c64(v: int) -> ir.Constant:
-    return ir.Constant(I64, v & M64)
 
 
 def emit(gen: "_Gen", helper_id: int, done: ir.Block) -> None:
