@@ -287,12 +287,10 @@ class HashMap(VMMap):
             raise MapError(f"map {self.name!r}: key must be {self.key_size} bytes")
         return bytes(key)
 
-    @_settled
     def _touch(self, key: bytes) -> None:
         if self.lru:
             self.slots.move_to_end(key)
 
-    @_settled
     def _insert_slot(self, key: bytes) -> int:
         if self.free:
             slot = self.free.pop()
@@ -351,7 +349,6 @@ class HashMap(VMMap):
         i = keys.index(bytes(key))
         return keys[i + 1] if i + 1 < len(keys) else None
 
-    @_settled
     def _lookup_and_delete(self, key: bytes | None) -> bytes | None:
         value = self._lookup(key)
         if value is not None:
@@ -376,11 +373,9 @@ class HashMap(VMMap):
         self._touch(key)
         return self.pool.address(slot, cpu if self.is_percpu else 0)
 
-    @_settled
     def update_elem(self, key: bytes, value: bytes, flags: int = BPF_ANY, cpu: int = 0) -> int:
         return self._store(key, value, flags, cpu if self.is_percpu else None)
 
-    @_settled
     def delete_elem(self, key: bytes) -> int:
         return 0 if self._delete(key) else -errno.ENOENT
 

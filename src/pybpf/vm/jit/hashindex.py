@@ -63,7 +63,7 @@ class HashIndex:
         insert, delete = vm_map._insert_slot, vm_map._delete
 
         def insert_slot(key: bytes) -> int:
-            self.replay()
+            self.replay()                            # _insert_slot is internal: not settled
             evicting = len(vm_map.slots)
             slot = insert(key)
             if len(vm_map.slots) <= evicting:        # an LRU eviction replaced another key
@@ -74,8 +74,7 @@ class HashIndex:
             return slot
 
         def delete_key(key: bytes) -> bool:
-            self.replay()
-            removed = delete(key)
+            removed = delete(key)                    # (the map's _delete settles first)
             if removed:
                 self.remove(bytes(key))
                 self._mirror_free()
