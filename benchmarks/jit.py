@@ -53,13 +53,23 @@ def per_run_ns(backend: str, obj: Path, prog: str, packet: bytes, runs: int) -> 
         return float(result.duration_ns), result.retval
 
 
-def configured_lb_rows(samples: int, kernel: bool) -> list[tuple[str, dict[str, float]]]:
+def configured_lb_rows(samples: int, kernel: bool, block: int = 100
+                       ) -> list[tuple[str, dict[str, float]]]:
     """Median ns of single runs of the configured balancer (1 VIP, 3 backends): new flows (a SYN
     with a fresh source port each sample: Maglev pick + conntrack insert) and an established one,
     both encapsulated with bpf_xdp_adjust_head, so every sample is one run on a fresh packet
-    (repeat would re-encapsulate). Each backend reports its own duration. The backends are loaded
-    side by side and sampled in turn, so noise on this machine hits them alike."""
+    (repeat would re-encapsulate). Each backend reports its own duration.
+
+    The backends are loaded side by side on one pinned CPU and sampled twice:
+    - in blocks: ``block`` samples of one backend, then the next, in turn; each backend runs a
+      stream of packets, as it would in use. "blocks" = median over rounds of the per-round
+      JIT/kernel ratio of medians (adjacent blocks share the machine's noise);
+    - interleaved: one sample of each backend in turn; "interleaved" = median of per-sample
+      JIT/kernel ratios. Here each engine's run follows the other's syscall or Python work,
+      which evicts part of its working set (both engines run slower this way).
+    The JIT and kernel medians reported are the blocked ones."""
     import contextlib
+    import os
     import statistics
 
     from scapy.all import IP, TCP
@@ -71,33 +81,59 @@ def configured_lb_rows(samples: int, kernel: bool) -> list[tuple[str, dict[str, 
     established = frame(IP(src="10.200.1.2", dst="10.200.9.1") /
                         TCP(sport=40002, dport=80, flags="A"))
     new_flows = [frame(IP(src="10.200.1.2", dst="10.200.9.1") /
-                       TCP(sport=20000 + i, dport=80, flags="S")) for i in range(samples)]
+                       TCP(sport=20000 + i, dport=80, flags="S")) for i in range(2 * samples)]
     labels = ("xdp_lb configured, new flow (SYN, encap)",
               "xdp_lb configured, established flow (encap)")
-    runs: dict[str, dict[str, list[int]]] = {label: {} for label in labels}
-    with contextlib.ExitStack() as stack:
-        programs = {}
-        for backend in ("vm", "jit") + (("kernel",) if kernel else ()):
-            try:
-                inst = stack.enter_context(deploy.load(backend))
-            except Exception as exc:  # noqa: BLE001 - report and go on without this column
-                print(f"(configured xdp_lb on {backend} skipped: {exc})", file=sys.stderr)
-                continue
-            configure_sample_lb(inst, vip)
-            inst.program.test_run(established)               # creates the flow entry
-            programs[backend] = inst.program
-        for i in range(samples):
-            for backend, program in programs.items():
-                if backend == "vm" and i % 20:                # the interpreter: every 20th sample
+    blocked: dict[str, dict[str, list[list[int]]]] = {label: {} for label in labels}
+    interleaved: dict[str, dict[str, list[int]]] = {label: {} for label in labels}
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(affinity)})     # the kernel's test run runs on the calling CPU
+    try:
+        with contextlib.ExitStack() as stack:
+            programs = {}
+            for backend in ("vm", "jit") + (("kernel",) if kernel else ()):
+                try:
+                    inst = stack.enter_context(deploy.load(backend))
+                except Exception as exc:  # noqa: BLE001 - report and go on without this column
+                    print(f"(configured xdp_lb on {backend} skipped: {exc})", file=sys.stderr)
                     continue
-                for label, packet in zip(labels, (new_flows[i], established)):
-                    runs[label].setdefault(backend, []).append(
-                        program.test_run(packet).duration_ns)
+                configure_sample_lb(inst, vip)
+                inst.program.test_run(established)               # creates the flow entry
+                programs[backend] = inst.program
+
+            def sample(backend: str, i: int, out: dict[str, dict[str, list]], new: bytes) -> None:
+                if backend == "vm" and i % 20:                    # the interpreter: every 20th
+                    return
+                for label, packet in zip(labels, (new, established)):
+                    out[label].setdefault(backend, []).append(
+                        programs[backend].test_run(packet).duration_ns)
+
+            for start in range(0, samples, block):
+                for backend in programs:
+                    rounds: dict[str, dict[str, list[int]]] = {label: {} for label in labels}
+                    for i in range(start, min(start + block, samples)):
+                        sample(backend, i, rounds, new_flows[i])
+                    for label in labels:
+                        if backend in rounds[label]:
+                            blocked[label].setdefault(backend, []).append(rounds[label][backend])
+            for i in range(samples):
+                for backend in programs:
+                    sample(backend, i, interleaved, new_flows[samples + i])
+    finally:
+        os.sched_setaffinity(0, affinity)
     out = []
-    for label, by in runs.items():
-        row = {b: statistics.median(v) for b, v in by.items()}
-        if "jit" in by and "kernel" in by:                   # paired: same moment, same noise
-            row["paired"] = statistics.median(j / k for j, k in zip(by["jit"], by["kernel"]) if k)
+    for label in labels:
+        row = {b: statistics.median(v for chunk in chunks for v in chunk)
+               for b, chunks in blocked[label].items()}
+        by = interleaved[label]
+        if "jit" in by and "kernel" in by:
+            row["blocks"] = statistics.median(
+                statistics.median(j) / statistics.median(k)
+                for j, k in zip(blocked[label]["jit"], blocked[label]["kernel"]))
+            row["interleaved"] = statistics.median(j / k for j, k in zip(by["jit"], by["kernel"])
+                                                   if k)
+            row["jit interleaved"] = statistics.median(by["jit"])
+            row["kernel interleaved"] = statistics.median(by["kernel"])
         out.append((label, row))
     return out
 
@@ -161,18 +197,22 @@ def main() -> int:
     lb_rows = configured_lb_rows(args.samples, not args.no_kernel)
     if lb_rows:
         print(f"\n{'single runs (median)':<44} {'interp ns':>11} {'JIT ns':>8} {'kernel ns':>10} "
-              f"{'interp/JIT':>11} {'JIT/kernel':>11} {'paired':>7}")
+              f"{'interp/JIT':>11} {'JIT/kernel':>11} {'blocks':>7} {'interleaved (ns)':>26}")
         for label, by in lb_rows:
             i, j, k = by.get("vm"), by.get("jit"), by.get("kernel")
             fmt = lambda v, w: f"{v:>{w},.0f}" if v else f"{'n/a':>{w}}"   # noqa: E731
             ratio = lambda a, b: f"{a / b:>10,.2f}x" if a and b else f"{'n/a':>11}"   # noqa: E731
-            paired = f"{by['paired']:>6.2f}x" if "paired" in by else f"{'n/a':>7}"
+            blocks = f"{by['blocks']:>6.2f}x" if "blocks" in by else f"{'n/a':>7}"
+            inter = (f"{by['interleaved']:>6.2f}x ({by['jit interleaved']:,.0f} / "
+                     f"{by['kernel interleaved']:,.0f})" if "interleaved" in by else "n/a")
             print(f"{label:<44} {fmt(i, 11)} {fmt(j, 8)} {fmt(k, 10)} {ratio(i, j)} {ratio(j, k)} "
-                  f"{paired}")
+                  f"{blocks} {inter:>26}")
         print("single runs: the kernel's duration is measured inside BPF_PROG_TEST_RUN, the JIT's "
               "inside its native entry (helpers that call back into Python included), the "
               "interpreter's around its Python loop; none includes packet set-up or copy-out. "
-              "paired = median of JIT/kernel over samples taken back to back.")
+              "Sampled on one pinned CPU in blocks of 100 runs per engine in turn (JIT, kernel "
+              "columns; blocks = median per-round JIT/kernel ratio), then interleaved one run "
+              "each (every run follows the other engine's work, which evicts part of its cache).")
     return 0
 
 

@@ -11,7 +11,7 @@ Pure functions over bytes and Instruction values; never touches the kernel or th
 * ``conformance.parse_case(path)``: one bpf_conformance test case
 """
 from .asm import assemble
-from .codec import check, decode, encode, encode_one, slot_offsets
+from .codec import check, decode, digest, encode, encode_one, slot_offsets
 from .disasm import disassemble, format_instruction
 from .instruction import Instruction
 from .opcodes import (
@@ -19,7 +19,7 @@ from .opcodes import (
 )
 
 __all__ = [
-    "Instruction", "decode", "encode", "encode_one", "check", "slot_offsets", "assemble",
+    "Instruction", "decode", "digest", "encode", "encode_one", "check", "slot_offsets", "assemble",
     "disassemble", "format_instruction",
     "ALUOp", "AtomicOp", "CallSrc", "Class", "JumpOp", "Mode", "PseudoSrc", "Size", "Source",
 ]

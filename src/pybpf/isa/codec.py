@@ -221,6 +221,13 @@ def encode(insns: Iterable[Instruction], *, validate: bool = True) -> bytes:
     return b"".join(parts)
 
 
+def digest(insns: Iterable[Instruction]) -> bytes:
+    """sha256 of the encoded instructions: names exactly one program's code (analysis results
+    such as a verifier's proof are tied to the code they were computed for)."""
+    import hashlib
+    return hashlib.sha256(encode(insns, validate=False)).digest()
+
+
 def slot_offsets(insns: Sequence[Instruction]) -> list[int]:
     """Slot index of each instruction (what jump offsets and llvm-objdump count in)."""
     out, pos = [], 0

@@ -90,6 +90,8 @@ class Analyzer:
         self.call_edges: set[tuple[int, int]] = set()
         self.signatures: dict[tuple, list[Checkpoint]] = {}
         self.trace: list[str] | None = None      # set to a list to log every processed insn
+        self.access_types: dict[int, set[RegType]] = {}   # slot -> base pointer types it accessed
+        self.map_calls: dict[int, set[tuple[int, RegType | None]]] = {}  # helper slot -> (map type, key ptr type)
         self.trace_limit = 100_000
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
@@ -556,6 +558,7 @@ class Analyzer:
                     value: Reg | None, sign: bool = False, st_imm: bool = False) -> Reg:
         reg = st.regs[regno]
         t = reg.type
+        self.access_types.setdefault(self.current_pc, set()).add(t)
         what = "write into" if write else "read from"
         loaded = _loaded_scalar(size, sign)
         if t is RegType.PTR_TO_STACK:
@@ -906,6 +909,7 @@ class Analyzer:
         callback_ctx: Reg | None = None
         release: Reg | None = None
         alloc_size = 0
+        key_type: RegType | None = None
         for i, kind in enumerate(proto.args):
             regno = i + 1
             reg = regs[regno]
@@ -935,6 +939,8 @@ class Analyzer:
                 size = map_info.key_size if kind == H.KEY else map_info.value_size
                 self._helper_mem(st, regno, reg, size, write=False, name=name,
                                  map_types_ok=True)
+                if kind == H.KEY:
+                    key_type = reg.type
             elif kind in (H.MEM, H.MEM_OR_NULL, H.UNINIT_MEM, H.CONST_STR):
                 mem_arg = (regno, reg, kind == H.UNINIT_MEM)
                 null_ok = kind == H.MEM_OR_NULL and reg.is_scalar and reg.var.is_const \
@@ -1035,6 +1041,8 @@ class Analyzer:
                     if st.lock != key:
                         raise HelperCallError("bpf_spin_unlock of different lock")
                     st.lock = None
+        if map_info is not None:
+            self.map_calls.setdefault(pc, set()).add((map_info.type, key_type))
         known_key = None
         if proto.name == "map_lookup_elem" and map_info is not None and \
                 map_info.type in (MapType.ARRAY, MapType.PERCPU_ARRAY):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..isa import Instruction
+from ..isa import Instruction, digest
 from ..isa.uapi import MapType, ProgramType
 from .analyzer import Analyzer, Options
 from .cfg import analyse_shape
@@ -35,6 +35,13 @@ class VerifierResult:
     log: str = ""
     error: ProgramRejected | None = None
     stack_depth: dict[int, int] = field(default_factory=dict)
+    # slot -> the base pointer types (RegType values) its memory access was proven safe for, over
+    # every explored state; absent for accesses no explored path reached. With ``digest`` (sha256
+    # of the encoded instructions verified) it lets the JIT drop run-time checks the proof covers.
+    access_types: dict[int, frozenset[str]] = field(default_factory=dict)
+    digest: bytes = b""
+    # helper call slot -> every (map type, key pointer type or None) its map argument had
+    map_calls: dict[int, frozenset[tuple[int, str | None]]] = field(default_factory=dict)
 
     def summary(self) -> str:
         verdict = "accepted" if self.accepted else "REJECTED"
@@ -149,13 +156,14 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
     states; 2 = also every instruction processed during the whole exploration in ``result.log``.
     """
     start = time.perf_counter()
+    instructions = list(instructions)
     infos = {k: _map_info(str(k), v) for k, v in (maps or {}).items()}
     opts = Options(privileged=privileged, insn_limit=insn_limit, state_limit=state_limit,
                    expected_attach_type=expected_attach_type, btf_ctx=btf_ctx, btf=target_btf)
     lines = _line_lookup(line_info)
     an: Analyzer | None = None
     try:
-        shape = analyse_shape(list(instructions))
+        shape = analyse_shape(instructions)
         an = Analyzer(shape, int(prog_type), infos, opts)
         if log_level >= 2:
             an.trace = []
@@ -180,7 +188,13 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
         return result
     elapsed = time.perf_counter() - start
     result = VerifierResult(True, an.processed, an.total_states, an.peak_states,
-                            an.max_states_per_insn, elapsed, "", None, dict(an.stack_depth))
+                            an.max_states_per_insn, elapsed, "", None, dict(an.stack_depth),
+                            {pc: frozenset(t.value for t in types)
+                             for pc, types in an.access_types.items()},
+                            digest(instructions),
+                            {pc: frozenset((int(t), k.value if k is not None else None)
+                                           for t, k in calls)
+                             for pc, calls in an.map_calls.items()})
     result.log = ("\n".join(an.trace) + "\n" if an.trace else "") + result.summary()
     return result
 

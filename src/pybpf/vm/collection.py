@@ -360,7 +360,8 @@ class Collection(runtime.Collection):
         insns = self._instructions(pspec)
         if self.verify:
             self.verified[pspec.name] = self._verify(pspec, insns)
-        compiled = self.machine.load(pspec.name, insns, spec=pspec, source_lines=lines)
+        compiled = self.machine.load(pspec.name, insns, spec=pspec, source_lines=lines,
+                                     verified=self.verified.get(pspec.name))
         prog = VMProgram(self, pspec, compiled)
         prog.handle = compiled.code_base
         return prog

@@ -43,6 +43,7 @@ class CompiledProgram:
     source_lines: dict[int, str] = field(default_factory=dict)    # instruction index -> source text
     code_base: int = 0                  # address of the program's code region (callbacks, callx)
     spec: Any = None
+    verified: Any = None                # the pybpf.verifier VerifierResult that accepted it, if any
 
     def describe_pc(self, slot: int) -> str | None:
         index = self.slot_to_index.get(slot)

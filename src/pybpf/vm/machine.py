@@ -93,10 +93,12 @@ class Machine:
 
     # --- loading ------------------------------------------------------------------------------
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
-             source_lines: dict[int, str] | None = None) -> CompiledProgram:
+             source_lines: dict[int, str] | None = None, verified: Any = None) -> CompiledProgram:
+        """Prepare ``instructions`` to run; ``verified`` is the VerifierResult that accepted them
+        (the JIT drops run-time checks it proves)."""
         from ..isa.codec import encode
         prog = CompiledProgram(name, list(instructions), spec=spec,
-                               source_lines=dict(source_lines or {}))
+                               source_lines=dict(source_lines or {}), verified=verified)
         code = self.mem.new(f"code:{name}", encode(prog.instructions, validate=False),
                             kind="code", writable=False)
         prog.code_base = code.base

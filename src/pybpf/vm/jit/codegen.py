@@ -27,6 +27,7 @@ from .native_csum import emit_csum_diff
 from .native_foreach import emit_for_each
 from .native_lock import emit_spin_lock, emit_spin_unlock
 from .native_queue import emit_peek_elem, emit_pop_elem, emit_push
+from .proof import ALWAYS_WRITABLE, NO_PROOF, Proof
 
 MAX_FRAMES = 8
 FRAME_WORDS = 6                       # return pc, r6..r9, r10
@@ -63,8 +64,10 @@ def _writes_r10(insn: Instruction) -> bool:
 
 
 class _Gen:
-    def __init__(self, insns: Sequence[Instruction], slot_to_index: dict[int, int], fname: str) -> None:
+    def __init__(self, insns: Sequence[Instruction], slot_to_index: dict[int, int], fname: str,
+                 proof: Proof) -> None:
         self.insns = insns
+        self.proof = proof
         self.slots = slot_to_index
         self.total = sum(i.slots for i in insns)
         self.module = ir.Module(name=fname)
@@ -278,6 +281,10 @@ class _Gen:
         addr = b.add(self.reg(base_reg), _c64(off))
         slot = b.lshr(addr, _c64(32))
         offset = b.and_(addr, _c64(M32))
+        kinds = self.proof.in_region(self.pc)
+        if kinds is not None:
+            return self.proven_address(addr, slot, offset, size, write and
+                                       not kinds <= ALWAYS_WRITABLE), None
         table_len = self.rt_load(b, L.RT_TABLE_LEN)
         in_table = b.icmp_unsigned("<", slot, table_len)
         check = self.new_block("check")
@@ -302,6 +309,25 @@ class _Gen:
         if hook_value:
             hooked = (slot, offset, flags)
         return self.b.add(host, offset), hooked        # type: ignore[return-value]
+
+    def proven_address(self, addr: ir.Value, slot: ir.Value, offset: ir.Value, size: int,
+                       check_writable: bool) -> ir.Value:
+        """Host address of an access the verifier proved inside its region: the row's host base
+        plus the offset, with no bounds checks (only writability, where asked)."""
+        b = self.b
+        table = b.inttoptr(self.rt_load(b, L.RT_TABLE), P64)
+        row = b.mul(slot, _c64(L.ROW_WORDS))
+        host = b.load(b.gep(table, [row]))
+        host.set_metadata("tbaa", self.tbaa("table"))
+        if check_writable:
+            flags = b.load(b.gep(table, [b.add(row, _c64(3))]))
+            flags.set_metadata("tbaa", self.tbaa("table"))
+            readonly = b.icmp_unsigned("==", b.and_(flags, _c64(L.FLAG_WRITABLE)), _c64(0))
+            ok = self.new_block("writable")
+            fault = self.site_fault(addr, _c64(size | L.FAULT_WRITE))
+            b.cbranch(readonly, fault, ok).set_weights([1, LIKELY])
+            self.b = ir.IRBuilder(ok)
+        return self.b.add(host, offset)
 
     def load(self, base_reg: int, off: int, size: int) -> ir.Value:
         """Zero-extended i64 loaded from VM memory (rewritten ctx fields give their full value)."""
@@ -977,7 +1003,11 @@ class _Gen:
         done = None
         if helper_id == L.HELPER_MAP_LOOKUP:
             done = self.new_block("lookup_done")
-            native_lookup.emit_lookup(self, done)
+            array_kind = self.proof.array_lookup(self.pc)
+            if array_kind is not None:
+                native_lookup.emit_array_lookup(self, done, array_kind)
+            else:
+                native_lookup.emit_lookup(self, done)
         elif helper_id == L.HELPER_MAP_UPDATE:
             done = self.new_block("update_done")
             self.native_array_update(done)
@@ -1127,9 +1157,11 @@ def _repeat_function(module: ir.Module, main: ir.Function) -> None:
         b.ret(result)
 
 
-def generate(insns: Sequence[Instruction], slot_to_index: dict[int, int], fname: str) -> tuple[str, int]:
-    """(LLVM IR text of the module with ``fname`` and ``fname``_repeat, number of LDDW constants)."""
-    gen = _Gen(insns, slot_to_index, fname)
+def generate(insns: Sequence[Instruction], slot_to_index: dict[int, int], fname: str,
+             proof: Proof = NO_PROOF) -> tuple[str, int]:
+    """(LLVM IR text of the module with ``fname`` and ``fname``_repeat, number of LDDW constants).
+    ``proof``: what the verifier proved (the run-time checks it makes unnecessary)."""
+    gen = _Gen(insns, slot_to_index, fname, proof)
     module = gen.build()
     _repeat_function(module, gen.fn)
     return str(module), gen.lddw_count

@@ -31,6 +31,7 @@ from .codegen import generate, lddw_slots
 from .engine import compile_ir
 from .native_foreach import ForEachKeys, snapshot_words
 from .native_lock import NativeLockSet
+from .proof import NO_PROOF, Proof, proof_of
 from .table import TableMemory
 
 M64 = (1 << 64) - 1
@@ -132,10 +133,12 @@ class NativeProgram:
     key: str
 
 
-def program_key(insns: Sequence[Instruction]) -> bytes:
-    """Cache key: the encoded instructions (map LDDWs read their values at run time, so the
-    machine's map layout is not part of the code)."""
-    return hashlib.sha256(b"pybpf-jit-v1" + encode(list(insns), validate=False)).digest()
+def program_key(insns: Sequence[Instruction], proof: Proof = NO_PROOF) -> bytes:
+    """Cache key: the encoded instructions and what the verifier proved (the checks compiled
+    out). Map LDDWs read their values at run time, so the machine's map layout is not part of
+    the code."""
+    return hashlib.sha256(b"pybpf-jit-v2" + encode(list(insns), validate=False)
+                          + proof.key()).digest()
 
 
 class JITMachine(Machine):
@@ -269,8 +272,9 @@ class JITMachine(Machine):
 
     # --- loading ---------------------------------------------------------------------------------
     def load(self, name: str, instructions: Sequence[Instruction], *, spec: Any = None,
-             source_lines: dict[int, str] | None = None) -> CompiledProgram:
-        prog = super().load(name, instructions, spec=spec, source_lines=source_lines)
+             source_lines: dict[int, str] | None = None, verified: Any = None) -> CompiledProgram:
+        prog = super().load(name, instructions, spec=spec, source_lines=source_lines,
+                            verified=verified)
         if any(i.is_helper_call and i.imm == L.HELPER_FOR_EACH_MAP_ELEM
                for i in prog.instructions):
             self._foreach_keys.allocate(self.mem)     # key regions native for_each writes
@@ -288,10 +292,11 @@ class JITMachine(Machine):
 
     def _compile(self, prog: CompiledProgram) -> NativeProgram:
         insns = prog.instructions
-        key = program_key(insns)
+        proof = proof_of(prog)
+        key = program_key(insns, proof)
         fname = "bpf_" + key.hex()[:32]
         try:
-            addrs = compile_ir(key, lambda: generate(insns, prog.slot_to_index, fname)[0],
+            addrs = compile_ir(key, lambda: generate(insns, prog.slot_to_index, fname, proof)[0],
                                [fname, fname + "_repeat"])
         except JITError as exc:
             raise JITError(f"{prog.name}: {exc}") from None
