@@ -42,6 +42,7 @@ class VerifierResult:
     digest: bytes = b""
     # helper call slot -> every (map type, key pointer type or None) its map argument had
     map_calls: dict[int, frozenset[tuple[int, str | None]]] = field(default_factory=dict)
+    prog_type: int = 0                  # the program type whose context the proof assumed
 
     def summary(self) -> str:
         verdict = "accepted" if self.accepted else "REJECTED"
@@ -194,7 +195,8 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
                             digest(instructions),
                             {pc: frozenset((int(t), k.value if k is not None else None)
                                            for t, k in calls)
-                             for pc, calls in an.map_calls.items()})
+                             for pc, calls in an.map_calls.items()},
+                            int(prog_type))
     result.log = ("\n".join(an.trace) + "\n" if an.trace else "") + result.summary()
     return result
 

@@ -10,9 +10,9 @@ Public API
   ``pybpf run --engine jit``; ``pybpf conformance --engine jit``.
 - ``make_machine(helpers=..., budget=...)`` -> ``JITMachine`` (what pybpf.vm.conformance uses);
   ``JITMachine.load(name, insns)`` then ``.run(prog, r1, ...)`` exactly like ``Machine``.
-- ``program_key(insns)``: the process-wide code cache key (instruction bytes only: map addresses
-  are read at run time from a per-program constants array, so one compiled module serves every
-  machine and map layout).
+- ``program_key(insns, proof)``: the process-wide code cache key (instruction bytes and the
+  verifier's proof: map addresses are read at run time from a per-program constants array, so one
+  compiled module serves every machine and map layout).
 
 How it works
 ------------
@@ -21,9 +21,13 @@ How it works
   kernel's 8-frame limit); exits pop and switch to the return site; callbacks enter the same
   function at their entry slot. Back-edges charge the loop length to an instruction budget.
 - memory (table): every access looks up ``address >> 32`` in a native copy of the VM's region table
-  (host address, lo, hi, flags) and is bounds/writability checked; only fixed-offset accesses
-  through an r10 the program never writes skip the table (proven inside the frame). The verifier
-  is not consulted: every other access is checked. Context fields the kernel rewrites (``data``,
+  (host address, lo, hi, flags). Fixed-offset accesses through an r10 the program never writes
+  skip the table (proven inside the frame). Accesses pybpf's verifier proved inside a stack,
+  map value/key, packet or ring-buffer record on every path it explored (``proof``; programs
+  loaded by ``Collection`` are verified unless ``unsafe=True``) skip the bounds checks, as in the
+  kernel, and lookups it proved are on one kind of array map are inlined. Everything else (no
+  proof, ``unsafe=True``, ``PYBPF_JIT_CHECKS=all``, context/BTF/arena accesses, code the verifier
+  never reached) is bounds/writability checked. Context fields the kernel rewrites (``data``,
   ``data_end``...) are served from a small table refreshed after helpers that can move them.
 - helpers: ``bpf_map_lookup_elem`` on array, per-CPU array, hash, per-CPU hash and LRU (per-CPU)
   hash maps (LRU hits logged natively and replayed into the map's recency order before any

@@ -2,7 +2,9 @@
 
 Produces IR text only: it never compiles, never runs code and never touches VM memory. Every memory
 access in the generated code goes through the region table (bounds and writability checked) except
-fixed-offset accesses through an unmodified r10, which are proven inside the 512-byte frame.
+fixed-offset accesses through an unmodified r10, which are proven inside the 512-byte frame, and
+accesses the verifier's ``Proof`` places inside one region (host address from the row, no bounds
+checks).
 
 Generated function: ``u64 bpf_<key>(u64 *rt, u64 *regs, u64 entry_pc)`` — registers in/out through
 ``regs[0..10]``, status code returned (see layout), ``entry_pc`` selects a function entry (0, a
@@ -331,6 +333,41 @@ class _Gen:
 
     def load(self, base_reg: int, off: int, size: int) -> ir.Value:
         """Zero-extended i64 loaded from VM memory (rewritten ctx fields give their full value)."""
+        word = self.proof.xdp_field(self.pc, off, size)
+        if word is not None:
+            return self.xdp_field_load(base_reg, off, size, word)
+        return self.checked_load(base_reg, off, size)
+
+    def xdp_field_load(self, base_reg: int, off: int, size: int, word: int) -> ir.Value:
+        """xdp_md->data / data_end / data_meta, proven a load from the run's context: the packet
+        base plus the published XDP state word (what the rewritten field holds), while that
+        state is published; otherwise the checked load through the field table."""
+        b = self.b
+        xdp = b.inttoptr(self.rt_load(b, L.RT_XDP), P64)
+
+        def state(bb: ir.IRBuilder, i: int) -> ir.Value:
+            value = bb.load(bb.gep(xdp, [_c64(i)]))
+            value.set_metadata("tbaa", self.tbaa("rt"))
+            return value
+
+        fast, slow, join = (self.new_block(n) for n in ("xdp_field", "ctx_field", "field_done"))
+        b.cbranch(b.icmp_unsigned("!=", state(b, L.XDP_VALID), _c64(0)), fast,
+                  slow).set_weights([LIKELY, 1])
+        fb = ir.IRBuilder(fast)
+        value = fb.add(state(fb, L.XDP_BASE), state(fb, word))
+        fb.branch(join)
+        self.b = ir.IRBuilder(slow)
+        checked = self.checked_load(base_reg, off, size)
+        checked_block = self.b.block
+        self.b.branch(join)
+        self.b = ir.IRBuilder(join)
+        phi = self.b.phi(I64)
+        phi.add_incoming(value, fast)
+        phi.add_incoming(checked, checked_block)
+        return phi
+
+    def checked_load(self, base_reg: int, off: int, size: int) -> ir.Value:
+        """A load through the region table (hooked context fields answered by hook_lookup)."""
         hostaddr, hooked = self.address(base_reg, off, size, False, hook_value=True)
         b = self.b
         ty = _INT[size]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...isa.codec import digest
-from ...isa.uapi import MapType
+from ...isa.uapi import MapType, ProgramType
 from . import layout as L
 
 # Base pointer types (verifier RegType values) whose proven accesses stay inside one VM region:
@@ -27,15 +27,19 @@ IN_REGION = frozenset({"fp", "map_value", "map_key", "pkt", "pkt_meta", "mem"})
 ALWAYS_WRITABLE = frozenset({"fp", "map_value"})
 _ARRAY_KINDS = {int(MapType.ARRAY): L.MAP_KIND_ARRAY,
                 int(MapType.PERCPU_ARRAY): L.MAP_KIND_PERCPU_ARRAY}
+# xdp_md fields the VM rewrites, by (offset, size): the XDP state word that holds their offset
+_XDP_FIELDS = {(0, 4): L.XDP_DATA, (4, 4): L.XDP_END, (8, 4): L.XDP_META}
 
 
 @dataclass(frozen=True)
 class Proof:
     """``accesses``: slot -> base pointer types that memory access was proven safe for;
-    ``map_calls``: helper slot -> every (map type, key pointer type) its map argument had."""
+    ``map_calls``: helper slot -> every (map type, key pointer type) its map argument had;
+    ``prog_type``: the program type whose context layout the verifier applied."""
 
     accesses: Mapping[int, frozenset[str]] = field(default_factory=dict)
     map_calls: Mapping[int, frozenset[tuple[int, str | None]]] = field(default_factory=dict)
+    prog_type: int = -1
 
     def in_region(self, pc: int) -> frozenset[str] | None:
         """The access's base types when every one stays inside its region, else None."""
@@ -55,9 +59,17 @@ class Proof:
             return None
         return kinds.pop()
 
+    def xdp_field(self, pc: int, off: int, size: int) -> int | None:
+        """The XDP state word (layout.XDP_DATA/_END/_META) a load at ``pc`` of the rewritten
+        xdp_md field at ``off`` reads, when the verifier proved it a load from an XDP program's
+        unmodified context pointer; else None."""
+        if self.prog_type != ProgramType.XDP or self.accesses.get(pc) != {"ctx"}:
+            return None
+        return _XDP_FIELDS.get((off, size))
+
     def key(self) -> bytes:
         """Canonical bytes of the proof (part of the compiled-code cache key)."""
-        return repr((sorted((pc, sorted(k)) for pc, k in self.accesses.items()),
+        return repr((self.prog_type, sorted((pc, sorted(k)) for pc, k in self.accesses.items()),
                      sorted((pc, sorted(c, key=repr)) for pc, c in self.map_calls.items()))
                     ).encode()
 
@@ -74,7 +86,8 @@ def proof_of(prog: Any) -> Proof:
             or os.environ.get("PYBPF_JIT_CHECKS") == "all"
             or getattr(result, "digest", b"") != digest(prog.instructions)):
         return NO_PROOF
-    return Proof(dict(result.access_types), dict(getattr(result, "map_calls", {})))
+    return Proof(dict(result.access_types), dict(getattr(result, "map_calls", {})),
+                 int(getattr(result, "prog_type", -1)))
 
 
 __all__ = ["Proof", "NO_PROOF", "proof_of", "IN_REGION", "ALWAYS_WRITABLE"]
