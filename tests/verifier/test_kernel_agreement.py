@@ -188,3 +188,24 @@ def test_helper_calls_agree_with_the_kernel():
     print("\n" + tally.report("helper calls"))
     assert not tally.missed, "\n\n".join(tally.missed[:3])
     assert tally.both_ok >= 0.95 * tally.kernel_ok
+
+
+@pytest.mark.kernel
+def test_one_instruction_may_not_mix_context_and_other_pointers(compile_bpf):
+    """The kernel's save_aux_ptr_type rule: a load reached with a packet, a map value or a stack
+    pointer is fine; one reached with the context on one path and the packet on another is not."""
+    from pathlib import Path
+
+    import pybpf
+    from kernel_oracle import load
+    from pybpf.verifier import verify_program
+    spec = pybpf.load_object(compile_bpf(Path(__file__).parent / "progs" / "mixed_pointers.c"))
+    verdicts = {}
+    for name, program in spec.programs.items():
+        kernel = load(program.instructions, int(program.type), spec.maps)
+        ours = verify_program(program, spec, raise_on_reject=False)
+        verdicts[name] = (kernel.accepted, ours.accepted)
+        if not kernel.accepted:
+            assert "same insn cannot be used with different pointers" in kernel.message
+            assert "same insn cannot be used with different pointers" in str(ours.error)
+    assert verdicts == {"pkt_value_or_stack": (True, True), "ctx_or_packet": (False, False)}

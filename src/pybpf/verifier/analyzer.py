@@ -57,6 +57,9 @@ RETURN_RANGES = {ProgramType.CGROUP_SKB: (0, 1), ProgramType.CGROUP_SOCK: (0, 1)
                  ProgramType.CGROUP_SOCK_ADDR: (0, 1)}
 
 
+_NO_MIXING = frozenset({RegType.PTR_TO_CTX, RegType.PTR_TO_BTF_ID, RegType.PTR_TO_ARENA})
+
+
 @dataclass
 class Options:
     privileged: bool = True            # root / CAP_BPF+CAP_PERFMON semantics (allow_ptr_leaks...)
@@ -92,6 +95,7 @@ class Analyzer:
         self.trace: list[str] | None = None      # set to a list to log every processed insn
         self.access_types: dict[int, set[RegType]] = {}   # slot -> base pointer types it accessed
         self.map_calls: dict[int, set[tuple[int, RegType | None]]] = {}  # helper slot -> (map type, key ptr type)
+        self.base_in_region: dict[int, bool] = {}   # slot -> its base pointer itself was in region
         self.trace_limit = 100_000
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
@@ -509,9 +513,24 @@ class Analyzer:
         st.regs[0] = scalar(B.unsigned_range(0, (1 << (8 * size)) - 1))
 
     # --- memory ----------------------------------------------------------------------------
+    def _same_pointer_kind(self, reg: Reg) -> None:
+        """The kernel's save_aux_ptr_type: one load/store instruction may see several pointer
+        types across paths only when none of them is a context, BTF or arena pointer (those
+        accesses are rewritten per instruction)."""
+        seen = self.access_types.get(self.current_pc)
+        if not seen or reg.type in seen:
+            return
+        if reg.type in _NO_MIXING or not seen.isdisjoint(_NO_MIXING):
+            raise InvalidMemoryAccessError(
+                "same insn cannot be used with different pointers",
+                hint=f"this instruction dereferences a {reg.type.value} pointer here and a "
+                     f"{'/'.join(sorted(t.value for t in seen))} pointer on another path; "
+                     "context, BTF and arena pointers need an instruction of their own")
+
     def _ldx(self, st: State, insn: Instruction) -> None:
         self.read(st, insn.src)
         self._check_regno(insn.dst)
+        self._same_pointer_kind(st.regs[insn.src])
         value = self._mem_access(st, insn.src, insn.off, insn.size_bytes, write=False,
                                  value=None, sign=insn.mode == Mode.MEMSX)
         self.write(st, insn.dst, value)
@@ -520,6 +539,7 @@ class Analyzer:
         size = insn.size_bytes
         if insn.cls == Class.ST:
             self.read(st, insn.dst)
+            self._same_pointer_kind(st.regs[insn.dst])
             imm = insn.imm & ((1 << (8 * size)) - 1)
             self._mem_access(st, insn.dst, insn.off, size, write=True, value=const_scalar(imm),
                              st_imm=True)
@@ -529,6 +549,7 @@ class Analyzer:
         if insn.mode == Mode.ATOMIC:
             self._atomic(st, insn, src)
             return
+        self._same_pointer_kind(st.regs[insn.dst])
         self._mem_access(st, insn.dst, insn.off, size, write=True, value=src)
 
     def _atomic(self, st: State, insn: Instruction, src: Reg) -> None:
@@ -559,6 +580,7 @@ class Analyzer:
         reg = st.regs[regno]
         t = reg.type
         self.access_types.setdefault(self.current_pc, set()).add(t)
+        self._note_base(reg)
         what = "write into" if write else "read from"
         loaded = _loaded_scalar(size, sign)
         if t is RegType.PTR_TO_STACK:
@@ -671,6 +693,18 @@ class Analyzer:
         raise InvalidMemoryAccessError(
             f"R{regno} invalid mem access '{t.value}'",
             hint=f"R{regno} holds a {t.value}, not a pointer that may be {what} directly")
+
+    def _note_base(self, reg: Reg) -> None:
+        """Record whether the access's base register itself points inside the region it accesses
+        (its offset from the region start, the frame bottom for the stack, is in [0, 2**31)): then
+        the base alone names the region, and the JIT may share one region lookup among accesses
+        through the same register value."""
+        start = -MAX_STACK if reg.type is RegType.PTR_TO_STACK else 0
+        v = reg.var
+        inside = (reg.off + v.smin >= start and reg.off + v.smax - start < (1 << 31)
+                  and v.smin > B.S64_MIN)
+        pc = self.current_pc
+        self.base_in_region[pc] = self.base_in_region.get(pc, True) and inside
 
     def _btf_ptr(self, type_id: int) -> Reg:
         from .btf_ctx import struct_size

@@ -43,6 +43,9 @@ class VerifierResult:
     # helper call slot -> every (map type, key pointer type or None) its map argument had
     map_calls: dict[int, frozenset[tuple[int, str | None]]] = field(default_factory=dict)
     prog_type: int = 0                  # the program type whose context the proof assumed
+    # access slots whose base register, on every explored path, itself pointed inside the region
+    # accessed (not only base + offset): the base alone names the region
+    base_in_region: frozenset[int] = frozenset()
 
     def summary(self) -> str:
         verdict = "accepted" if self.accepted else "REJECTED"
@@ -196,7 +199,8 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
                             {pc: frozenset((int(t), k.value if k is not None else None)
                                            for t, k in calls)
                              for pc, calls in an.map_calls.items()},
-                            int(prog_type))
+                            int(prog_type),
+                            frozenset(pc for pc, ok in an.base_in_region.items() if ok))
     result.log = ("\n".join(an.trace) + "\n" if an.trace else "") + result.summary()
     return result
 

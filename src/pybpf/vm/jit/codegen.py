@@ -280,10 +280,16 @@ class _Gen:
         b = self.b
         if self.fp_fixed and base_reg == 10 and -STACK_SIZE <= off and off + size <= 0:
             return b.add(b.load(self.fp_host), _c64(off)), None
-        addr = b.add(self.reg(base_reg), _c64(off))
+        base = self.reg(base_reg)
+        addr = b.add(base, _c64(off))
+        kinds = self.proof.in_region(self.pc)
+        if kinds is not None and self.pc in self.proof.base_in_region:
+            # the base names the region: accesses through one register value share its row
+            return self.proven_address(addr, b.lshr(base, _c64(32)),
+                                       b.add(b.and_(base, _c64(M32)), _c64(off)), size,
+                                       write and not kinds <= ALWAYS_WRITABLE), None
         slot = b.lshr(addr, _c64(32))
         offset = b.and_(addr, _c64(M32))
-        kinds = self.proof.in_region(self.pc)
         if kinds is not None:
             return self.proven_address(addr, slot, offset, size, write and
                                        not kinds <= ALWAYS_WRITABLE), None

@@ -35,11 +35,14 @@ _XDP_FIELDS = {(0, 4): L.XDP_DATA, (4, 4): L.XDP_END, (8, 4): L.XDP_META}
 class Proof:
     """``accesses``: slot -> base pointer types that memory access was proven safe for;
     ``map_calls``: helper slot -> every (map type, key pointer type) its map argument had;
-    ``prog_type``: the program type whose context layout the verifier applied."""
+    ``prog_type``: the program type whose context layout the verifier applied;
+    ``base_in_region``: access slots whose base register itself always pointed into the region
+    (so ``base >> 32`` names it, and accesses through one register value share that lookup)."""
 
     accesses: Mapping[int, frozenset[str]] = field(default_factory=dict)
     map_calls: Mapping[int, frozenset[tuple[int, str | None]]] = field(default_factory=dict)
     prog_type: int = -1
+    base_in_region: frozenset[int] = frozenset()
 
     def in_region(self, pc: int) -> frozenset[str] | None:
         """The access's base types when every one stays inside its region, else None."""
@@ -70,8 +73,8 @@ class Proof:
     def key(self) -> bytes:
         """Canonical bytes of the proof (part of the compiled-code cache key)."""
         return repr((self.prog_type, sorted((pc, sorted(k)) for pc, k in self.accesses.items()),
-                     sorted((pc, sorted(c, key=repr)) for pc, c in self.map_calls.items()))
-                    ).encode()
+                     sorted((pc, sorted(c, key=repr)) for pc, c in self.map_calls.items()),
+                     sorted(self.base_in_region))).encode()
 
 
 NO_PROOF = Proof()
@@ -87,7 +90,8 @@ def proof_of(prog: Any) -> Proof:
             or getattr(result, "digest", b"") != digest(prog.instructions)):
         return NO_PROOF
     return Proof(dict(result.access_types), dict(getattr(result, "map_calls", {})),
-                 int(getattr(result, "prog_type", -1)))
+                 int(getattr(result, "prog_type", -1)),
+                 frozenset(getattr(result, "base_in_region", ())))
 
 
 __all__ = ["Proof", "NO_PROOF", "proof_of", "IN_REGION", "ALWAYS_WRITABLE"]
