@@ -44,13 +44,25 @@ def cases() -> list[tuple[str, Path, str, bytes]]:
     return out
 
 
-def per_run_ns(backend: str, obj: Path, prog: str, packet: bytes, runs: int) -> tuple[float, int]:
-    """(average ns per run as the backend reports it, retval)."""
-    with pybpf.Collection(pybpf.load_object(obj), backend=backend) as coll:
-        p = coll.programs[prog]
-        p.test_run(packet)                                   # warm-up (and JIT compile)
-        result = p.test_run(packet, repeat=runs)
-        return float(result.duration_ns), result.retval
+def per_run_ns(backend: str, obj: Path, prog: str, packet: bytes, runs: int, *,
+               all_checks: bool = False) -> tuple[float, int]:
+    """(average ns per run as the backend reports it, retval). ``all_checks``: the JIT keeps
+    every run-time check, even those the verifier proved (PYBPF_JIT_CHECKS=all)."""
+    import os
+    before = os.environ.get("PYBPF_JIT_CHECKS")
+    if all_checks:
+        os.environ["PYBPF_JIT_CHECKS"] = "all"
+    try:
+        with pybpf.Collection(pybpf.load_object(obj), backend=backend) as coll:
+            p = coll.programs[prog]
+            p.test_run(packet)                               # warm-up (and JIT compile)
+            result = p.test_run(packet, repeat=runs)
+            return float(result.duration_ns), result.retval
+    finally:
+        if before is None:
+            os.environ.pop("PYBPF_JIT_CHECKS", None)
+        else:
+            os.environ["PYBPF_JIT_CHECKS"] = before
 
 
 def configured_lb_rows(samples: int, kernel: bool, block: int = 100
@@ -173,6 +185,7 @@ def main() -> int:
     rows = []
     for label, obj, prog, packet in cases():
         jit_ns, jit_ret = per_run_ns("jit", obj, prog, packet, args.runs)
+        checked_ns, _ = per_run_ns("jit", obj, prog, packet, args.runs, all_checks=True)
         interp_ns, interp_ret = per_run_ns("vm", obj, prog, packet, args.interp_runs)
         kernel_ns = None
         if not args.no_kernel:
@@ -181,17 +194,20 @@ def main() -> int:
             except Exception as exc:  # noqa: BLE001 - report, keep the other columns
                 print(f"(kernel run of {prog} failed: {exc})", file=sys.stderr)
         compile_ms(obj, disk_cache=True)                     # make sure the disk cache holds it
-        rows.append((label, interp_ns, jit_ns, kernel_ns, compile_ms(obj, disk_cache=False),
-                     compile_ms(obj, disk_cache=True), jit_ret == interp_ret))
-    print(f"\n{'program':<44} {'interp ns':>11} {'JIT ns':>8} {'kernel ns':>10} "
+        rows.append((label, interp_ns, jit_ns, checked_ns, kernel_ns,
+                     compile_ms(obj, disk_cache=False), compile_ms(obj, disk_cache=True),
+                     jit_ret == interp_ret))
+    print(f"\n{'program':<44} {'interp ns':>11} {'JIT ns':>8} {'checked':>8} {'kernel ns':>10} "
           f"{'interp/JIT':>11} {'JIT/kernel':>11} {'cold ms':>8} {'cached ms':>10} {'same ret':>9}")
-    for label, interp_ns, jit_ns, kernel_ns, cms, warm, same in rows:
+    for label, interp_ns, jit_ns, checked_ns, kernel_ns, cms, warm, same in rows:
         k = f"{kernel_ns:>10,.0f}" if kernel_ns else f"{'n/a':>10}"
         kr = f"{jit_ns / kernel_ns:>10.2f}x" if kernel_ns else f"{'n/a':>11}"
-        print(f"{label:<44} {interp_ns:>11,.0f} {jit_ns:>8,.0f} {k} {interp_ns / jit_ns:>10,.0f}x "
-              f"{kr} {cms:>8.0f} {warm:>10.0f} {str(same):>9}")
+        print(f"{label:<44} {interp_ns:>11,.0f} {jit_ns:>8,.0f} {checked_ns:>8,.0f} {k} "
+              f"{interp_ns / jit_ns:>10,.0f}x {kr} {cms:>8.0f} {warm:>10.0f} {str(same):>9}")
     print("\nns per run = each engine's test_run(repeat=N) average; the kernel column is "
-          "BPF_PROG_TEST_RUN with the kernel's JIT. cold ms = object load + verify + LLVM compile of "
+          "BPF_PROG_TEST_RUN with the kernel's JIT. JIT = native code with the checks pybpf's "
+          "verifier proved unnecessary left out; checked = the same program with every run-time "
+          "check (PYBPF_JIT_CHECKS=all). cold ms = object load + verify + LLVM compile of "
           "every program in the object with no cache; cached ms = the same with the on-disk "
           "object cache warm (a second process).")
     lb_rows = configured_lb_rows(args.samples, not args.no_kernel)
