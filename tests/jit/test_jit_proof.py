@@ -6,6 +6,7 @@ without the proof, and that results agree with the interpreter and the fully che
 """
 from __future__ import annotations
 
+import ctypes
 import re
 import types
 
@@ -113,9 +114,9 @@ def test_a_proof_counts_only_for_the_instructions_it_was_computed_for(monkeypatc
     assert proof_of(same) is NO_PROOF
 
 
-def _run(engine: str, packets: list[bytes], **kw) -> list[tuple]:
+def _run(engine: str, packets: list[bytes], map_type: MapType = MapType.ARRAY, **kw) -> list[tuple]:
     out = []
-    with pybpf.vm.Collection(_spec(), engine=engine, **kw) as coll:
+    with pybpf.vm.Collection(_spec(map_type), engine=engine, **kw) as coll:
         coll.maps["m"].update(0, (7).to_bytes(8, "little"))
         for packet in packets:
             result = coll.programs["p"].test_run(packet)
@@ -156,10 +157,41 @@ def test_an_inlined_array_lookup_falls_back_when_the_map_row_is_not_that_array()
         assert coll.maps["m"][0] == (5 + 24).to_bytes(8, "little")
 
 
-@pytest.mark.parametrize("map_type", [MapType.HASH, MapType.PERCPU_ARRAY])
-def test_lookups_on_other_maps_are_not_inlined_as_plain_arrays(map_type) -> None:
+INLINED = {MapType.ARRAY: ("array", L.MAP_KIND_ARRAY),
+           MapType.PERCPU_ARRAY: ("array", L.MAP_KIND_PERCPU_ARRAY),
+           MapType.HASH: ("hash", L.MAP_KIND_HASH),
+           MapType.PERCPU_HASH: ("hash", L.MAP_KIND_PERCPU_HASH),
+           MapType.LRU_HASH: ("hash", L.MAP_KIND_LRU_HASH),
+           MapType.LRU_PERCPU_HASH: ("hash", L.MAP_KIND_LRU_PERCPU_HASH)}
+
+
+@pytest.mark.parametrize("map_type", list(INLINED))
+def test_each_map_kind_gets_its_own_inline_lookup_and_the_interpreters_results(map_type) -> None:
     spec = _spec(map_type)
     prog = types.SimpleNamespace(verified=verify_program(spec.programs["p"], spec),
                                  instructions=spec.programs["p"].instructions)
-    expected = L.MAP_KIND_PERCPU_ARRAY if map_type == MapType.PERCPU_ARRAY else None
-    assert proof_of(prog).array_lookup(11) == expected
+    proof = proof_of(prog)
+    family, kind = INLINED[map_type]
+    assert (proof.array_lookup(11), proof.hash_lookup(11)) == \
+        ((kind, None) if family == "array" else (None, kind))
+    ir_text = generate(prog.instructions, {s: i for i, s in enumerate(_slots(prog.instructions))},
+                       "bpf_kind", proof)[0]
+    assert re.search(rf'^"?{family}_lookup11"?:', ir_text, re.M)
+    assert _run("jit", PACKETS, map_type) == _run("interp", PACKETS, map_type)
+
+
+def test_a_full_lru_touch_log_sends_an_inlined_hash_lookup_to_python() -> None:
+    """The inline LRU path logs each hit for the map's recency order; when the log is full the
+    lookup finishes in Python, which settles the log, and the run's result is unchanged."""
+    with pybpf.vm.Collection(_spec(MapType.LRU_HASH), engine="jit") as coll:
+        coll.maps["m"].update(0, (5).to_bytes(8, "little"))
+        prog = coll.programs["p"]
+        machine = coll.machine
+        log = (ctypes.c_uint32 * 2).from_address(coll.maps["m"]._jit_index.log_address)
+        value, calls = 5, []
+        for _ in range(log[1] + 2):                    # one logged hit per run fills the log
+            value += 12
+            assert prog.test_run(PACKETS[0]).retval == value & 3
+            calls.append(machine.python_helper_calls)
+        assert calls[0] == 0 and calls[-1] >= 1        # native until the log filled up
+        assert coll.maps["m"][0] == value.to_bytes(8, "little")

@@ -1047,8 +1047,11 @@ class _Gen:
         if helper_id == L.HELPER_MAP_LOOKUP:
             done = self.new_block("lookup_done")
             array_kind = self.proof.array_lookup(self.pc)
+            hash_kind = self.proof.hash_lookup(self.pc)
             if array_kind is not None:
                 native_lookup.emit_array_lookup(self, done, array_kind)
+            elif hash_kind is not None:
+                native_lookup.emit_hash_lookup(self, done, hash_kind)
             else:
                 native_lookup.emit_lookup(self, done)
         elif helper_id == L.HELPER_MAP_UPDATE:

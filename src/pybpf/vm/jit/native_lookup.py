@@ -34,8 +34,7 @@ def lookup_fn(gen: "_Gen") -> ir.Function:
     fn.attributes.add("noinline")
     rt, handle, key, out = fn.args
     blocks = {n: fn.append_basic_block(n) for n in (
-        "entry", "probe", "array", "array_key", "hashed", "hash_key", "lru_log", "lru_append",
-        "hash_value", "slow", "fault")}
+        "entry", "probe", "array", "array_key", "hashed", "hash_key", "slow", "fault")}
     b = ir.IRBuilder(blocks["entry"])
     rt_word = lambda bb, i: bb.load(bb.gep(rt, [_c64(i)]))          # noqa: E731
     slot = b.lshr(handle, _c64(32))
@@ -95,34 +94,56 @@ def lookup_fn(gen: "_Gen") -> ir.Function:
     kb.ret(_c64(LOOKUP_DONE))
     # hash maps: the key index gives slot + 1 (0 or HASH_ABSENT | position: absent)
     hb = ir.IRBuilder(blocks["hashed"])
-    key_size = word(hb, 4)
-    key_host = readable(hb, key_size, blocks["hash_key"])
+    key_host = readable(hb, word(hb, 4), blocks["hash_key"])
     fb = ir.IRBuilder(blocks["hash_key"])
-    found = fb.call(gen.hash_find_fn(), [key_host, key_size, word(fb, 5), word(fb, 6),
-                                         word(fb, 7)])
-    found = fb.select(fb.icmp_unsigned(">=", found, _c64(HASH_ABSENT)), _c64(0), found)
-    is_lru = fb.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH))
-    fb.cbranch(fb.and_(is_lru, fb.icmp_unsigned("!=", found, _c64(0))), blocks["lru_log"],
-               blocks["hash_value"])
-    lb = ir.IRBuilder(blocks["lru_log"])            # LRU hits are logged; a full log: Python
-    log = lb.inttoptr(word(lb, 8), I32.as_pointer())
-    count = lb.load(log)
-    lb.cbranch(lb.icmp_unsigned("<", count, lb.load(lb.gep(log, [_c64(1)]))),
-               blocks["lru_append"], blocks["slow"])
-    pb2 = ir.IRBuilder(blocks["lru_append"])
-    pb2.store(pb2.trunc(pb2.sub(found, _c64(1)), I32),
-              pb2.gep(log, [pb2.add(pb2.zext(count, I64), _c64(2))]))
-    pb2.store(pb2.add(count, ir.Constant(I32, 1)), log)
-    pb2.branch(blocks["hash_value"])
-    vb = ir.IRBuilder(blocks["hash_value"])
-    percpu = vb.or_(vb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH)),
-                    vb.icmp_unsigned("==", kind, _c64(L.MAP_KIND_LRU_PERCPU_HASH)))
-    slot1 = vb.sub(found, _c64(1))
-    element = vb.select(percpu, vb.add(vb.mul(slot1, cpus(vb)), rt_word(vb, L.RT_CPU)), slot1)
-    value = vb.add(word(vb, 3), vb.mul(element, word(vb, 2)))
-    vb.store(vb.select(vb.icmp_unsigned("==", found, _c64(0)), _c64(0), value), out)
+    value, vb = hash_value(gen, fb, lambda bb, i: word(bb, i), kind, kind_word, key_host,
+                           rt_word(fb, L.RT_CPU), blocks["slow"])
+    vb.store(value, out)
     vb.ret(_c64(LOOKUP_DONE))
     return fn
+
+
+def hash_value(gen: "_Gen", b: ir.IRBuilder, word, kind: ir.Value | int, kind_word: ir.Value,
+               key_host: ir.Value, cpu: ir.Value, slow: ir.Block
+               ) -> tuple[ir.Value, ir.IRBuilder]:
+    """Value address (or 0) for the key at host ``key_host`` in the hash map of row ``word``
+    (``word(builder, i)`` loads row word i; ``kind`` its MAP_KIND_*, a constant when the call site
+    knows it): the key index's answer, an LRU hit appended to the touch log (a full log goes to
+    ``slow``), per-CPU maps indexed by ``cpu``. Returns the value and the builder where it is
+    known (``b``'s function: map_lookup's or the program's)."""
+    known = isinstance(kind, int)
+    found = b.call(gen.hash_find_fn(), [key_host, word(b, 4), word(b, 5), word(b, 6),
+                                        word(b, 7)])
+    found = b.select(b.icmp_unsigned(">=", found, _c64(HASH_ABSENT)), _c64(0), found)
+    hit = b.icmp_unsigned("!=", found, _c64(0))
+    done = b.append_basic_block("hash_value") if not known else None
+    if known and kind in (L.MAP_KIND_LRU_HASH, L.MAP_KIND_LRU_PERCPU_HASH) or not known:
+        log_block = b.append_basic_block("lru_log")
+        append = b.append_basic_block("lru_append")
+        after = b.append_basic_block("lru_done") if known else done
+        is_lru = hit if known else b.and_(
+            b.icmp_unsigned(">=", kind, _c64(L.MAP_KIND_LRU_HASH)), hit)
+        b.cbranch(is_lru, log_block, after)
+        lb = ir.IRBuilder(log_block)                 # LRU hits are logged; a full log: Python
+        log = lb.inttoptr(word(lb, 8), I32.as_pointer())
+        count = lb.load(log)
+        lb.cbranch(lb.icmp_unsigned("<", count, lb.load(lb.gep(log, [_c64(1)]))), append, slow)
+        ab = ir.IRBuilder(append)
+        ab.store(ab.trunc(ab.sub(found, _c64(1)), I32),
+                 ab.gep(log, [ab.add(ab.zext(count, I64), _c64(2))]))
+        ab.store(ab.add(count, ir.Constant(I32, 1)), log)
+        ab.branch(after)
+        b = ir.IRBuilder(after)
+    if known:
+        percpu = ir.Constant(ir.IntType(1), int(kind in (L.MAP_KIND_PERCPU_HASH,
+                                                         L.MAP_KIND_LRU_PERCPU_HASH)))
+    else:
+        percpu = b.or_(b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_PERCPU_HASH)),
+                       b.icmp_unsigned("==", kind, _c64(L.MAP_KIND_LRU_PERCPU_HASH)))
+    slot1 = b.sub(found, _c64(1))
+    element = b.select(percpu, b.add(b.mul(slot1, b.lshr(kind_word, _c64(8))), cpu), slot1)
+    value = b.add(word(b, 3), b.mul(element, word(b, 2)))
+    return b.select(hit, value, _c64(0)), b
 
 
 def emit_lookup(gen: "_Gen", done: ir.Block) -> None:
@@ -141,6 +162,35 @@ def emit_lookup(gen: "_Gen", done: ir.Block) -> None:
     ob.cbranch(ob.icmp_unsigned("==", status, _c64(LOOKUP_FAULT)), fault, slow)
     gen._leave(ir.IRBuilder(fault), L.ST_FAULT, gen.pc)
     gen.b = ir.IRBuilder(slow)
+
+
+def emit_hash_lookup(gen: "_Gen", done: ir.Block, kind: int) -> None:
+    """Call site the verifier proved always looks up one kind of hash map (``kind``: layout
+    MAP_KIND_HASH / _PERCPU_HASH / _LRU_HASH / _LRU_PERCPU_HASH) with a key inside a region: the
+    key index is searched from here, without map_lookup's dispatch and key checks. A row of
+    another kind, or a full LRU touch log, goes on to emit_lookup (and Python when needed)."""
+    b = gen.b
+    rows = b.inttoptr(gen.rt_load(b, L.RT_MAP_ROWS), P64)
+    row = b.mul(b.lshr(gen.reg(1), _c64(32)), _c64(L.MAP_ROW_WORDS))
+
+    def word(bb: ir.IRBuilder, i: int) -> ir.Value:
+        value = bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))
+        value.set_metadata("tbaa", gen.tbaa("table"))
+        return value
+
+    kind_word = word(b, 0)
+    inline, generic = gen.new_block("hash_lookup"), gen.new_block("lookup_generic")
+    b.cbranch(b.icmp_unsigned("==", b.and_(kind_word, _c64(0xFF)), _c64(kind)), inline,
+              generic).set_weights([LIKELY, 1])
+    gen.b = ib = ir.IRBuilder(inline)
+    key = gen.reg(2)
+    key_host = gen.proven_address(key, ib.lshr(key, _c64(32)), ib.and_(key, _c64(M32)), 1, False)
+    value, vb = hash_value(gen, gen.b, word, kind, kind_word, key_host,
+                           gen.rt_load(gen.b, L.RT_CPU), generic)
+    vb.store(value, gen.R[0])
+    vb.branch(done)
+    gen.b = ir.IRBuilder(generic)
+    emit_lookup(gen, done)
 
 
 def emit_array_lookup(gen: "_Gen", done: ir.Block, kind: int) -> None:
@@ -179,4 +229,4 @@ def emit_array_lookup(gen: "_Gen", done: ir.Block, kind: int) -> None:
     emit_lookup(gen, done)
 
 
-__all__ = ["emit_array_lookup", "emit_lookup", "lookup_fn"]
+__all__ = ["emit_array_lookup", "emit_hash_lookup", "emit_lookup", "hash_value", "lookup_fn"]

@@ -27,6 +27,9 @@ IN_REGION = frozenset({"fp", "map_value", "map_key", "pkt", "pkt_meta", "mem"})
 ALWAYS_WRITABLE = frozenset({"fp", "map_value"})
 _ARRAY_KINDS = {int(MapType.ARRAY): L.MAP_KIND_ARRAY,
                 int(MapType.PERCPU_ARRAY): L.MAP_KIND_PERCPU_ARRAY}
+_HASH_KINDS = {int(MapType.HASH): L.MAP_KIND_HASH, int(MapType.PERCPU_HASH): L.MAP_KIND_PERCPU_HASH,
+               int(MapType.LRU_HASH): L.MAP_KIND_LRU_HASH,
+               int(MapType.LRU_PERCPU_HASH): L.MAP_KIND_LRU_PERCPU_HASH}
 # xdp_md fields the VM rewrites, by (offset, size): the XDP state word that holds their offset
 _XDP_FIELDS = {(0, 4): L.XDP_DATA, (4, 4): L.XDP_END, (8, 4): L.XDP_META}
 
@@ -52,10 +55,18 @@ class Proof:
     def array_lookup(self, pc: int) -> int | None:
         """layout.MAP_KIND_(PERCPU_)ARRAY when the lookup at ``pc`` always has one kind of array
         map and a key inside a region (the kernel inlines these lookups too), else None."""
+        return self._one_kind(pc, _ARRAY_KINDS)
+
+    def hash_lookup(self, pc: int) -> int | None:
+        """layout.MAP_KIND_*HASH when the lookup at ``pc`` always has one kind of (LRU, per-CPU)
+        hash map and a key inside a region, else None."""
+        return self._one_kind(pc, _HASH_KINDS)
+
+    def _one_kind(self, pc: int, kinds_by_type: Mapping[int, int]) -> int | None:
         calls = self.map_calls.get(pc)
         if not calls:
             return None
-        kinds = {_ARRAY_KINDS.get(map_type) for map_type, _ in calls}
+        kinds = {kinds_by_type.get(map_type) for map_type, _ in calls}
         if len(kinds) != 1 or None in kinds:
             return None
         if not all(key in IN_REGION for _, key in calls):
