@@ -22,7 +22,15 @@ Checked per program:
   pointer types of map_lookup/update/delete calls (``VerifierResult.map_calls``);
 * the log was understood: at least one (pc, type) pair, a base type for most of pybpf's memory pcs,
   the kernel verified the same opcodes, and the post-instruction prints agree with the tracked
-  pre-instruction state wherever both are known.
+  pre-instruction state (type, and offset bounds of region pointers) wherever both are known;
+* ``VerifierResult.base_in_region``, the pcs where the base register itself pointed into its region
+  on every path (the JIT then takes the region from ``base >> 32`` instead of ``(base + off) >> 32``):
+  at each such pc with only in-region types, every kernel visit's base offset bounds, read from the
+  print (``off=``, ``imm=``, smin/smax/umin/umax, ``var_off``; ``fp-8``), lie in [0, 2**31) from the
+  region start, the frame bottom fp-512 for the stack. Most claimed pcs must have a checked visit;
+  pcs pybpf leaves out although the kernel shows them inside are counted (pybpf may be coarser).
+  The BASE_EDGES programs put bases just before their regions (map_value(off=-4), pkt(off=-2),
+  fp-516, fp(off=-512) plus [-8, 7]) next to ones at or after the start: pybpf must tell them apart.
 
 One abstraction differs on purpose: the kernel verifies a global (non-static) subprogram once, typing a
 pointer argument from BTF as generic ``mem``, while pybpf follows each call with the caller's actual
@@ -31,7 +39,7 @@ pointer. Such a kernel ``mem`` (GLOBAL_MEM below) is matched by any in-region ty
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +106,18 @@ PROGRAMS = [
     (MIXED, "subprog_three_kinds"),
     (MIXED, "callback_two_pointers"),
     (MIXED, "global_two_kinds"),
+    (MIXED, "base_below_value"),
+    (MIXED, "base_var_below_value"),
+    (MIXED, "base_below_pkt"),
+    (MIXED, "base_stack_edges"),
+    (MIXED, "base_signed_stack"),
 ]
+# Programs of the inline source whose memory instructions use base registers on both sides of their
+# region's start (fp-512 for the stack) although every access stays inside: the kernel accepts them,
+# and its log is the truth on which side each base lies. pybpf must leave every pc whose base the
+# kernel shows outside out of base_in_region, and (plain cases) put every pc shown inside into it.
+BASE_EDGES = {"base_below_value", "base_var_below_value", "base_below_pkt", "base_stack_edges",
+              "base_signed_stack"}
 MIN_COVERAGE = 0.8     # share of pybpf's memory pcs the kernel log must show a base type for
 
 # The repository's programs rarely reach one memory instruction with several base types, which is
@@ -250,6 +269,75 @@ int global_two_kinds(struct xdp_md *ctx)
     return r;
 }
 
+/* base_in_region edge cases: the base register lies before its region, the access inside it */
+SEC("xdp")
+int base_below_value(struct xdp_md *ctx)
+{
+    __u32 k = 0;
+    struct val *v = bpf_map_lookup_elem(&vals, &k);
+    if (!v)
+        return 0;
+    char *r = (char *)v - 4;
+    opaque(r);
+    return *(__u32 *)(r + 8);            /* base map_value(off=-4), value bytes 4..7 */
+}
+
+SEC("xdp")
+int base_var_below_value(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    __u32 k = 0;
+    struct val *v = bpf_map_lookup_elem(&vals, &k);
+    if (!v || data + 1 > end)
+        return 0;
+    long i = (long)(*(__u8 *)data & 0xc) - 4;
+    char *r = (char *)v + i;
+    opaque(r);
+    return *(__u32 *)(r + 4);            /* base map_value(off=-4, var 0..12): offsets -4..8 */
+}
+
+SEC("xdp")
+int base_below_pkt(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    if (data + 24 > end)
+        return 1;
+    __u8 *p = (__u8 *)data + 20;
+    opaque(p);
+    __u8 *q = p - 22;
+    opaque(q);
+    return q[4] + p[-6];                 /* bases pkt(off=-2) (outside), pkt(off=20) (inside) */
+}
+
+SEC("xdp")
+int base_stack_edges(struct xdp_md *ctx)
+{
+    __u64 a, b;
+    /* base fp-512 (the frame bottom: inside), then fp-516 (below it); both access fp-504 */
+    asm volatile("r1 = r10; r1 += -512; r2 = 7; *(u64 *)(r1 + 8) = r2; %0 = *(u64 *)(r1 + 8)"
+                 : "=r"(a) :: "r1", "r2");
+    asm volatile("r1 = r10; r1 += -516; r2 = 9; *(u64 *)(r1 + 12) = r2; %0 = *(u64 *)(r1 + 12)"
+                 : "=r"(b) :: "r1", "r2");
+    return a + b;
+}
+
+SEC("xdp")
+int base_signed_stack(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+    __u64 a = 0, b = 0;
+    if (data + 1 > end)
+        return 0;
+    __u64 x = *(__u8 *)data;
+    /* i = (s8)x >> 4 in [-8, 7]: bases fp(off=-16)+i (inside), fp(off=-512)+i (partly below) */
+    asm volatile("r1 = %2; r1 <<= 56; r1 s>>= 60;"
+                 "r2 = r10; r2 += -16; r2 += r1; r3 = 1; *(u8 *)(r2 + 0) = r3;"
+                 "r2 = r10; r2 += -512; r2 += r1; r3 = 2; *(u8 *)(r2 + 8) = r3;"
+                 "%0 = r1; %1 = r2"
+                 : "=r"(a), "=r"(b) : "r"(x) : "r1", "r2", "r3");
+    return a;
+}
+
 char LICENSE[] SEC("license") = "GPL";
 """
 
@@ -258,7 +346,9 @@ char LICENSE[] SEC("license") = "GPL";
 _INSN = re.compile(r"^(\d+): \(([0-9a-f]{2})\) (.*?)(?:\s+; (.*))?$")
 _STATE = re.compile(r"^(\d+):(?! \()\s*(.*)$")
 _FROM = re.compile(r"^from (\d+) to (\d+)( \(speculative execution\))?:\s*(.*)$")
-_REG = re.compile(r"(?:^|\s)R(\d+)(?:_[A-Za-z]+)?=(\S+)")
+# a register print; the value may hold one level of nested parentheses with spaces in them
+# (``pkt(id=2,off=0,r=0,smin=...,var_off=(0x0; 0x3c))``)
+_REG = re.compile(r"(?:^|\s)R(\d+)(?:_[A-Za-z]+)?=((?:[^\s()]|\((?:[^()]|\([^()]*\))*\))+)")
 _FRAME = re.compile(r"(?:^|\s)frame(\d+):")
 _EXACT = {"ctx", "fp", "pkt", "pkt_meta", "pkt_end", "map_value", "map_key", "map_ptr", "arena",
           "func", "scalar"}
@@ -281,6 +371,69 @@ def kernel_type(value: str) -> str:
     if "mem" in name:
         return "mem"                                       # mem, rdonly_mem, ringbuf_mem, ...
     return name                                            # sock, buf, flow_keys, ...: no pybpf name
+
+
+S64_MIN, S64_MAX, U64 = -(1 << 63), (1 << 63) - 1, 1 << 64
+MAX_STACK = 512
+_FP_CONST = re.compile(r"^fp(?:\[\d+\])?(-?\d+|0x[0-9a-f]+)$")
+_PTR_FIELDS = re.compile(r"^[a-z_]+(?:\[\d+\])?\((.*)\)$")
+_TNUM = re.compile(r"^\((0x[0-9a-f]+); (0x[0-9a-f]+)\)$")
+
+
+def _knum(text: str, signed: bool) -> int:
+    """A number as the kernel prints it (decimal, or ``%#llx`` of the 64-bit value)."""
+    v = int(text, 0)
+    if v < 0:
+        v += U64
+    return v - U64 if signed and v > S64_MAX else v
+
+
+def kernel_offset(raw: str) -> tuple[int, int] | None:
+    """Bounds (lo, hi) of a pointer print's offset from the start of its object, fixed ``off=`` plus
+    the variable part: ``fp-8`` -> (-8, -8), ``pkt(off=14,r=14)`` -> (14, 14),
+    ``pkt(id=2,off=4,r=4,smin=smin32=0,smax=umax=smax32=umax32=60,var_off=(0x0; 0x3c))`` -> (4, 64).
+    The variable part is the intersection of every range the kernel prints for it: [smin, smax],
+    [umin, umax] and [value, value|mask] of var_off (the unsigned ones where they do not straddle
+    the sign bit); the kernel omits a bound at its type's extreme. None: not a pointer print."""
+    m = _FP_CONST.match(raw)
+    if m:
+        off = _knum(m.group(1), signed=True)
+        return off, off
+    m = _PTR_FIELDS.match(raw)
+    if m is None:
+        return None
+    f: dict[str, str] = {}
+    for item in m.group(1).split(","):         # var_off=(0x0; 0x3c) holds no comma
+        *names, value = item.split("=")
+        for name in names:
+            f[name] = value
+    fixed = _knum(f["off"], signed=True) if "off" in f else 0
+    if not ({"smin", "smax", "umin", "umax", "var_off"} & set(f)):   # constant variable part
+        imm = _knum(f["imm"], signed=True) if "imm" in f else 0
+        return fixed + imm, fixed + imm
+    ranges = [(_knum(f.get("smin", str(S64_MIN)), True), _knum(f.get("smax", str(S64_MAX)), True))]
+    unsigned = [(_knum(f.get("umin", "0"), False), _knum(f.get("umax", str(U64 - 1)), False))]
+    if "var_off" in f:
+        t = _TNUM.match(f["var_off"])
+        assert t, f"unreadable var_off in {raw!r}"
+        value, mask = int(t.group(1), 16), int(t.group(2), 16)
+        unsigned.append((value, value | mask))
+    for ulo, uhi in unsigned:
+        if uhi <= S64_MAX:
+            ranges.append((ulo, uhi))
+        elif ulo > S64_MAX:
+            ranges.append((ulo - U64, uhi - U64))
+    lo, hi = max(r[0] for r in ranges), min(r[1] for r in ranges)
+    assert lo <= hi, f"empty offset range {lo}..{hi} read from {raw!r}"
+    return fixed + lo, fixed + hi
+
+
+def in_region(kernel_t: str, bounds: tuple[int, int]) -> bool:
+    """pybpf's base_in_region condition on the kernel's offset bounds: the base itself lies within
+    [0, 2**31) of its region's start (the frame bottom, fp-512, for stack pointers)."""
+    start = -MAX_STACK if kernel_t == "fp" else 0
+    lo, hi = bounds
+    return lo >= start and hi - start < (1 << 31)
 
 
 def _parse_state(text: str) -> tuple[int, dict[int, str]]:
@@ -316,6 +469,9 @@ class KernelView:
     cross_checked: int = 0           # visits where both the tracked state and the print knew it
     inconsistent: list[str] = field(default_factory=list)
     opcode_mismatch: list[str] = field(default_factory=list)
+    # base register print per visit of a memory pc: (kernel type, raw print)
+    bases: dict[int, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    offsets_cross_checked: int = 0   # visits where tracked and printed base offsets were compared
 
 
 def kernel_access_types(log: str, insn_at: dict) -> KernelView:  # noqa: ANN001, C901
@@ -388,12 +544,18 @@ def kernel_access_types(log: str, insn_at: dict) -> KernelView:  # noqa: ANN001,
                     if kernel_type(pre) != kernel_type(after):
                         view.inconsistent.append(f"pc {pc} {text}: tracked R{base}={pre}, "
                                                  f"printed R{base}={after}")
+                    elif kernel_type(pre) in IN_REGION:
+                        view.offsets_cross_checked += 1
+                        if kernel_offset(pre) != kernel_offset(after):
+                            view.inconsistent.append(f"pc {pc} {text}: tracked R{base}={pre}, "
+                                                     f"printed R{base}={after} (offsets differ)")
                 raw = after if after is not None else pre
                 if raw is None:
                     view.unknown += 1
                 else:
                     view.visits += 1
                     view.types[pc].add(typed(raw))
+                    view.bases[pc].append((typed(raw), raw))
                     view.text[pc] = text
             elif (opcode == 0x85 and insn.src == 0 and insn.imm in _KEY_HELPERS
                   and kernel_type(before.get(1, "")) == "map_ptr" and 2 in before):
@@ -409,6 +571,58 @@ def kernel_access_types(log: str, insn_at: dict) -> KernelView:  # noqa: ANN001,
             else:
                 apply(m.group(2), full=False)
     return view
+
+
+@dataclass
+class BaseOffsets:
+    """The kernel's base-register offsets at memory pcs with an in-region base type."""
+    visits: dict[int, list[tuple[str, str, tuple[int, int]]]] = field(
+        default_factory=lambda: defaultdict(list))     # pc -> (type, raw print, (lo, hi))
+    inside: set[int] = field(default_factory=set)      # every visit inside (none skipped)
+    outside: set[int] = field(default_factory=set)     # some visit outside
+    skipped_global: int = 0
+    global_only: set[int] = field(default_factory=set)  # pcs with only global-subprogram visits
+
+
+def kernel_base_offsets(view: KernelView) -> BaseOffsets:
+    """Offsets per visit; visits of a global subprogram are skipped: the kernel types its pointer
+    argument as ``mem`` at offset 0 of the argument, not of the caller's region (pybpf knows the
+    caller's pointer), so its offsets say nothing about the region start."""
+    out = BaseOffsets()
+    for pc, visits in view.bases.items():
+        skipped = False
+        for t, raw in visits:
+            if t not in IN_REGION:
+                skipped = True
+                if t == GLOBAL_MEM:
+                    out.skipped_global += 1
+                continue
+            bounds = kernel_offset(raw)
+            assert bounds is not None, f"pc {pc}: unreadable {t} pointer {raw!r}"
+            out.visits[pc].append((t, raw, bounds))
+        if not out.visits[pc] and all(t == GLOBAL_MEM for t, _ in visits):
+            out.global_only.add(pc)
+        if out.visits[pc]:
+            ok = all(in_region(t, b) for t, _, b in out.visits[pc])
+            if not ok:
+                out.outside.add(pc)
+            elif not skipped:
+                out.inside.add(pc)
+    return out
+
+
+BASE_TOTALS: Counter = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _base_totals():
+    yield
+    print(f"\nbase_in_region over {BASE_TOTALS['programs']} programs: {BASE_TOTALS['pairs']} "
+          f"(pc, kernel visit) pairs checked over {BASE_TOTALS['pcs']} of {BASE_TOTALS['claimed']} "
+          f"claimed pcs; {BASE_TOTALS['conservative']} pcs left out though the kernel shows them "
+          f"inside; {BASE_TOTALS['outside']} pcs the kernel shows outside; "
+          f"{BASE_TOTALS['skipped_global']} global-subprogram visits skipped; "
+          f"{BASE_TOTALS['cross_checked']} tracked/printed base offsets cross-checked")
 
 
 def covers(ours: frozenset[str], kernel: set[str]) -> bool:
@@ -505,3 +719,69 @@ def test_access_types_agree_with_the_kernel_verifier(compile_bpf, target_btf, so
                 and not covers(key_facts[pc], view.keys[pc])]
     assert not bad_keys, ("pybpf's map-call key pointer types miss types the kernel saw:\n"
                           + "\n".join(describe(pc, key_facts, view.keys) for pc in bad_keys))
+
+    # base_in_region: the JIT takes the region from the base register alone at these pcs
+    base = kernel_base_offsets(view)
+    claimed = sorted(pc for pc in result.base_in_region if ours.get(pc) and ours[pc] <= IN_REGION)
+    checked = [(pc, t, raw, b) for pc in claimed for t, raw, b in base.visits.get(pc, ())]
+    wrong = [(pc, t, raw, b) for pc, t, raw, b in checked if not in_region(t, b)]
+    assert not wrong, ("pybpf says the base register itself points into its region (base_in_region; "
+                       "the JIT takes the region from it) where the kernel shows it outside:\n"
+                       + "\n".join(f"{where} pc {pc}: {view.text[pc]}: kernel R={raw} (offset "
+                                    f"{lo}..{hi} of its {t} region), pybpf types "
+                                    f"{sorted(ours[pc])}" for pc, t, raw, (lo, hi) in wrong))
+    seen = {pc for pc, *_ in checked}
+    conservative = sorted(pc for pc in base.inside if ours.get(pc) and ours[pc] <= IN_REGION
+                          and pc not in result.base_in_region)
+    print(f"  base_in_region: {len(claimed)} in-region pcs claimed, {len(checked)} (pc, visit) pairs "
+          f"checked over {len(seen)} pcs ({base.skipped_global} global-subprogram visits skipped, "
+          f"{view.offsets_cross_checked} offsets cross-checked); {len(conservative)} pcs left out "
+          f"although every kernel visit was inside: {conservative}; kernel shows bases outside at "
+          f"{sorted(base.outside)}")
+    BASE_TOTALS.update(programs=1, claimed=len(claimed), pairs=len(checked), pcs=len(seen),
+                       cross_checked=view.offsets_cross_checked,
+                       conservative=len(conservative), outside=len(base.outside),
+                       skipped_global=base.skipped_global)
+    checkable = [pc for pc in claimed if pc not in base.global_only]
+    if checkable:
+        assert checked, f"{where}: no kernel visit shows the base of any base_in_region pc {claimed}"
+        share = len(seen) / len(checkable)
+        assert share >= MIN_COVERAGE, (
+            f"{where}: the kernel log showed the base offset at only {share:.0%} of the "
+            f"{len(checkable)} base_in_region pcs (missing {sorted(set(checkable) - seen)[:20]})")
+    if program in BASE_EDGES:
+        assert base.outside, f"{where}: the kernel shows no base outside its region"
+        assert base.inside, f"{where}: the kernel shows no base inside its region"
+        leaked = sorted(base.outside & result.base_in_region)
+        assert not leaked, f"{where}: pcs {leaked} whose base the kernel shows outside are claimed"
+        assert not conservative, (f"{where}: pybpf leaves out pcs {conservative} whose base the "
+                                  "kernel shows inside on every visit")
+
+
+@pytest.mark.parametrize("raw,bounds", [
+    ("fp-8", (-8, -8)),
+    ("fp0", (0, 0)),
+    ("fp[1]-16", (-16, -16)),
+    ("pkt(r=14)", (0, 0)),
+    ("pkt(off=14,r=14)", (14, 14)),
+    ("pkt(off=-2,r=24)", (-2, -2)),
+    ("pkt(id=2,off=4,r=4,smin=smin32=0,smax=umax=smax32=umax32=60,var_off=(0x0; 0x3c))", (4, 64)),
+    ("map_value(map=vals,ks=4,vs=40,off=-4,smin=smin32=0,smax=umax=smax32=umax32=12,"
+     "var_off=(0x0; 0xc))", (-4, 8)),
+    ("map_value(map=execs,ks=4,vs=8,off=8,imm=4)", (12, 12)),
+    ("map_value(map=vals,ks=4,vs=40,var_off=(0x4; 0x8))", (4, 12)),        # tnum alone
+    ("map_value(map=vals,ks=4,vs=40,umax=0x3c)", (0, 60)),                  # unsigned alone
+    ("map_value(map=vals,ks=4,vs=40,smax=0x7ffffffffffffff0)", (-(1 << 63), (1 << 63) - 16)),
+    ("fp(off=-512,smin=smin32=-8,smax=smax32=7)", (-520, -505)),
+    ("fp[1](off=-16,smin=0xfffffffffffffff8,smax=7)", (-24, -9)),           # hex negative smin
+    ("mem(sz=16)", (0, 0)),
+    ("ringbuf_mem(ref_obj_id=3,sz=16)", (0, 0)),
+    ("scalar()", (0, 0)),
+    ("ctx()", (0, 0)),
+    ("7", None),
+    ("arena", None),
+])
+def test_kernel_offset_reads_pointer_prints(raw, bounds):
+    assert kernel_offset(raw) == bounds
+    line = f"10: (61) r0 = *(u32 *)(r1 +0)          ; R1={raw} R2=fp-8"
+    assert _REG.findall(line) == [("1", raw), ("2", "fp-8")]
