@@ -85,6 +85,7 @@ def verdicts_for(source: Path, compile_bpf) -> list[Verdict]:  # noqa: ANN001
             btf_ctx = pointer_args(target, prog.section, prog.attach_to)
         result = verify(insns, prog_type=prog.type, maps=spec.maps, line_info=prog.line_info,
                         program=name, raise_on_reject=False, btf_ctx=btf_ctx, target_btf=target,
+                        func_info=prog.func_info, prog_btf=spec.btf,
                         expected_attach_type=int(prog.expected_attach_type)
                         if prog.expected_attach_type is not None else None)
         out.append(Verdict(source.name, name, prog.type.name, kernel_ok, kmsg, kernel_seconds,

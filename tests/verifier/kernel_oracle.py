@@ -66,10 +66,15 @@ def _map_tuple(desc) -> tuple[int, int, int, int, int]:
 
 def load(instructions: list[Instruction], prog_type: int, maps: dict | None = None, *,
          expected_attach_type: int = 0, log_level: int = 1, prog_flags: int = 0,
-         log_size: int = 1 << 22) -> KernelVerdict:
-    """BPF_PROG_LOAD the program (maps created on the fly, all fds closed) and return the verdict."""
+         log_size: int = 1 << 22, btf: bytes | None = None,
+         func_info: list[tuple[int, int]] = ()) -> KernelVerdict:
+    """BPF_PROG_LOAD the program (maps created on the fly, all fds closed) and return the verdict.
+
+    ``btf`` (raw BTF bytes) with ``func_info`` ((slot, FUNC type id) per subprogram) is loaded as
+    the program's BTF: without it the kernel treats every subprogram as static."""
     maps = maps or {}
     fds: dict[str, int] = {}
+    btf_obj = None
     try:
         patched = []
         for insn in instructions:
@@ -101,6 +106,17 @@ def load(instructions: list[Instruction], prog_type: int, maps: dict | None = No
         put(32, ctypes.addressof(log), 8)
         put(44, prog_flags, 4)
         put(68, expected_attach_type, 4)
+        if btf is not None:
+            from pybpf.kernel.btfload import KernelBTF
+            btf_obj = KernelBTF.load(btf)
+            records = b"".join(slot.to_bytes(4, "little") + tid.to_bytes(4, "little")
+                               for slot, tid in func_info)
+            fi = ctypes.create_string_buffer(records, len(records) or 1)
+            put(72, btf_obj.fd, 4)
+            if records:
+                put(76, 8, 4)
+                put(80, ctypes.addressof(fi), 8)
+                put(88, len(func_info), 4)
         start = time.perf_counter()
         fd = _bpf(_PROG_LOAD, attr)
         elapsed = time.perf_counter() - start
@@ -112,3 +128,5 @@ def load(instructions: list[Instruction], prog_type: int, maps: dict | None = No
     finally:
         for fd in fds.values():
             os.close(fd)
+        if btf_obj is not None:
+            btf_obj.close()

@@ -33,14 +33,18 @@ per-byte stack tracking with spills; context layouts (xdp, __sk_buff for socket/
 pt_regs, tracepoint, raw_tp, perf_event, syscall; tp_btf/fentry/fexit/lsm arguments typed from a
 ``target_btf``); ~70 helper prototypes with per-program-type availability; NULL checks; constant-key
 array lookups; known ``.rodata`` loads; ring buffer reference tracking; spin locks; bpf-to-bpf calls
-(8 frames, 512-byte combined stack); bpf_loop/for_each_map_elem callbacks (verified once, caller stack
-they can reach forgotten afterwards); arena pointers; bounded loops (explored iteration by iteration
-with state pruning, the kernel's 1M-instruction complexity limit and infinite-loop detection).
+(8 frames, 512-byte combined stack); global functions when ``func_info`` + ``prog_btf`` are given
+(verify_program passes them): each verified once on its own with arguments typed from its BTF
+prototype, calls checked against the prototype and returning an unknown scalar;
+bpf_loop/for_each_map_elem callbacks (verified once, caller stack they can reach forgotten
+afterwards); arena pointers; bounded loops (explored iteration by iteration with state pruning, the
+kernel's 1M-instruction complexity limit and infinite-loop detection).
 Pruning uses a static stand-in for the kernel's precision tracking (scalars that can no longer reach
 an address, a branch, a checked helper argument or the stack are ignored when comparing states).
 
 Not modelled (rejected with UnsupportedFeatureError rather than guessed): kfuncs other than
-rcu/preempt lock pairs, helpers without a prototype here, socket pointers, may_goto.
+rcu/preempt lock pairs, helpers without a prototype here, socket pointers, may_goto, global function
+arguments tagged arg:trusted/untrusted/nullable/arena or typed as dynptrs.
 """
 from .api import VerifierResult, verify, verify_program
 from .rejections import (

@@ -17,6 +17,7 @@ from . import helpers as H
 from .bounds import Bounds
 from .cfg import ProgramShape, compute_relevance
 from .context import PACKET_TYPES as PKT_PROG_TYPES, PACKET_WRITE_TYPES, SKB_TYPES, context_access
+from .global_funcs import CTX, SCALAR, GlobalArg, GlobalFunc
 from .regs import (NOT_INIT, OR_NULL, PACKET_TYPES, UNKNOWN_SCALAR, MapInfo, Reg, RegType,
                    const_scalar, scalar)
 from .rejections import (
@@ -68,6 +69,7 @@ class Options:
     expected_attach_type: int | None = None
     btf_ctx: tuple[int, ...] | None = None     # tracing programs: pointee BTF id per ctx slot
     btf: object = None                         # the BTF those ids refer to (normally vmlinux)
+    global_funcs: dict[int, GlobalFunc] | None = None  # first slot -> global subprog (func_info)
 
 
 class _PathEnd(Exception):
@@ -99,6 +101,8 @@ class Analyzer:
         self.trace_limit = 100_000
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
+        self.entry = 0                    # where exploration starts: 0, or a global function
+        self.global_calls: dict[int, int] = {}   # global function start -> first call site seen
         self.relevant = compute_relevance(shape, self._relevant_args, self._exit_uses_r0)
 
     def _relevant_args(self, func_id: int) -> set[int]:
@@ -112,6 +116,8 @@ class Analyzer:
 
     # --- entry state -----------------------------------------------------------------------
     def initial_state(self) -> State:
+        if self.entry:                     # a global function, verified on its own
+            return self._global_entry_state(self.opt.global_funcs[self.entry])  # type: ignore
         frame = fresh_frame(-1, 0, 0)
         frame.regs[1] = Reg(RegType.PTR_TO_CTX, B.ZERO)
         frame.regs[10] = Reg(RegType.PTR_TO_STACK, B.ZERO, frame=0)
@@ -119,6 +125,18 @@ class Analyzer:
 
     # --- exploration -----------------------------------------------------------------------
     def run(self) -> None:
+        """Explore the program from insn 0, then, like the kernel, each global function some
+        explored path called, once and on its own (they may call further global functions)."""
+        self._explore()
+        done: set[int] = set()
+        while pending := [s for s in self.global_calls if s not in done]:
+            for start in pending:
+                done.add(start)
+                self.entry = start
+                self._explore_global(self.opt.global_funcs[start])  # type: ignore[index]
+        self.entry = 0
+
+    def _explore(self) -> None:
         worklist = [self.initial_state()]
         first = True
         while worklist:
@@ -482,6 +500,7 @@ class Analyzer:
         elif src == PseudoSrc.FUNC:
             imm = insn.imm & U32
             imm = imm - (1 << 32) if imm >> 31 else imm
+            self._static_callback(pc + 1 + imm)
             self.write(st, insn.dst, Reg(RegType.PTR_TO_FUNC, B.ZERO, target=pc + 1 + imm))
         else:
             self.write(st, insn.dst, Reg(RegType.PTR_TO_BTF_ID, B.ZERO))
@@ -858,6 +877,9 @@ class Analyzer:
         return self._helper_call(st, insn.imm, pc)
 
     def _bpf_call(self, st: State, insn: Instruction, pc: int) -> list[State]:
+        fn = (self.opt.global_funcs or {}).get(pc + 1 + insn.imm)
+        if fn is not None:
+            return self._global_call(st, fn, pc)
         if st.lock is not None:
             raise HelperCallError("function calls are not allowed while holding a lock")
         if len(st.frames) >= MAX_CALL_FRAMES:
@@ -873,6 +895,143 @@ class Analyzer:
         st.frames.append(frame)
         st.pc = target
         return [st]
+
+    # --- global functions ------------------------------------------------------------------
+    def _explore_global(self, fn: GlobalFunc) -> None:
+        """Verify global function ``fn`` once, from its prototype-typed entry state; a rejection
+        inside it says that the callers' actual arguments played no part."""
+        try:
+            self._explore()
+        except ProgramRejected as exc:
+            note = (f"found while verifying global function {fn.describe()} on its own: like the "
+                    "kernel, pybpf assumes only what its BTF prototype says about its arguments")
+            exc.hint = f"{exc.hint}; {note}" if exc.hint else note
+            exc._refresh()
+            raise
+
+    def _global_entry_state(self, fn: GlobalFunc) -> State:
+        """Frame 0 of a global function: r1-r5 typed from its prototype, its own stack."""
+        frame = fresh_frame(-1, fn.start, 0)
+        st = State([frame], pc=fn.start)
+        for i, arg in enumerate(fn.args):
+            frame.regs[i + 1] = self._global_arg_reg(st, arg)
+        frame.regs[10] = Reg(RegType.PTR_TO_STACK, B.ZERO, frame=0)
+        return st
+
+    @staticmethod
+    def _global_arg_reg(st: State, arg: GlobalArg) -> Reg:
+        if arg.kind == CTX:
+            return Reg(RegType.PTR_TO_CTX, B.ZERO)
+        if arg.kind == SCALAR:
+            return UNKNOWN_SCALAR
+        if arg.nullable:                       # the function must NULL-check it first
+            return Reg(RegType.PTR_TO_MEM_OR_NULL, B.ZERO, id=st.new_id(), range=arg.size)
+        return Reg(RegType.PTR_TO_MEM, B.ZERO, range=arg.size)
+
+    def _static_callback(self, target: int) -> None:
+        fn = (self.opt.global_funcs or {}).get(target)
+        if fn is not None:
+            raise HelperCallError(
+                "callback function not static",
+                hint=f"{fn.name}() is a global function; callbacks (bpf_loop, "
+                     "bpf_for_each_map_elem...) must be static functions")
+
+    def _global_call(self, st: State, fn: GlobalFunc, pc: int) -> list[State]:
+        """A call to a global function: check the arguments against its prototype, mark it for
+        verification on its own, and continue with r0 an unknown scalar (the kernel assumes
+        nothing else about the call, so pybpf may not either)."""
+        if st.lock is not None:
+            raise HelperCallError(
+                "global function calls are not allowed while holding a lock",
+                hint=f"release the lock before calling {fn.name}()")
+        if fn.problem:
+            err = UnsupportedFeatureError if fn.unsupported else HelperCallError
+            raise err(fn.problem, hint=f"Caller passes invalid args into func#{fn.index} "
+                                       f"('{fn.name}'): the kernel cannot type a global function "
+                                       "with this prototype; make it static or change it")
+        for i, arg in enumerate(fn.args):
+            try:
+                self._global_arg_check(st, fn, i, arg)
+            except ProgramRejected as exc:
+                note = (f"Caller passes invalid args into func#{fn.index} ('{fn.name}'): arguments "
+                        f"of a global function must match its prototype {fn.describe()}")
+                exc.hint = f"{exc.hint}; {note}" if exc.hint else note
+                exc._refresh()
+                raise
+        self.call_edges.add((st.frame.subprog, fn.start))
+        self.global_calls.setdefault(fn.start, pc)
+        if fn.changes_packet:
+            self._invalidate_packet_pointers(st)
+        for r in range(1, 6):
+            st.regs[r] = NOT_INIT
+        st.regs[0] = UNKNOWN_SCALAR
+        st.pc = pc + 1
+        return [st]
+
+    def _global_arg_check(self, st: State, fn: GlobalFunc, i: int, arg: GlobalArg) -> None:
+        """btf_check_func_arg_match for one argument."""
+        regno = i + 1
+        reg = st.regs[regno]
+        if arg.kind == SCALAR:
+            if not reg.is_scalar:
+                held = "nothing" if reg.type is RegType.NOT_INIT else f"a {reg.type.value} pointer"
+                raise HelperCallError(f"R{regno} is not a scalar",
+                                      hint=f"{fn.name}() takes an integer {arg.name}; R{regno} "
+                                           f"holds {held}")
+            return
+        if arg.kind == CTX:
+            if reg.type is RegType.PTR_TO_CTX and not reg.var.is_const:
+                raise HelperCallError(f"variable ctx access var_off={reg.var.var} disallowed")
+            if reg.type is RegType.PTR_TO_CTX and (reg.off or reg.var.const):
+                raise HelperCallError(
+                    f"dereference of modified ctx ptr R{regno} off={reg.off + reg.var.sconst} "
+                    "disallowed", hint="pass the context pointer the program received, unmodified")
+            if reg.type is not RegType.PTR_TO_CTX:
+                raise HelperCallError(f"arg#{i} expects pointer to ctx",
+                                      hint=f"{fn.name}() takes the program's context as "
+                                           f"{arg.name}; R{regno} holds {reg.describe()}")
+            return
+        self._global_mem_arg(st, fn, regno, reg, arg)
+
+    def _global_mem_arg(self, st: State, fn: GlobalFunc, regno: int, reg: Reg,
+                        arg: GlobalArg) -> None:
+        """A pointer argument: NULL, or ``arg.size`` bytes the function may read and write (the
+        bytes are checked both ways, and the caller forgets what its stack bytes held)."""
+        if reg.is_scalar and reg.var.is_const and reg.var.const == 0:
+            if not arg.nullable:
+                # The kernel lets a constant NULL through here, but the function dereferences
+                # an arg:nonnull argument without a check: pybpf refuses it.
+                raise NullPointerError(
+                    f"arg#{regno - 1} is expected to be non-NULL",
+                    hint=f"{fn.name}() dereferences {arg.name} (arg:nonnull) without a NULL check")
+            return
+        checked = reg.with_(type=OR_NULL[reg.type]) if reg.type in OR_NULL else reg
+        if checked.type in PACKET_TYPES and fn.changes_packet:
+            raise PacketBoundsError(
+                f"R{regno} packet pointer passed to {fn.name}(), which may change packet data",
+                hint=f"{fn.name}() calls a helper that moves or reallocates the packet (or a "
+                     f"tail call), after which its {arg.name} would point to stale memory; pass "
+                     "a copy on the stack")
+        name = f"{fn.name}()"
+        self._helper_pkt_access = True
+        self._helper_mem(st, regno, checked, arg.size, write=False, name=name)
+        self._helper_mem(st, regno, checked, arg.size, write=True, name=name)
+        if checked.type is RegType.PTR_TO_STACK and not checked.var.is_const:
+            self._forget_stack_bytes(st, checked, arg.size)
+        if reg.type in OR_NULL and not arg.nullable:
+            raise NullPointerError(f"arg#{regno - 1} is expected to be non-NULL",
+                                   hint=f"null-check R{regno} before passing it as {fn.name}()'s "
+                                        f"arg:nonnull {arg.name}")
+
+    def _forget_stack_bytes(self, st: State, reg: Reg, size: int) -> None:
+        """Every stack byte a variable-offset pointer argument may reach becomes unknown data."""
+        frame = st.frames[reg.frame]
+        for addr in range(reg.off + reg.var.smin, reg.off + reg.var.smax + size):
+            slot, pos = _slot_of(addr)
+            cur = frame.stack.get(slot, EMPTY_SLOT)
+            if cur.spill is not None:
+                frame.stack[slot] = Slot(tuple(MISC if k == SPILL else k for k in cur.kinds))
+            self._set_byte(frame, slot, pos, MISC)
 
     def _exit(self, st: State) -> list[State]:
         r0 = st.regs[0]
@@ -901,6 +1060,12 @@ class Analyzer:
             raise ReferenceLeakError("bpf_spin_unlock is missing",
                                      hint="release the spin lock on every path before exit")
         self._check_refs(st, "program")
+        if st.frame.subprog:                   # a global function, verified on its own
+            if not r0.is_scalar:
+                raise ReturnValueError(
+                    f"At subprogram exit the register R0 is not a scalar value ({r0.type.value})",
+                    hint="a global function returns an int to its callers, never a pointer")
+            return []
         rng = RETURN_RANGES.get(self.prog_type)  # type: ignore[call-overload]
         if rng is not None:
             lo, hi = rng
@@ -1403,6 +1568,11 @@ class Analyzer:
             edges.setdefault(a, set()).add(b)
 
         def walk(node: int, total: int, depth: int, chain: tuple[int, ...]) -> None:
+            if depth > MAX_CALL_FRAMES:       # reachable through global calls, not followed
+                raise ProgramStructureError(     # (the kernel counts frames from 0 here)
+                    f"the call stack of {depth - 1} frames is too deep !",
+                    hint=f"the call chain {' -> '.join(f'insn {c}' for c in chain + (node,))} "
+                         f"nests {depth} functions; the kernel allows {MAX_CALL_FRAMES}", pc=node)
             total += rounded(node)
             if total > MAX_STACK:
                 raise ProgramStructureError(

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..isa import Instruction, digest
 from ..isa.uapi import MapType, ProgramType
+from . import global_funcs
 from .analyzer import Analyzer, Options
 from .cfg import analyse_shape
 from .disasm import format_insn
@@ -119,9 +120,12 @@ def _regs_text(st: State) -> str:
     return " ".join(parts)
 
 
-def explain_path(analyzer_args: tuple, pcs: list[int], lines: LineLookup | None) -> list[str]:
-    """Replay the rejected path and describe each instruction with the state before it."""
+def explain_path(analyzer_args: tuple, pcs: list[int], lines: LineLookup | None,
+                 entry: int = 0) -> list[str]:
+    """Replay the rejected path and describe each instruction with the state before it
+    (``entry``: the global function whose verification on its own it belongs to, or 0)."""
     an = Analyzer(*analyzer_args)
+    an.entry = entry
     st = an.initial_state()
     out: list[str] = []
     last_line = None
@@ -153,11 +157,17 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
            privileged: bool = True, insn_limit: int = 1_000_000, state_limit: int = 64 * 1024,
            expected_attach_type: int | None = None, program: str | None = None,
            btf_ctx: tuple[int, ...] | None = None, target_btf: Any = None,
+           func_info: Any = None, prog_btf: Any = None,
            raise_on_reject: bool = True) -> VerifierResult:
     """Statically verify ``instructions`` as a program of ``prog_type``. See the package docstring.
 
     log_level: 0 = reason and source line only; 1 (default) = also the replayed path with register
     states; 2 = also every instruction processed during the whole exploration in ``result.log``.
+
+    ``func_info`` (one (slot, FUNC type id) per subprogram, or pybpf.obj FuncInfo records) with
+    ``prog_btf`` (the program's own BTF) is what the kernel gets as prog_btf_fd/func_info: then
+    subprograms with global linkage are verified once on their own with arguments typed from their
+    prototypes, and calls to them only check the arguments; without it all are static.
     """
     start = time.perf_counter()
     instructions = list(instructions)
@@ -168,6 +178,8 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
     an: Analyzer | None = None
     try:
         shape = analyse_shape(instructions)
+        if func_info and prog_btf is not None:
+            opts.global_funcs = global_funcs.prepare(shape, prog_btf, func_info, int(prog_type))
         an = Analyzer(shape, int(prog_type), infos, opts)
         if log_level >= 2:
             an.trace = []
@@ -175,7 +187,7 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
         an.check_stack_depths()
     except ProgramRejected as exc:
         pcs = getattr(exc, "path_pcs", None)
-        path = explain_path((an.shape, int(prog_type), infos, opts), pcs, lines) \
+        path = explain_path((an.shape, int(prog_type), infos, opts), pcs, lines, an.entry) \
             if (an is not None and pcs and log_level >= 1) else []
         src = lines(exc.pc) if (lines and exc.pc is not None) else None
         exc.attach(path=path, source_line=src, program=program)
@@ -210,7 +222,8 @@ def verify_program(program: Any, obj: Any = None, *, target_btf: Any = None,
     """Verify a pybpf.obj ProgramSpec, using its ObjectSpec's maps and the program's line_info.
 
     ``target_btf`` (e.g. ``pybpf.btf.load_vmlinux()``) lets BTF-typed tracing programs (tp_btf,
-    fentry, fexit, lsm) read their pointer arguments as typed pointers, as the kernel does.
+    fentry, fexit, lsm) read their pointer arguments as typed pointers, as the kernel does. The
+    program's func_info and the object's BTF make global functions global, as when loading.
     """
     instructions = program.instructions
     if target_btf is not None:
@@ -226,6 +239,9 @@ def verify_program(program: Any, obj: Any = None, *, target_btf: Any = None,
     if maps is None and obj is not None:
         maps = obj.maps
     kwargs.setdefault("line_info", getattr(program, "line_info", None) or None)
+    if getattr(program, "func_info", None):
+        kwargs.setdefault("func_info", program.func_info)
+        kwargs.setdefault("prog_btf", getattr(program, "btf", None) or getattr(obj, "btf", None))
     kwargs.setdefault("program", getattr(program, "name", None))
     eat = getattr(program, "expected_attach_type", None)
     if eat is not None:

@@ -106,7 +106,8 @@ class PointerArithmeticError(ProgramRejected):
 
 
 class HelperCallError(ProgramRejected):
-    """A helper call with wrong arguments, or one this program type may not use."""
+    """A helper call with wrong arguments, or one this program type may not use; a global
+    function call whose arguments do not match its BTF prototype (or with an unusable one)."""
 
 
 class ReferenceLeakError(ProgramRejected):

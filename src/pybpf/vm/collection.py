@@ -336,7 +336,7 @@ class Collection(runtime.Collection):
         maps = self.spec.maps
         key = (encode(insns), int(pspec.type), None if eat is None else int(eat),
                tuple(sorted((n, int(m.type), m.key_size, m.value_size, m.max_entries, m.flags)
-                            for n, m in maps.items())))
+                            for n, m in maps.items())), self._global_funcs_key(pspec))
         cached = _VERIFIED.get(key)
         if cached is not None:
             return cached
@@ -351,6 +351,17 @@ class Collection(runtime.Collection):
             _VERIFIED.clear()
         _VERIFIED[key] = result
         return result
+
+    def _global_funcs_key(self, pspec: Any) -> tuple:
+        """The global functions' prototypes, which verification depends on besides the code."""
+        from ..verifier.global_funcs import prototypes
+        btf = getattr(pspec, "btf", None) or getattr(self.spec, "btf", None)
+        if not getattr(pspec, "func_info", None) or btf is None:
+            return ()
+        try:
+            return tuple(sorted(prototypes(btf, pspec.func_info, int(pspec.type)).items()))
+        except BPFError:            # bad func_info: verification rejects it, nothing is cached
+            return ("unusable func_info",)
 
     def _load_program(self, pspec: Any) -> VMProgram:
         lines: dict[int, str] = {}
