@@ -31,7 +31,8 @@ How it works
   ``data_end``...) are served from a small table refreshed after helpers that can move them.
 - helpers: ``bpf_map_lookup_elem`` on array, per-CPU array, hash, per-CPU hash and LRU (per-CPU)
   hash maps (LRU hits logged natively and replayed into the map's recency order before any
-  eviction or iteration), ``bpf_map_update_elem`` on arrays, ``bpf_xdp_adjust_head`` (without
+  eviction or iteration) and LPM tries (a prefix index the map updates on every insert and
+  delete, native_lpm), ``bpf_map_update_elem`` on arrays, ``bpf_xdp_adjust_head`` (without
   metadata), ``bpf_loop`` with a local callback, the time helpers (``bpf_ktime_get_ns``,
   ``_boot_ns``, ``_coarse_ns``, ``_tai_ns``, ``bpf_jiffies64``: the simulated clock or
   clock_gettime for ``helpers.real_clock``), ``bpf_get_prandom_u32`` (splitmix64 in the SimEnv's

@@ -131,4 +131,9 @@ NATIVE_RB_QUERY = 1 << 11
 MAP_KIND_RINGBUF = 18       # map row of a ring's handle: kind, control words address (ringbuf.RB_*)
 MAP_KIND_RINGBUF_DATA = 19  # map row of a ring's data region slot: kind, control words address
 
+# --- native LPM trie lookups (native_lpm.py) ---
+MAP_KIND_LPM_TRIE = 20  # map row: kind, max_entries, stride, value base (VM address), key_size,
+                        # table mask, host addresses of the prefix table (u32[mask + 1]), the
+                        # per-slot records (masked keys) and the lengths present (native_lpm)
+
 __all__ = [n for n in dir() if n.isupper()]

@@ -237,10 +237,10 @@ class JITMachine(Machine):
         self.rt[L.RT_TABLE_LEN] = mem.capacity
 
     def register_map(self, vm_map: Any, *, name: str | None = None, fd: int | None = None) -> int:
-        """Also describe arrays, hash maps (lookups) and queues/stacks (push/pop/peek) to native
-        code, so those helpers run without Python."""
+        """Also describe arrays, hash maps, LPM tries (lookups) and queues/stacks
+        (push/pop/peek) to native code, so those helpers run without Python."""
         handle = super().register_map(vm_map, name=name, fd=fd)
-        from ..maps import ArrayMap, HashMap, QueueStackMap, SlotArrayMap
+        from ..maps import ArrayMap, HashMap, LPMTrieMap, QueueStackMap, SlotArrayMap
         from ..ringbuf import RingBufMap
         mem: TableMemory = self.mem                               # type: ignore[assignment]
         if isinstance(vm_map, QueueStackMap) and native_queue.fits(vm_map):
@@ -268,6 +268,12 @@ class JITMachine(Machine):
                                            index.mask, index.index_address, index.keys_address,
                                            index.log_address, index.free_address,
                                            vm_map.value_size])
+        elif isinstance(vm_map, LPMTrieMap):
+            from . import native_lpm
+            pool = vm_map.pool
+            mem.set_map_row(handle >> 32, [L.MAP_KIND_LPM_TRIE, vm_map.max_entries, pool.stride,
+                                           pool.region.base, vm_map.key_size,
+                                           *native_lpm.install(vm_map).row()])
         return handle
 
     # --- loading ---------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 Every call site used to carry its own copy of the array/hash lookup (about 1.5 KB of machine code
 each); a program with ten lookups then walked through ten copies, and single runs paid for them
 in instruction-cache misses. The shared ``map_lookup`` does what the inline code did: arrays and
-per-CPU arrays by index, hash maps through the mirrored key index (LRU hits logged), with the
-interpreter's read of the key (raw bytes, bounds-checked). It never calls Python: anything it
-does not handle returns LOOKUP_SLOW and the call site goes on to the Python helper.
+per-CPU arrays by index, hash maps through the mirrored key index (LRU hits logged), and LPM
+tries through the mirrored prefix index (native_lpm), with the interpreter's read of the key
+(raw bytes, bounds-checked). It never calls Python: anything it does not handle returns
+LOOKUP_SLOW and the call site goes on to the Python helper.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from llvmlite import ir
 
 from . import layout as L
 from .irtypes import HASH_ABSENT, I32, I64, LIKELY, M32, P64, c64 as _c64
+from .native_lpm import lpm_find_fn
 
 if TYPE_CHECKING:
     from .codegen import _Gen
@@ -34,7 +36,8 @@ def lookup_fn(gen: "_Gen") -> ir.Function:
     fn.attributes.add("noinline")
     rt, handle, key, out = fn.args
     blocks = {n: fn.append_basic_block(n) for n in (
-        "entry", "probe", "array", "array_key", "hashed", "hash_key", "slow", "fault")}
+        "entry", "probe", "array", "array_key", "hashed", "hash_key", "lpm", "lpm_key", "slow",
+        "fault")}
     b = ir.IRBuilder(blocks["entry"])
     rt_word = lambda bb, i: bb.load(bb.gep(rt, [_c64(i)]))          # noqa: E731
     slot = b.lshr(handle, _c64(32))
@@ -53,6 +56,7 @@ def lookup_fn(gen: "_Gen") -> ir.Function:
     for k in (L.MAP_KIND_HASH, L.MAP_KIND_PERCPU_HASH, L.MAP_KIND_LRU_HASH,
               L.MAP_KIND_LRU_PERCPU_HASH):
         sw.add_case(_c64(k), blocks["hashed"])
+    sw.add_case(_c64(L.MAP_KIND_LPM_TRIE), blocks["lpm"])
     fault = ir.IRBuilder(blocks["fault"])
     fault_size = fault.phi(I64)
     fault.store(key, fault.gep(rt, [_c64(L.RT_FAULT_ADDR)]))
@@ -100,6 +104,16 @@ def lookup_fn(gen: "_Gen") -> ir.Function:
                            rt_word(fb, L.RT_CPU), blocks["slow"])
     vb.store(value, out)
     vb.ret(_c64(LOOKUP_DONE))
+    # LPM tries: the longest matching prefix through the mirrored prefix index (slot + 1 or 0)
+    tb = ir.IRBuilder(blocks["lpm"])
+    key_size = word(tb, 4)
+    key_host = readable(tb, key_size, blocks["lpm_key"])
+    fb = ir.IRBuilder(blocks["lpm_key"])
+    found = fb.call(lpm_find_fn(module), [key_host, key_size, word(fb, 5), word(fb, 6),
+                                          word(fb, 7), word(fb, 8)])
+    value = fb.add(word(fb, 3), fb.mul(fb.sub(found, _c64(1)), word(fb, 2)))
+    fb.store(fb.select(fb.icmp_unsigned("==", found, _c64(0)), _c64(0), value), out)
+    fb.ret(_c64(LOOKUP_DONE))
     return fn
 
 
