@@ -343,9 +343,6 @@ def test_lpm_lookups_in_the_jit_match_the_kernel(compile_bpf, seed) -> None:
 
 
 @pytest.mark.kernel
-@pytest.mark.xfail(strict=True, reason="LPMTrieMap (maps.py) accepts BPF_F_LOCK on update and "
-                   "answers ENOENT to a delete whose prefixlen exceeds the trie; the kernel's "
-                   "trie_update_elem/trie_delete_elem return EINVAL for both (not a lookup issue)")
 def test_update_and_delete_errnos_match_the_kernel(compile_bpf) -> None:
     spec = pybpf.load_object(compile_bpf(SOURCE))
     out = {}

@@ -432,6 +432,8 @@ class LPMTrieMap(VMMap):
         return None if slot is None else self.pool.read_all(slot)
 
     def _store(self, key: bytes | None, value: bytes, flags: int) -> int:
+        if flags > BPF_EXIST:                         # trie_update_elem: no BPF_F_LOCK
+            return -errno.EINVAL
         bad = self._check_flags(flags)
         if bad is not None:
             return bad
@@ -490,6 +492,8 @@ class LPMTrieMap(VMMap):
         return self._store(key, value, flags)
 
     def delete_elem(self, key: bytes) -> int:
+        if self._parse(key) is None:                  # trie_delete_elem: prefixlen > max: EINVAL
+            return -errno.EINVAL
         return 0 if self._delete(key) else -errno.ENOENT
 
 
