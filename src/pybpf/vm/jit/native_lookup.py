@@ -178,11 +178,11 @@ def emit_lookup(gen: "_Gen", done: ir.Block) -> None:
     gen.b = ir.IRBuilder(slow)
 
 
-def emit_hash_lookup(gen: "_Gen", done: ir.Block, kind: int) -> None:
-    """Call site the verifier proved always looks up one kind of hash map (``kind``: layout
-    MAP_KIND_HASH / _PERCPU_HASH / _LRU_HASH / _LRU_PERCPU_HASH) with a key inside a region: the
-    key index is searched from here, without map_lookup's dispatch and key checks. A row of
-    another kind, or a full LRU touch log, goes on to emit_lookup (and Python when needed)."""
+def _proven_call_site(gen: "_Gen", kind: int, name: str, key_size: int):  # noqa: ANN202
+    """Shared start of the inline lookups: the row of the map in r1 (``word(builder, i)``), its
+    kind word, a branch to the generic path unless the row is of ``kind``, and the host address
+    of the key in r2 (proven inside its region: no checks). Leaves ``gen.b`` on the fast path;
+    returns (word, kind_word, key_host, generic block)."""
     b = gen.b
     rows = b.inttoptr(gen.rt_load(b, L.RT_MAP_ROWS), P64)
     row = b.mul(b.lshr(gen.reg(1), _c64(32)), _c64(L.MAP_ROW_WORDS))
@@ -193,12 +193,22 @@ def emit_hash_lookup(gen: "_Gen", done: ir.Block, kind: int) -> None:
         return value
 
     kind_word = word(b, 0)
-    inline, generic = gen.new_block("hash_lookup"), gen.new_block("lookup_generic")
+    inline, generic = gen.new_block(name), gen.new_block("lookup_generic")
     b.cbranch(b.icmp_unsigned("==", b.and_(kind_word, _c64(0xFF)), _c64(kind)), inline,
               generic).set_weights([LIKELY, 1])
     gen.b = ib = ir.IRBuilder(inline)
     key = gen.reg(2)
-    key_host = gen.proven_address(key, ib.lshr(key, _c64(32)), ib.and_(key, _c64(M32)), 1, False)
+    key_host = gen.proven_address(key, ib.lshr(key, _c64(32)), ib.and_(key, _c64(M32)),
+                                  key_size, False)
+    return word, kind_word, key_host, generic
+
+
+def emit_hash_lookup(gen: "_Gen", done: ir.Block, kind: int) -> None:
+    """Call site the verifier proved always looks up one kind of hash map (``kind``: layout
+    MAP_KIND_HASH / _PERCPU_HASH / _LRU_HASH / _LRU_PERCPU_HASH) with a key inside a region: the
+    key index is searched from here, without map_lookup's dispatch and key checks. A row of
+    another kind, or a full LRU touch log, goes on to emit_lookup (and Python when needed)."""
+    word, kind_word, key_host, generic = _proven_call_site(gen, kind, "hash_lookup", 1)
     value, vb = hash_value(gen, gen.b, word, kind, kind_word, key_host,
                            gen.rt_load(gen.b, L.RT_CPU), generic)
     vb.store(value, gen.R[0])
@@ -213,22 +223,7 @@ def emit_array_lookup(gen: "_Gen", done: ir.Block, kind: int) -> None:
     address computed inline, as the kernel's verifier inlines array lookups. A map row of any
     other kind (the helper replaced, a map the JIT does not serve natively) goes on to
     emit_lookup, so the proof only chooses the fast path; it never decides the result."""
-    b = gen.b
-    rows = b.inttoptr(gen.rt_load(b, L.RT_MAP_ROWS), P64)
-    row = b.mul(b.lshr(gen.reg(1), _c64(32)), _c64(L.MAP_ROW_WORDS))
-
-    def word(bb: ir.IRBuilder, i: int) -> ir.Value:
-        value = bb.load(bb.gep(rows, [bb.add(row, _c64(i))]))
-        value.set_metadata("tbaa", gen.tbaa("table"))
-        return value
-
-    kind_word = word(b, 0)
-    inline, generic = gen.new_block("array_lookup"), gen.new_block("lookup_generic")
-    b.cbranch(b.icmp_unsigned("==", b.and_(kind_word, _c64(0xFF)), _c64(kind)), inline,
-              generic).set_weights([LIKELY, 1])
-    gen.b = ib = ir.IRBuilder(inline)
-    key = gen.reg(2)
-    key_host = gen.proven_address(key, ib.lshr(key, _c64(32)), ib.and_(key, _c64(M32)), 4, False)
+    word, kind_word, key_host, generic = _proven_call_site(gen, kind, "array_lookup", 4)
     ib = gen.b
     index_value = ib.load(ib.inttoptr(key_host, I32.as_pointer()), align=1)
     index_value.set_metadata("tbaa", gen.tbaa("vm"))
