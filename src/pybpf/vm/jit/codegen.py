@@ -12,7 +12,7 @@ bpf-to-bpf call target or a callback).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from llvmlite import ir
@@ -1041,37 +1041,57 @@ class _Gen:
         b.ret(b.or_(where, _c64(HASH_ABSENT)))
         return fn
 
-    def helper(self, helper_id: int, nxt: int) -> None:
-        """Call the Python helper callback: r1..r5 in, r0 out, status checked."""
-        done = None
+    def native_emitter(self, helper_id: int) -> tuple[str, Callable[[ir.Block], None]] | None:
+        """(name of the join block, ``emit(done)``) of the helper's native fast path, if it has
+        one here: ``emit`` ends its results in ``done`` and leaves ``self.b`` in the block that
+        goes on to the Python helper."""
         if helper_id == L.HELPER_MAP_LOOKUP:
-            done = self.new_block("lookup_done")
             array_kind = self.proof.array_lookup(self.pc)
             hash_kind = self.proof.hash_lookup(self.pc)
             if array_kind is not None:
-                native_lookup.emit_array_lookup(self, done, array_kind)
-            elif hash_kind is not None:
-                native_lookup.emit_hash_lookup(self, done, hash_kind)
+                return "lookup_done", lambda done: native_lookup.emit_array_lookup(
+                    self, done, array_kind)
+            if hash_kind is not None:
+                return "lookup_done", lambda done: native_lookup.emit_hash_lookup(
+                    self, done, hash_kind)
+            return "lookup_done", lambda done: native_lookup.emit_lookup(self, done)
+        if helper_id == L.HELPER_MAP_UPDATE:
+            return "update_done", self.native_array_update
+        if helper_id == L.HELPER_XDP_ADJUST_HEAD:
+            return "adjust_done", self.native_adjust_head
+        if helper_id == L.HELPER_LOOP and self.entries:
+            return "loop_done", self.native_loop
+        if helper_id in _NATIVE_B:                     # native_foreach/_csum/_lock/_queue
+            return "native_done", lambda done: _NATIVE_B[helper_id](self, done)
+        if helper_id in native_env.HELPERS:
+            return "env_done", lambda done: native_env.emit(self, helper_id, done)
+        if helper_id in native_ringbuf.HELPERS:
+            return "ringbuf_done", lambda done: native_ringbuf.emit(self, helper_id, done)
+        return None
+
+    def helper(self, helper_id: int, nxt: int) -> None:
+        """Call the Python helper callback: r1..r5 in, r0 out, status checked; helpers with a
+        native fast path run it first while rt[RT_NATIVE] says the machine's table holds pybpf's
+        own implementation (layout.NATIVE_GATED here; native_env / native_ringbuf test their
+        bits themselves), else they call the table's implementation like every other helper."""
+        done = None
+        native = self.native_emitter(helper_id)
+        if native is not None:
+            name, emit = native
+            done = self.new_block(name)
+            bit = L.NATIVE_GATED.get(helper_id)
+            if bit is None:
+                emit(done)
             else:
-                native_lookup.emit_lookup(self, done)
-        elif helper_id == L.HELPER_MAP_UPDATE:
-            done = self.new_block("update_done")
-            self.native_array_update(done)
-        elif helper_id == L.HELPER_XDP_ADJUST_HEAD:
-            done = self.new_block("adjust_done")
-            self.native_adjust_head(done)
-        elif helper_id == L.HELPER_LOOP and self.entries:
-            done = self.new_block("loop_done")
-            self.native_loop(done)
-        elif helper_id in _NATIVE_B:                     # native_foreach/_csum/_lock/_queue
-            done = self.new_block("native_done")
-            _NATIVE_B[helper_id](self, done)
-        elif helper_id in native_env.HELPERS:
-            done = self.new_block("env_done")
-            native_env.emit(self, helper_id, done)
-        elif helper_id in native_ringbuf.HELPERS:
-            done = self.new_block("ringbuf_done")
-            native_ringbuf.emit(self, helper_id, done)
+                b = self.b
+                fast, python = self.new_block("native_helper"), self.new_block("python_helper")
+                enabled = b.and_(self.rt_load(b, L.RT_NATIVE), _c64(bit))
+                b.cbranch(b.icmp_unsigned("!=", enabled, _c64(0)), fast,
+                          python).set_weights([LIKELY, 1])
+                self.b = ir.IRBuilder(fast)
+                emit(done)                    # its fallback joins the table's helper call: only
+                self.b.branch(python)         # registers (allocas) and rt words are read there
+                self.b = ir.IRBuilder(python)
         b = self.b
         for r in range(1, 6):
             self.rt_store(b, L.RT_ARGS + r, self.reg(r))

@@ -108,7 +108,8 @@ MAP_KIND_STACK = 17   # of their native_queue.NativeRing (u64 head, count, short
 
 # --- jit-a: native time, randomness, CPU id and ring buffers (native_env.py, native_ringbuf.py) ---
 # Runtime-block slots (taken from 32 up, a gap above the slots other branches add; RT_SIZE raised).
-RT_NATIVE = 32        # bitmask NATIVE_*: helpers whose machine implementation is pybpf's default
+RT_NATIVE = 32        # bitmask NATIVE_*: helpers whose machine implementation is pybpf's own
+                      # (HELPERS[id]); a native fast path runs only while its bit is set
 RT_ENV_CELLS = 33     # address of the running SimEnv's u64 cells (helpers.ENV_*: clock, PRNG)
 RT_CLOCK_MODE = 34    # CLOCK_PYTHON / CLOCK_SIMULATED / CLOCK_REAL: how ktime helpers read time
 RT_HZ = 35            # SimEnv.hz for bpf_jiffies64 (NATIVE_JIFFIES only when 0 < hz < 2**32)
@@ -128,6 +129,27 @@ NATIVE_RB_RESERVE = 1 << 8
 NATIVE_RB_SUBMIT = 1 << 9
 NATIVE_RB_DISCARD = 1 << 10
 NATIVE_RB_QUERY = 1 << 11
+# the other native fast paths (codegen.helper tests the bit once, before the emitter's fast path;
+# native_env / native_ringbuf test theirs themselves): lookups (array, hash, LRU, LPM; inline or
+# map_lookup), updates, adjust_head, bpf_loop, for_each, csum_diff, spin locks, queue/stack
+NATIVE_MAP_LOOKUP = 1 << 12
+NATIVE_MAP_UPDATE = 1 << 13
+NATIVE_XDP_ADJUST_HEAD = 1 << 14
+NATIVE_LOOP = 1 << 15
+NATIVE_FOR_EACH = 1 << 16
+NATIVE_CSUM_DIFF = 1 << 17
+NATIVE_SPIN_LOCK = 1 << 18
+NATIVE_SPIN_UNLOCK = 1 << 19
+NATIVE_MAP_PUSH = 1 << 20
+NATIVE_MAP_POP = 1 << 21
+NATIVE_MAP_PEEK = 1 << 22
+# helper id -> its NATIVE_* bit, for the fast paths codegen.helper gates
+NATIVE_GATED = {HELPER_MAP_LOOKUP: NATIVE_MAP_LOOKUP, HELPER_MAP_UPDATE: NATIVE_MAP_UPDATE,
+                HELPER_XDP_ADJUST_HEAD: NATIVE_XDP_ADJUST_HEAD, HELPER_LOOP: NATIVE_LOOP,
+                HELPER_FOR_EACH_MAP_ELEM: NATIVE_FOR_EACH, HELPER_CSUM_DIFF: NATIVE_CSUM_DIFF,
+                HELPER_SPIN_LOCK: NATIVE_SPIN_LOCK, HELPER_SPIN_UNLOCK: NATIVE_SPIN_UNLOCK,
+                HELPER_MAP_PUSH: NATIVE_MAP_PUSH, HELPER_MAP_POP: NATIVE_MAP_POP,
+                HELPER_MAP_PEEK: NATIVE_MAP_PEEK}
 MAP_KIND_RINGBUF = 18       # map row of a ring's handle: kind, control words address (ringbuf.RB_*)
 MAP_KIND_RINGBUF_DATA = 19  # map row of a ring's data region slot: kind, control words address
 

@@ -65,7 +65,7 @@ def _native_helper_bits() -> tuple[tuple[int, int, Any], ...]:
     """(helper id, NATIVE_* bit, pybpf's implementation) of every helper with a native fast path:
     the fast path runs only while the machine's table still holds that implementation."""
     from ..helpers import HELPERS
-    bits = {**native_env.NATIVE_BITS, **native_ringbuf.NATIVE_BITS}
+    bits = {**native_env.NATIVE_BITS, **native_ringbuf.NATIVE_BITS, **L.NATIVE_GATED}
     return tuple((hid, bit, HELPERS[hid]) for hid, bit in sorted(bits.items()) if hid in HELPERS)
 
 
