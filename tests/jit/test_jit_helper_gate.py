@@ -263,3 +263,26 @@ def test_every_native_helper_has_one_bit_and_pybpfs_implementation() -> None:
     assert {hid for hid, _, _ in _NATIVE_HELPERS} == set(bits)
     assert all(HELPERS[hid] is impl for hid, _, impl in _NATIVE_HELPERS)
     assert set(L.NATIVE_GATED) == {ID[n] for _, n, _ in CASES} | {ID["map_lookup_elem"]}
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_a_helper_replaced_after_load_takes_effect_in_both_engines(engine) -> None:
+    """Both engines look the helper table up when the call runs: replacing bpf_get_prandom_u32
+    after the program was loaded (and run once) changes what the next run sees, and restoring
+    pybpf's implementation brings the original back."""
+    from pybpf.isa import Instruction
+    from pybpf.isa.uapi import ProgramType
+    from pybpf.obj.spec import ObjectSpec, ProgramSpec
+    from pybpf.vm.helpers import HELPERS
+    insns = [Instruction(0x85, 0, 0, 0, 7), Instruction(0x57, 0, 0, 0, 0xFF),    # r0 &= 0xff
+             Instruction(0x95)]
+    prog = ProgramSpec(name="p", section="xdp", type=ProgramType.XDP, expected_attach_type=None,
+                       attach_to="", instructions=insns, license="GPL")
+    spec = ObjectSpec(path="<gate>", programs={"p": prog}, maps={}, license="GPL")
+    with pybpf.vm.Collection(spec, engine=engine) as coll:
+        run = lambda: coll.programs["p"].test_run(bytes(64)).retval      # noqa: E731
+        run()
+        coll.machine.helpers[7] = lambda machine, *args: 0x1234
+        assert run() == 0x34
+        coll.machine.helpers[7] = HELPERS[7]
+        assert [run() for _ in range(8)] != [0x34] * 8

@@ -321,11 +321,20 @@ class Machine:
                 raise VMError("reached an instruction poisoned by a failed CO-RE relocation "
                               "(the field or type does not exist in the target BTF)")
             return op_poisoned
-        impl = self.helpers.get(helper_id)
-        if impl is None:
+        if self.helpers.get(helper_id) is None:
             raise HelperError(f"{prog.name}: helper {helper_name(helper_id)} (id {helper_id}) is not "
                               f"supported by the VM (called at slot {pc})")
-        return self._bind_call(impl, nxt)
+        machine = self
+
+        def op_helper(R: list[int]) -> int:
+            # looked up per call, so a helper replaced after load takes effect (as in the JIT)
+            impl = machine.helpers.get(helper_id)
+            if impl is None:
+                raise HelperError(f"helper {helper_name(helper_id)} (id {helper_id}) is not "
+                                  f"supported by the VM")
+            R[0] = impl(machine, R[1], R[2], R[3], R[4], R[5]) & M64
+            return nxt
+        return op_helper
 
     def _bind_call(self, impl: Helper, nxt: int) -> Op:
         machine = self
