@@ -6,6 +6,7 @@ ProgramRejected subclass at the first unsafe instruction. Never runs the program
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from ..isa import Instruction
@@ -88,7 +89,12 @@ class Analyzer:
         self.peak_states = 0
         self.cur_states = 0
         self.max_states_per_insn = 0
+        # pc -> finished checkpoints (branches == 0, the only ones that can prune), creation order
         self.checkpoints: dict[int, list[Checkpoint]] = {}
+        # pc -> how many checkpoints there are still being explored (branches > 0). They are
+        # counted, not listed: a loop the analysis keeps unrolling leaves thousands of them at its
+        # head, and scanning them at every visit made such programs quadratic in their length.
+        self.in_progress: dict[int, int] = {}
         self.stack_depth: dict[int, int] = {s: 0 for s in shape.subprog_starts}
         self.call_edges: set[tuple[int, int]] = set()
         self.signatures: dict[tuple, list[Checkpoint]] = {}
@@ -168,7 +174,21 @@ class Analyzer:
             cp.branches -= 1
             if cp.branches:
                 break
+            self._finish_checkpoint(cp)
             cp = cp.parent
+
+    def _finish_checkpoint(self, cp: Checkpoint) -> None:
+        """Every path from ``cp`` is explored: it may now prune, so list it at its creation place.
+
+        Only a finished state may prune (its descendants were all proven safe); in-progress ones
+        never reach the list, and never leave a finished one out of order.
+        """
+        self.in_progress[cp.pc] -= 1
+        bisect.insort(self.checkpoints.setdefault(cp.pc, []), cp, key=_serial)
+
+    def _stored_at(self, pc: int) -> int:
+        """States stored at ``pc``: finished ones plus those still being explored."""
+        return len(self.checkpoints.get(pc, ())) + self.in_progress.get(pc, 0)
 
     def _visit_prune_point(self, st: State) -> bool:
         pc = st.pc
@@ -183,14 +203,11 @@ class Analyzer:
         else:
             sig = None
         live = self.shape.live
-        in_progress = any(cp.branches > 0 for cp in lst)
+        in_progress = self.in_progress.get(pc, 0) > 0
         add_new = not (in_progress and self.jmps_since_cp < 20 and self.insns_since_cp < 100)
         keep: list[Checkpoint] = []
         pruned = False
-        for i, cp in enumerate(lst):
-            if cp.branches > 0:
-                keep.append(cp)
-                continue
+        for i, cp in enumerate(lst):           # finished checkpoints only
             if state_covers(cp.state, st, live, exact=False, relevant=self.relevant):
                 cp.hits += 1
                 keep.extend(lst[i:])
@@ -205,16 +222,18 @@ class Analyzer:
             return True
         if not add_new:
             return False
-        cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads)
-        lst.append(cp)
+        self.total_states += 1
+        cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads,
+                        serial=self.total_states)
+        self.in_progress[pc] = self.in_progress.get(pc, 0) + 1
         if sig is not None:
             self.signatures.setdefault(sig, []).append(cp)
         st.parent = cp
-        self.total_states += 1
         self.cur_states = sum(len(v) for v in self.checkpoints.values()) \
+            + sum(self.in_progress.values()) \
             if self.total_states % 64 == 0 else self.cur_states + 1
         self.peak_states = max(self.peak_states, self.cur_states)
-        self.max_states_per_insn = max(self.max_states_per_insn, len(lst))
+        self.max_states_per_insn = max(self.max_states_per_insn, self._stored_at(pc))
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
         if self.total_states > self.opt.state_limit:
@@ -1495,6 +1514,10 @@ def _refine(a: Bounds, b: Bounds, op: str, is32: bool) -> tuple[Bounds, Bounds] 
     if na is None or nb is None:
         return None
     return na, nb
+
+
+def _serial(cp: Checkpoint) -> int:
+    return cp.serial
 
 
 def _slot_of(addr: int) -> tuple[int, int]:

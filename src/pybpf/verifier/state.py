@@ -44,7 +44,11 @@ class Frame:
 
 @dataclass
 class Checkpoint:
-    """A stored state at a prune point; ``branches`` counts paths from it still being explored."""
+    """A stored state at a prune point; ``branches`` counts paths from it still being explored.
+
+    ``serial`` is its creation order: a pc's comparison list is kept in that order, so a checkpoint
+    whose exploration finishes goes back to the place it would have held all along.
+    """
     pc: int
     state: "State"
     branches: int
@@ -52,6 +56,7 @@ class Checkpoint:
     loop_head: bool = False
     hits: int = 0
     misses: int = 0
+    serial: int = 0
 
 
 @dataclass
