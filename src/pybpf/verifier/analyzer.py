@@ -142,7 +142,8 @@ class Analyzer:
                             f"BPF program is too large. Processed {self.processed - 1} insn "
                             f"(limit {self.opt.insn_limit}); the analysis could not prove that "
                             "every loop terminates within the limit", pc=st.pc)
-                    st.path = (st.pc, st.path)
+                    st.recent.append(st.pc)
+                    st.depth += 1
                     if self.trace is not None and len(self.trace) < self.trace_limit:
                         self._trace(st)
                     succ = self.step(st)
@@ -156,7 +157,8 @@ class Analyzer:
             except _PathEnd:
                 self._path_done(st)
             except ProgramRejected as exc:
-                exc.path_pcs = _unwind(st.path)  # type: ignore[attr-defined]
+                exc.path_pcs = st.visited()  # type: ignore[attr-defined]
+                exc.path_checkpoint = st.parent  # type: ignore[attr-defined]
                 raise
 
     def _trace(self, st: State) -> None:
@@ -224,7 +226,7 @@ class Analyzer:
             return False
         self.total_states += 1
         cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads,
-                        serial=self.total_states)
+                        serial=self.total_states, depth=st.depth)
         self.in_progress[pc] = self.in_progress.get(pc, 0) + 1
         if sig is not None:
             self.signatures.setdefault(sig, []).append(cp)
@@ -1551,15 +1553,6 @@ def _prog_name(prog_type: int) -> str:
         return ProgramType(prog_type).name.lower()
     except ValueError:
         return f"type {prog_type}"
-
-
-def _unwind(path: tuple | None) -> list[int]:
-    out = []
-    while path is not None:
-        out.append(path[0])
-        path = path[1]
-    out.reverse()
-    return out
 
 
 __all__ = ["Analyzer", "Options", "MapType", "PKT_PROG_TYPES"]
