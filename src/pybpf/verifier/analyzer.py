@@ -153,7 +153,7 @@ class Analyzer:
                     self.insns_since_cp += 1
                     if self.processed > limit:
                         raise ComplexityLimitError(
-                            f"BPF program is too large. Processed {self.processed - 1} insn "
+                            f"BPF program is too large. Processed {self.processed} insn "
                             f"(limit {limit}); the analysis could not prove that "
                             "every loop terminates within the limit", pc=st.pc)
                     st.recent.append(st.pc)

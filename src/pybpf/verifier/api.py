@@ -222,6 +222,7 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
         path = explain_path((an.shape, int(prog_type), infos, opts), pcs, lines,
                             getattr(exc, "path_checkpoint", None)) \
             if (an is not None and pcs and log_level >= 1) else []
+        exc.path_checkpoint = None     # the states stored along the path: only explaining needs them
         src = lines(exc.pc) if (lines and exc.pc is not None) else None
         exc.attach(path=path, source_line=src, program=program)
         elapsed = time.perf_counter() - start
