@@ -74,7 +74,9 @@ class Instruction:
 
     @property
     def size_bytes(self) -> int:
-        return SIZE_BYTES[Size(self.opcode & 0x18)]
+        # Size members hash and compare as their ints: look up without building the enum
+        # (the verifier asks this at every load and store it processes)
+        return SIZE_BYTES[self.opcode & 0x18]
 
     @property
     def mode(self) -> int:

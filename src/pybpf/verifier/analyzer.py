@@ -6,6 +6,7 @@ ProgramRejected subclass at the first unsafe instruction. Never runs the program
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from ..isa import Instruction
@@ -60,6 +61,19 @@ RETURN_RANGES = {ProgramType.CGROUP_SKB: (0, 1), ProgramType.CGROUP_SOCK: (0, 1)
 
 _NO_MIXING = frozenset({RegType.PTR_TO_CTX, RegType.PTR_TO_BTF_ID, RegType.PTR_TO_ARENA})
 
+# Enum members the per-instruction paths compare against, bound once: on Python 3.11 every
+# ``RegType.X`` / ``ALUOp.X`` lookup goes through EnumType.__getattr__'s slow attribute hook
+# (about 5x a plain class attribute), and a loop the kernel gives up on after 1M processed
+# instructions makes pybpf take these paths a million times.
+_T_NOT_INIT, _T_STACK = RegType.NOT_INIT, RegType.PTR_TO_STACK
+_ALU64 = Class.ALU64
+_ST = Class.ST
+_MOV, _NEG_OR_END = ALUOp.MOV, (ALUOp.NEG, ALUOp.END)
+_DIV_OR_MOD = (ALUOp.DIV, ALUOp.MOD)
+_SHIFTS = (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH)
+_EXIT, _CALL, _JA = JumpOp.EXIT, JumpOp.CALL, JumpOp.JA
+_MEMSX, _ATOMIC = Mode.MEMSX, Mode.ATOMIC
+
 
 @dataclass
 class Options:
@@ -90,7 +104,12 @@ class Analyzer:
         self.peak_states = 0
         self.cur_states = 0
         self.max_states_per_insn = 0
+        # pc -> finished checkpoints (branches == 0, the only ones that can prune), creation order
         self.checkpoints: dict[int, list[Checkpoint]] = {}
+        # pc -> how many checkpoints there are still being explored (branches > 0). They are
+        # counted, not listed: a loop the analysis keeps unrolling leaves thousands of them at its
+        # head, and scanning them at every visit made such programs quadratic in their length.
+        self.in_progress: dict[int, int] = {}
         self.stack_depth: dict[int, int] = {s: 0 for s in shape.subprog_starts}
         self.call_edges: set[tuple[int, int]] = set()
         self.signatures: dict[tuple, list[Checkpoint]] = {}
@@ -139,25 +158,27 @@ class Analyzer:
     def _explore(self) -> None:
         worklist = [self.initial_state()]
         first = True
+        prune_points, limit, step = self.shape.prune_points, self.opt.insn_limit, self.step
         while worklist:
             st = worklist.pop()
             try:
                 while True:
-                    if not first and st.pc in self.shape.prune_points:
+                    if not first and st.pc in prune_points:
                         if self._visit_prune_point(st):
                             raise _PathEnd
                     first = False
                     self.processed += 1
                     self.insns_since_cp += 1
-                    if self.processed > self.opt.insn_limit:
+                    if self.processed > limit:
                         raise ComplexityLimitError(
-                            f"BPF program is too large. Processed {self.processed - 1} insn "
-                            f"(limit {self.opt.insn_limit}); the analysis could not prove that "
+                            f"BPF program is too large. Processed {self.processed} insn "
+                            f"(limit {limit}); the analysis could not prove that "
                             "every loop terminates within the limit", pc=st.pc)
-                    st.path = (st.pc, st.path)
+                    st.recent.append(st.pc)
+                    st.depth += 1
                     if self.trace is not None and len(self.trace) < self.trace_limit:
                         self._trace(st)
-                    succ = self.step(st)
+                    succ = step(st)
                     if not succ:
                         raise _PathEnd
                     for other in succ[1:]:
@@ -168,7 +189,8 @@ class Analyzer:
             except _PathEnd:
                 self._path_done(st)
             except ProgramRejected as exc:
-                exc.path_pcs = _unwind(st.path)  # type: ignore[attr-defined]
+                exc.path_pcs = st.visited()  # type: ignore[attr-defined]
+                exc.path_checkpoint = st.parent  # type: ignore[attr-defined]
                 raise
 
     def _trace(self, st: State) -> None:
@@ -186,7 +208,21 @@ class Analyzer:
             cp.branches -= 1
             if cp.branches:
                 break
+            self._finish_checkpoint(cp)
             cp = cp.parent
+
+    def _finish_checkpoint(self, cp: Checkpoint) -> None:
+        """Every path from ``cp`` is explored: it may now prune, so list it at its creation place.
+
+        Only a finished state may prune (its descendants were all proven safe); in-progress ones
+        never reach the list, and never leave a finished one out of order.
+        """
+        self.in_progress[cp.pc] -= 1
+        bisect.insort(self.checkpoints.setdefault(cp.pc, []), cp, key=_serial)
+
+    def _stored_at(self, pc: int) -> int:
+        """States stored at ``pc``: finished ones plus those still being explored."""
+        return len(self.checkpoints.get(pc, ())) + self.in_progress.get(pc, 0)
 
     def _visit_prune_point(self, st: State) -> bool:
         pc = st.pc
@@ -201,14 +237,11 @@ class Analyzer:
         else:
             sig = None
         live = self.shape.live
-        in_progress = any(cp.branches > 0 for cp in lst)
+        in_progress = self.in_progress.get(pc, 0) > 0
         add_new = not (in_progress and self.jmps_since_cp < 20 and self.insns_since_cp < 100)
         keep: list[Checkpoint] = []
         pruned = False
-        for i, cp in enumerate(lst):
-            if cp.branches > 0:
-                keep.append(cp)
-                continue
+        for i, cp in enumerate(lst):           # finished checkpoints only
             if state_covers(cp.state, st, live, exact=False, relevant=self.relevant):
                 cp.hits += 1
                 keep.extend(lst[i:])
@@ -223,16 +256,18 @@ class Analyzer:
             return True
         if not add_new:
             return False
-        cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads)
-        lst.append(cp)
+        self.total_states += 1
+        cp = Checkpoint(pc, st.snapshot(), 1, st.parent, pc in self.shape.loop_heads,
+                        serial=self.total_states, depth=st.depth)
+        self.in_progress[pc] = self.in_progress.get(pc, 0) + 1
         if sig is not None:
             self.signatures.setdefault(sig, []).append(cp)
         st.parent = cp
-        self.total_states += 1
         self.cur_states = sum(len(v) for v in self.checkpoints.values()) \
+            + sum(self.in_progress.values()) \
             if self.total_states % 64 == 0 else self.cur_states + 1
         self.peak_states = max(self.peak_states, self.cur_states)
-        self.max_states_per_insn = max(self.max_states_per_insn, len(lst))
+        self.max_states_per_insn = max(self.max_states_per_insn, self._stored_at(pc))
         self.jmps_since_cp = 0
         self.insns_since_cp = 0
         if self.total_states > self.opt.state_limit:
@@ -248,8 +283,8 @@ class Analyzer:
 
     def read(self, st: State, regno: int) -> Reg:
         self._check_regno(regno)
-        reg = st.regs[regno]
-        if reg.type is RegType.NOT_INIT:
+        reg = st.frames[-1].regs[regno]
+        if reg.type is _T_NOT_INIT:
             raise UninitializedRegisterError(
                 f"R{regno} !read_ok: r{regno} is read before any instruction on this path wrote it")
         return reg
@@ -258,37 +293,19 @@ class Analyzer:
         self._check_regno(regno)
         if regno == 10:
             raise InvalidRegisterError("frame pointer is read only (r10 cannot be written)")
-        st.regs[regno] = reg
+        st.frames[-1].regs[regno] = reg
 
     # --- the transfer function -------------------------------------------------------------
     def step(self, st: State) -> list[State]:
+        """Apply the instruction at ``st.pc`` to ``st``; return the successor states."""
         pc = st.pc
         insn = self.shape.insns[pc]
-        cls = insn.cls
         self.current_pc = pc
         try:
-            if cls in (Class.ALU, Class.ALU64):
-                self._alu(st, insn)
-            elif cls == Class.LDX:
-                self._ldx(st, insn)
-            elif cls in (Class.ST, Class.STX):
-                self._store(st, insn)
-            elif cls == Class.LD:
-                if insn.opcode == 0x18:
-                    self._lddw(st, insn, pc)
-                else:
-                    self._ld_abs(st, insn)
-            else:
-                op = insn.jump_op
-                if op == JumpOp.EXIT:
-                    return self._exit(st)
-                if op == JumpOp.CALL:
-                    return self._call(st, insn, pc)
-                self.jmps_since_cp += 1
-                if op == JumpOp.JA:
-                    st.pc = pc + 1 + insn.jump_offset
-                    return [st]
-                return self._cond_jump(st, insn, pc)
+            handler = self._HANDLERS.get(insn.cls)
+            if handler is None:
+                return self._jump(st, insn, pc)
+            handler(self, st, insn)
         except ProgramRejected as exc:
             if exc.pc is None:
                 exc.pc = pc
@@ -297,15 +314,35 @@ class Analyzer:
         st.pc = pc + insn.slots
         return [st]
 
+    def _jump(self, st: State, insn: Instruction, pc: int) -> list[State]:
+        """JMP/JMP32 class: exit, calls, gotos and conditional jumps."""
+        op = insn.jump_op
+        if op == _EXIT:
+            return self._exit(st)
+        if op == _CALL:
+            return self._call(st, insn, pc)
+        self.jmps_since_cp += 1
+        if op == _JA:
+            st.pc = pc + 1 + insn.jump_offset
+            return [st]
+        return self._cond_jump(st, insn, pc)
+
+    def _ld(self, st: State, insn: Instruction) -> None:
+        """LD class: the 64-bit immediate load or a legacy packet load (LD_ABS/LD_IND)."""
+        if insn.opcode == 0x18:
+            self._lddw(st, insn, self.current_pc)
+        else:
+            self._ld_abs(st, insn)
+
     # --- ALU -------------------------------------------------------------------------------
     def _alu(self, st: State, insn: Instruction) -> None:
-        is64 = insn.cls == Class.ALU64
+        is64 = insn.cls == _ALU64
         op = insn.alu_op
         dst = insn.dst
         self._check_regno(dst)
         if insn.source:
             self._check_regno(insn.src)
-        if op == ALUOp.MOV:
+        if op == _MOV:
             if insn.source:
                 src = self.read(st, insn.src)
                 if insn.off == 1 and is64:             # addr_space_cast
@@ -345,7 +382,7 @@ class Analyzer:
         d = self.read(st, dst)
         if dst == 10:
             self.write(st, dst, d)                     # raises: frame pointer is read only
-        if op in (ALUOp.NEG, ALUOp.END):
+        if op in _NEG_OR_END:
             if d.is_pointer:
                 self._ptr_leak_check(dst, "pointer arithmetic")
                 self.write(st, dst, UNKNOWN_SCALAR)
@@ -363,9 +400,9 @@ class Analyzer:
         else:
             s = const_scalar(insn.imm & U64 if is64 else insn.imm & U32)
             bits = 64 if is64 else 32
-            if op in (ALUOp.DIV, ALUOp.MOD) and insn.imm == 0:
+            if op in _DIV_OR_MOD and insn.imm == 0:
                 raise ProgramRejected("div by zero (the immediate divisor is 0)")
-            if op in (ALUOp.LSH, ALUOp.RSH, ALUOp.ARSH) and not 0 <= insn.imm < bits:
+            if op in _SHIFTS and not 0 <= insn.imm < bits:
                 raise ProgramRejected(f"invalid shift {insn.imm} (must be 0..{bits - 1})")
         if d.is_pointer or s.is_pointer:
             self.write(st, dst, self._pointer_alu(st, insn, d, s, is64))
@@ -551,12 +588,12 @@ class Analyzer:
         self._check_regno(insn.dst)
         self._same_pointer_kind(st.regs[insn.src])
         value = self._mem_access(st, insn.src, insn.off, insn.size_bytes, write=False,
-                                 value=None, sign=insn.mode == Mode.MEMSX)
+                                 value=None, sign=insn.mode == _MEMSX)
         self.write(st, insn.dst, value)
 
     def _store(self, st: State, insn: Instruction) -> None:
         size = insn.size_bytes
-        if insn.cls == Class.ST:
+        if insn.cls == _ST:
             self.read(st, insn.dst)
             self._same_pointer_kind(st.regs[insn.dst])
             imm = insn.imm & ((1 << (8 * size)) - 1)
@@ -565,7 +602,7 @@ class Analyzer:
             return
         src = self.read(st, insn.src)
         self.read(st, insn.dst)
-        if insn.mode == Mode.ATOMIC:
+        if insn.mode == _ATOMIC:
             self._atomic(st, insn, src)
             return
         self._same_pointer_kind(st.regs[insn.dst])
@@ -596,14 +633,17 @@ class Analyzer:
 
     def _mem_access(self, st: State, regno: int, off: int, size: int, *, write: bool,
                     value: Reg | None, sign: bool = False, st_imm: bool = False) -> Reg:
-        reg = st.regs[regno]
+        reg = st.frames[-1].regs[regno]
         t = reg.type
-        self.access_types.setdefault(self.current_pc, set()).add(t)
+        seen = self.access_types.get(self.current_pc)
+        if seen is None:
+            seen = self.access_types[self.current_pc] = set()
+        seen.add(t)
         self._note_base(reg)
+        if t is _T_STACK:
+            return self._stack_access(st, regno, reg, off, size, write, value, sign, st_imm)
         what = "write into" if write else "read from"
         loaded = _loaded_scalar(size, sign)
-        if t is RegType.PTR_TO_STACK:
-            return self._stack_access(st, regno, reg, off, size, write, value, sign, st_imm)
         if t is RegType.PTR_TO_CTX:
             if reg.off or not (reg.var.is_const and reg.var.const == 0):
                 raise ContextAccessError(
@@ -718,7 +758,7 @@ class Analyzer:
         (its offset from the region start, the frame bottom for the stack, is in [0, 2**31)): then
         the base alone names the region, and the JIT may share one region lookup among accesses
         through the same register value."""
-        start = -MAX_STACK if reg.type is RegType.PTR_TO_STACK else 0
+        start = -MAX_STACK if reg.type is _T_STACK else 0
         v = reg.var
         inside = (reg.off + v.smin >= start and reg.off + v.smax - start < (1 << 31)
                   and v.smin > B.S64_MIN)
@@ -849,11 +889,11 @@ class Analyzer:
                 raise StackAccessError("invalid size of register fill",
                                        hint=f"the slot at fp{addr} holds a spilled pointer; "
                                             "read it back with an 8-byte load")
-            if pos == 0 and size == cur.spill_size and all(k == SPILL for k in kinds):
+            if pos == 0 and size == cur.spill_size and kinds.count(SPILL) == len(kinds):
                 if sign and size < 8:
                     return scalar(B.sign_extend(spill.var, 8 * size))
                 return spill
-        if all(k == ZERO for k in kinds):
+        if kinds.count(ZERO) == len(kinds):
             return const_scalar(0)
         if INVALID in kinds and not self.opt.privileged:
             raise StackAccessError(f"invalid read from stack off {addr}+0 size {size}",
@@ -1585,6 +1625,11 @@ class Analyzer:
 
         walk(0, 0, 1, ())
 
+    # instruction class -> handler of the classes that go on to the next instruction (jumps are
+    # handled by _jump): one dict lookup instead of a chain of Class.X comparisons in step
+    _HANDLERS = {Class.ALU: _alu, Class.ALU64: _alu, Class.LDX: _ldx, Class.ST: _store,
+                 Class.STX: _store, Class.LD: _ld}
+
 
 def _alu_op(op: int, a: Bounds, b: Bounds, bits: int, off: int) -> Bounds:
     if op == ALUOp.ADD:
@@ -1667,6 +1712,10 @@ def _refine(a: Bounds, b: Bounds, op: str, is32: bool) -> tuple[Bounds, Bounds] 
     return na, nb
 
 
+def _serial(cp: Checkpoint) -> int:
+    return cp.serial
+
+
 def _slot_of(addr: int) -> tuple[int, int]:
     slot = (-addr - 1) // 8
     return slot, addr + 8 * (slot + 1)
@@ -1698,15 +1747,6 @@ def _prog_name(prog_type: int) -> str:
         return ProgramType(prog_type).name.lower()
     except ValueError:
         return f"type {prog_type}"
-
-
-def _unwind(path: tuple | None) -> list[int]:
-    out = []
-    while path is not None:
-        out.append(path[0])
-        path = path[1]
-    out.reverse()
-    return out
 
 
 __all__ = ["Analyzer", "Options", "MapType", "PKT_PROG_TYPES"]

@@ -6,6 +6,7 @@ replays a rejected path to explain it. Never loads anything into the kernel.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from .cfg import analyse_shape
 from .disasm import format_insn
 from .regs import MapInfo, RegType
 from .rejections import ProgramRejected
-from .state import State
+from .state import Checkpoint, State
 
 BPF_F_RDONLY_PROG = 0x80
 PATH_TAIL = 40
@@ -121,23 +122,34 @@ def _regs_text(st: State) -> str:
 
 
 def explain_path(analyzer_args: tuple, pcs: list[int], lines: LineLookup | None,
-                 entry: int = 0) -> list[str]:
+                 entry: int = 0, resume: Checkpoint | None = None) -> list[str]:
     """Replay the rejected path and describe each instruction with the state before it
-    (``entry``: the global function whose verification on its own it belongs to, or 0)."""
+    (``entry``: the global function whose verification on its own it belongs to, or 0).
+
+    Only the last PATH_TAIL lines are kept, and the replay starts from the deepest checkpoint on
+    the path (``resume`` and its parents: states the analysis stored on it) that still leaves
+    them all to replay: from the entry, a path the kernel's 1M-insn limit stops costs as much
+    again as the analysis. Lines before the replay are counted, not formatted.
+    """
     an = Analyzer(*analyzer_args)
     an.entry = entry
-    st = an.initial_state()
-    out: list[str] = []
-    last_line = None
-    for i, pc in enumerate(pcs):
+    start, st = _replay_start(an, pcs, resume)
+    earlier, last_line = _count_lines(pcs[:start], lines)
+    tail: deque[tuple[int, State | None, str | None]] = deque(maxlen=PATH_TAIL)
+    total = earlier
+    for i in range(start, len(pcs)):
+        pc = pcs[i]
         if st.pc != pc:
             break
         src = lines(pc) if lines else None
         if src and src != last_line:
-            out.append(f"; {src}")
+            tail.append((pc, None, src))
+            total += 1
             last_line = src
-        out.append(f"{pc}: {format_insn(an.shape.insns[pc], pc):<40} ; {_regs_text(st)}")
-        if i == len(pcs) - 1:
+        is_last = i == len(pcs) - 1
+        tail.append((pc, st if is_last else st.fork(), None))
+        total += 1
+        if is_last:
             break
         try:
             succ = an.step(st)
@@ -147,9 +159,40 @@ def explain_path(analyzer_args: tuple, pcs: list[int], lines: LineLookup | None,
         if not nxt:
             break
         st = nxt[0]
-    if len(out) > PATH_TAIL:
-        out = [f"... ({len(out) - PATH_TAIL} earlier lines)"] + out[-PATH_TAIL:]
+    out = [f"; {src}" if state is None else
+           f"{pc}: {format_insn(an.shape.insns[pc], pc):<40} ; {_regs_text(state)}"
+           for pc, state, src in tail]
+    if total > PATH_TAIL:
+        out.insert(0, f"... ({total - PATH_TAIL} earlier lines)")
     return out
+
+
+def _replay_start(an: Analyzer, pcs: list[int], resume: Checkpoint | None) -> tuple[int, State]:
+    """Where the replay of ``pcs`` begins: the deepest checkpoint on the path that leaves at least
+    PATH_TAIL instructions to replay (a copy of its stored state), else the entry state."""
+    cp = resume
+    while cp is not None:
+        if cp.depth <= len(pcs) - PATH_TAIL and pcs[cp.depth] == cp.pc:
+            st = cp.state.fork()
+            st.next_id = list(st.next_id)      # ids the replay makes stay out of the analysis
+            return cp.depth, st
+        cp = cp.parent
+    return 0, an.initial_state()
+
+
+def _count_lines(pcs: list[int], lines: LineLookup | None) -> tuple[int, str | None]:
+    """How many lines describing ``pcs`` would take (one per instruction plus a source line
+    whenever it changes), and the last source line shown."""
+    if not lines:
+        return len(pcs), None
+    count, last_line = len(pcs), None
+    cache: dict[int, str | None] = {}
+    for pc in pcs:
+        src = cache[pc] if pc in cache else cache.setdefault(pc, lines(pc))
+        if src and src != last_line:
+            count += 1
+            last_line = src
+    return count, last_line
 
 
 def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
@@ -187,8 +230,10 @@ def verify(instructions: Sequence[Instruction], *, prog_type: int | ProgramType,
         an.check_stack_depths()
     except ProgramRejected as exc:
         pcs = getattr(exc, "path_pcs", None)
-        path = explain_path((an.shape, int(prog_type), infos, opts), pcs, lines, an.entry) \
+        path = explain_path((an.shape, int(prog_type), infos, opts), pcs, lines, an.entry,
+                            getattr(exc, "path_checkpoint", None)) \
             if (an is not None and pcs and log_level >= 1) else []
+        exc.path_checkpoint = None     # the states stored along the path: only explaining needs them
         src = lines(exc.pc) if (lines and exc.pc is not None) else None
         exc.attach(path=path, source_line=src, program=program)
         elapsed = time.perf_counter() - start

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import NamedTuple
 
 from . import bounds as B
@@ -31,6 +32,11 @@ class RegType(str, Enum):
     PTR_TO_FUNC = "func"
     PTR_TO_ARENA = "arena"
 
+
+# bound once: on Python 3.11 each ``RegType.X`` lookup goes through EnumType.__getattr__'s slow
+# hook, and is_pointer / is_scalar are asked at nearly every instruction the verifier processes
+_NOT_POINTERS = (RegType.SCALAR, RegType.NOT_INIT)
+_T_SCALAR = RegType.SCALAR
 
 OR_NULL = {RegType.PTR_TO_MAP_VALUE_OR_NULL: RegType.PTR_TO_MAP_VALUE,
            RegType.PTR_TO_MEM_OR_NULL: RegType.PTR_TO_MEM,
@@ -71,11 +77,11 @@ class Reg(NamedTuple):
 
     @property
     def is_pointer(self) -> bool:
-        return self.type not in (RegType.SCALAR, RegType.NOT_INIT)
+        return self.type not in _NOT_POINTERS
 
     @property
     def is_scalar(self) -> bool:
-        return self.type is RegType.SCALAR
+        return self.type is _T_SCALAR
 
     def with_(self, **kw) -> "Reg":  # noqa: ANN003
         return self._replace(**kw)
@@ -118,8 +124,10 @@ UNKNOWN_SCALAR = Reg(RegType.SCALAR)
 
 
 def scalar(value: Bounds) -> Reg:
-    return Reg(RegType.SCALAR, value)
+    return Reg(_T_SCALAR, value)
 
 
+@lru_cache(maxsize=1 << 12)
 def const_scalar(value: int) -> Reg:
-    return Reg(RegType.SCALAR, B.const(value))
+    """A known constant (cached: Regs are immutable, and every immediate operand makes one)."""
+    return Reg(_T_SCALAR, B.const(value))

@@ -4,6 +4,7 @@ Copy-on-fork value objects plus the subsumption test used for state pruning; nev
 """
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -44,7 +45,13 @@ class Frame:
 
 @dataclass
 class Checkpoint:
-    """A stored state at a prune point; ``branches`` counts paths from it still being explored."""
+    """A stored state at a prune point; ``branches`` counts paths from it still being explored.
+
+    ``serial`` is its creation order: a pc's comparison list is kept in that order, so a checkpoint
+    whose exploration finishes goes back to the place it would have held all along. ``depth`` is
+    how many instructions its path had processed before it: a rejected path's explanation replays
+    from the last checkpoint on it instead of from the program entry.
+    """
     pc: int
     state: "State"
     branches: int
@@ -52,6 +59,8 @@ class Checkpoint:
     loop_head: bool = False
     hits: int = 0
     misses: int = 0
+    serial: int = 0
+    depth: int = 0
 
 
 @dataclass
@@ -61,10 +70,16 @@ class State:
     refs: tuple[tuple[int, int], ...] = ()        # (ref id, pc that acquired it)
     lock: tuple[str, int] | None = None           # (map name, id) of a held bpf_spin_lock
     parent: Checkpoint | None = None
-    path: tuple | None = None                     # cons list (pc, previous) of visited pcs
+    # The pcs this path visited: ``recent`` since it last forked, before that the cons list
+    # ``path`` of (array of pcs, previous) shared with its forks. An array per stretch, not a
+    # tuple per pc: a million-insn path made a million objects for the garbage collector to
+    # walk again and again (a quarter of the run time).
+    path: tuple | None = None
     next_id: list[int] = field(default_factory=lambda: [0])   # shared id counter
     jmps: int = 0
     callback_of: list[int] = field(default_factory=list)      # frames that are callbacks
+    depth: int = 0                                # instructions processed on this path
+    recent: array = field(default_factory=lambda: array("i"))
 
     @property
     def frame(self) -> Frame:
@@ -76,7 +91,24 @@ class State:
 
     def fork(self) -> "State":
         return State([f.copy() for f in self.frames], self.pc, self.refs, self.lock, self.parent,
-                     self.path, self.next_id, self.jmps, list(self.callback_of))
+                     self.shared_path(), self.next_id, self.jmps, list(self.callback_of),
+                     self.depth)
+
+    def shared_path(self) -> tuple | None:
+        """Seal the pcs visited so far into the cons list, which a fork may then share."""
+        if self.recent:
+            self.path = (self.recent, self.path)
+            self.recent = array("i")
+        return self.path
+
+    def visited(self) -> list[int]:
+        """Every pc this path visited, in order."""
+        chunks = [self.recent]
+        path = self.path
+        while path is not None:
+            chunks.append(path[0])
+            path = path[1]
+        return [pc for chunk in reversed(chunks) for pc in chunk]
 
     def new_id(self) -> int:
         self.next_id[0] += 1
