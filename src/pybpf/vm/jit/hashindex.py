@@ -12,26 +12,34 @@ import ctypes
 from typing import Any
 
 from ...errors import JITError
+from .irtypes import M64
 
 EMPTY, TOMBSTONE = 0, 0xFFFFFFFF
 OP_LOG_CAPACITY = 256           # native inserts/LRU hits recorded before native code defers to Python
 OP_INSERT = 1 << 31             # op log entry: slot | OP_INSERT for an insert, slot for an LRU hit
 FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
-M64 = (1 << 64) - 1
 
 
-def key_hash(data: bytes) -> int:
-    """FNV-1a-style hash over 8-byte little-endian words then single bytes, with a final mix so
-    the low bits (used for the bucket) depend on every byte; the generated code computes the same."""
-    h = FNV_OFFSET
+def fnv_absorb(h: int, data: bytes) -> int:
+    """FNV-1a-style steps over ``data``: 8-byte little-endian words, then the trailing bytes."""
     whole = len(data) - len(data) % 8
     for i in range(0, whole, 8):
         h = ((h ^ int.from_bytes(data[i:i + 8], "little")) * FNV_PRIME) & M64
     for byte in data[whole:]:
         h = ((h ^ byte) * FNV_PRIME) & M64
+    return h
+
+
+def fnv_finish(h: int) -> int:
+    """The final mix, so the low bits (used for the bucket) depend on every byte."""
     h ^= h >> 32
     h = (h * FNV_PRIME) & M64
     return h ^ (h >> 29)
+
+
+def key_hash(data: bytes) -> int:
+    """Hash of a key for the index; the generated code (codegen.hash_find) computes the same."""
+    return fnv_finish(fnv_absorb(FNV_OFFSET, data))
 
 
 class HashIndex:
@@ -163,4 +171,4 @@ class HashIndex:
             i = (i + 1) & self.mask
 
 
-__all__ = ["HashIndex", "key_hash", "OP_INSERT"]
+__all__ = ["HashIndex", "key_hash", "fnv_absorb", "fnv_finish", "OP_INSERT"]

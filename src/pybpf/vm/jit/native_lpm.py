@@ -26,29 +26,18 @@ from typing import Any
 
 from llvmlite import ir
 
-from .irtypes import I8, I32, I64, c64 as _c64
-
-EMPTY, TOMBSTONE = 0, 0xFFFFFFFF
-FNV_OFFSET, FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3
-M64 = (1 << 64) - 1
-
+from .hashindex import EMPTY, FNV_OFFSET, FNV_PRIME, TOMBSTONE, fnv_absorb, fnv_finish
+from .irtypes import I8, I32, I64, M64, c64 as _c64
 
 def prefix_hash(data: bytes, plen: int) -> int:
     """Hash of the first ``plen`` bits of ``data`` (bits past the prefix ignored) and ``plen``:
-    FNV-1a-style over whole 8-byte little-endian words, then whole bytes, then the partial byte
-    masked, with hashindex's final mix; ``lpm_find`` computes the same on the lookup key."""
+    hashindex's FNV-1a-style steps over the whole bytes (seeded with ``plen``), then the partial
+    byte masked, and its final mix; ``lpm_find`` computes the same on the lookup key."""
     full, rem = divmod(plen, 8)
-    h = ((FNV_OFFSET ^ plen) * FNV_PRIME) & M64
-    whole = full - full % 8
-    for i in range(0, whole, 8):
-        h = ((h ^ int.from_bytes(data[i:i + 8], "little")) * FNV_PRIME) & M64
-    for byte in data[whole:full]:
-        h = ((h ^ byte) * FNV_PRIME) & M64
+    h = fnv_absorb(((FNV_OFFSET ^ plen) * FNV_PRIME) & M64, data[:full])
     if rem:
         h = ((h ^ (data[full] & (0xFF << (8 - rem)) & 0xFF)) * FNV_PRIME) & M64
-    h ^= h >> 32
-    h = (h * FNV_PRIME) & M64
-    return h ^ (h >> 29)
+    return fnv_finish(h)
 
 
 class LPMIndex:
