@@ -285,11 +285,9 @@ class _Gen:
         kinds = self.proof.in_region(self.pc)
         if kinds is not None and self.pc in self.proof.base_in_region:
             # the base names the region: accesses through one register value share its row
-            return self.proven_address(addr, b.lshr(base, _c64(32)),
-                                       b.add(b.and_(base, _c64(M32)), _c64(off)), size,
-                                       write and not kinds <= ALWAYS_WRITABLE), None
-        slot = b.lshr(addr, _c64(32))
-        offset = b.and_(addr, _c64(M32))
+            slot, offset = b.lshr(base, _c64(32)), b.add(b.and_(base, _c64(M32)), _c64(off))
+        else:
+            slot, offset = b.lshr(addr, _c64(32)), b.and_(addr, _c64(M32))
         if kinds is not None:
             return self.proven_address(addr, slot, offset, size, write and
                                        not kinds <= ALWAYS_WRITABLE), None
