@@ -18,10 +18,9 @@ import types
 import pytest
 
 import pybpf
-from pybpf.isa import Instruction, assemble
 from pybpf.isa.codec import slot_offsets
-from pybpf.isa.uapi import HELPER_IDS, MapType, ProgramType
-from pybpf.obj.spec import MapSpec, ObjectSpec, ProgramSpec
+from pybpf.isa.uapi import HELPER_IDS, MapType
+from pybpf.obj.spec import MapSpec, ObjectSpec
 from pybpf.verifier import verify_program
 from pybpf.vm.helpers import HELPERS
 from pybpf.vm.jit import layout as L
@@ -29,6 +28,7 @@ from pybpf.vm.jit import native_env, native_ringbuf
 from pybpf.vm.jit.codegen import generate
 from pybpf.vm.jit.machine import _NATIVE_HELPERS
 from pybpf.vm.jit.proof import proof_of
+from vm_support import asm_with_map, xdp_spec
 
 M64 = (1 << 64) - 1
 ID = HELPER_IDS
@@ -207,12 +207,8 @@ exit
 
 
 def _spec(map_type: MapType) -> ObjectSpec:
-    insns = [Instruction(0x18, 1, 1, 0, 0, ref="m") if i.opcode == 0x18 else i
-             for i in assemble(SOURCE)]
-    prog = ProgramSpec(name="p", section="xdp", type=ProgramType.XDP, expected_attach_type=None,
-                       attach_to="", instructions=insns, license="GPL")
-    m = MapSpec(name="m", type=map_type, key_size=4, value_size=8, max_entries=4)
-    return ObjectSpec(path="<gate>", programs={"p": prog}, maps={"m": m}, license="GPL")
+    return xdp_spec(asm_with_map(SOURCE), {"m": MapSpec(name="m", type=map_type, key_size=4,
+                                                        value_size=8, max_entries=4)})
 
 
 @pytest.mark.parametrize("map_type,family", [(MapType.ARRAY, "array"),
@@ -270,15 +266,7 @@ def test_a_helper_replaced_after_load_takes_effect_in_both_engines(engine) -> No
     """Both engines look the helper table up when the call runs: replacing bpf_get_prandom_u32
     after the program was loaded (and run once) changes what the next run sees, and restoring
     pybpf's implementation brings the original back."""
-    from pybpf.isa import Instruction
-    from pybpf.isa.uapi import ProgramType
-    from pybpf.obj.spec import ObjectSpec, ProgramSpec
-    from pybpf.vm.helpers import HELPERS
-    insns = [Instruction(0x85, 0, 0, 0, 7), Instruction(0x57, 0, 0, 0, 0xFF),    # r0 &= 0xff
-             Instruction(0x95)]
-    prog = ProgramSpec(name="p", section="xdp", type=ProgramType.XDP, expected_attach_type=None,
-                       attach_to="", instructions=insns, license="GPL")
-    spec = ObjectSpec(path="<gate>", programs={"p": prog}, maps={}, license="GPL")
+    spec = xdp_spec(asm_with_map("call 7\nr0 &= 0xff\nexit"))
     with pybpf.vm.Collection(spec, engine=engine) as coll:
         run = lambda: coll.programs["p"].test_run(bytes(64)).retval      # noqa: E731
         run()

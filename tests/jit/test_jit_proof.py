@@ -13,13 +13,14 @@ import types
 import pytest
 
 import pybpf
-from pybpf.isa import Instruction, assemble
-from pybpf.isa.uapi import MapType, ProgramType
-from pybpf.obj.spec import MapSpec, ObjectSpec, ProgramSpec
+from pybpf.isa import Instruction
+from pybpf.isa.uapi import MapType
+from pybpf.obj.spec import MapSpec, ObjectSpec
 from pybpf.verifier import verify_program
 from pybpf.vm.jit import layout as L
 from pybpf.vm.jit.codegen import generate
 from pybpf.vm.jit.proof import NO_PROOF, proof_of
+from vm_support import asm_with_map, xdp_spec
 
 # slot: 0,1 ctx loads; 5 packet load; 6 store through r10; 11 array lookup; 13/15 map value
 # read/write; 20 a load through r4, which is the map value on one path and fp-16 on the other
@@ -57,15 +58,12 @@ EXPECTED_ACCESSES = {0: {"ctx"}, 1: {"ctx"}, 5: {"pkt"}, 6: {"fp"}, 13: {"map_va
 
 
 def _insns() -> list[Instruction]:
-    insns = assemble(SOURCE)
-    return [Instruction(0x18, 1, 1, 0, 0, ref="m") if i.opcode == 0x18 else i for i in insns]
+    return asm_with_map(SOURCE)
 
 
 def _spec(map_type: MapType = MapType.ARRAY) -> ObjectSpec:
-    prog = ProgramSpec(name="p", section="xdp", type=ProgramType.XDP, expected_attach_type=None,
-                       attach_to="", instructions=_insns(), license="GPL")
-    m = MapSpec(name="m", type=map_type, key_size=4, value_size=8, max_entries=4)
-    return ObjectSpec(path="<proof>", programs={"p": prog}, maps={"m": m}, license="GPL")
+    return xdp_spec(_insns(), {"m": MapSpec(name="m", type=map_type, key_size=4, value_size=8,
+                                            max_entries=4)})
 
 
 def _fault_sites(ir_text: str) -> set[int]:

@@ -39,3 +39,21 @@ def sample_frames() -> dict[str, bytes]:
         "arp": ether(ARP(psrc="10.200.0.1", pdst="10.200.0.2")),
         "bytes": bytes(range(1, 61)),
     }
+
+
+def asm_with_map(source: str, ref: str = "m") -> list:
+    """Assemble llvm-objdump-syntax ``source``; every 64-bit load (``rN = 0 ll``) becomes a
+    reference to map ``ref``."""
+    from pybpf.isa import Instruction, assemble
+    return [Instruction(0x18, i.dst, 1, 0, 0, ref=ref) if i.opcode == 0x18 else i
+            for i in assemble(source)]
+
+
+def xdp_spec(insns: list, maps: dict | None = None, *, name: str = "p"):
+    """An ObjectSpec holding one XDP program ``name`` and the MapSpecs ``maps`` (name -> spec)."""
+    from pybpf.isa.uapi import ProgramType
+    from pybpf.obj.spec import ObjectSpec, ProgramSpec
+    prog = ProgramSpec(name=name, section="xdp", type=ProgramType.XDP, expected_attach_type=None,
+                       attach_to="", instructions=insns, license="GPL")
+    return ObjectSpec(path=f"<{name}>", programs={name: prog}, maps=dict(maps or {}),
+                      license="GPL")
