@@ -100,7 +100,7 @@ PROGRAMS = [
     ("tests/corpus/isa/maps_helpers.c", "count_calls"),
     ("tests/kernel/progs/xdp_swap.bpf.c", "xdp_swap"),
     ("tests/kernel/progs/tp_getpid.bpf.c", "on_getpid"),
-    (MIXED, "mix_pkt_value_stack"),
+    ("tests/verifier/progs/mixed_pointers.c", "pkt_value_or_stack"),
     (MIXED, "mix_meta_pkt"),
     (MIXED, "spill_fill_mix"),
     (MIXED, "subprog_three_kinds"),
@@ -142,27 +142,6 @@ struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 4096);
 } rb SEC(".maps");
-
-SEC("xdp")
-int mix_pkt_value_stack(struct xdp_md *ctx)
-{
-    void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-    __u32 k = 0, local[2] = {7, 8}, *p;
-    struct val *v = bpf_map_lookup_elem(&vals, &k);
-    if (!v)
-        return 0;
-    if (data + 8 > end)
-        return 1;
-    __u8 sel = *(__u8 *)data;
-    if (sel == 1)
-        p = data;
-    else if (sel == 2)
-        p = &v->a;
-    else
-        p = local;
-    opaque(p);
-    return p[1];
-}
 
 SEC("xdp")
 int mix_meta_pkt(struct xdp_md *ctx)
